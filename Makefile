@@ -1,0 +1,24 @@
+# streamgate — make run (the demo), make test (everything, installs what it needs).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The Dockerfile runs exactly this build line.
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: run build test test-short lint deps
+
+run:
+	$(GO) run ./cmd/streamgate -demo -log-format text
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/streamgate ./cmd/streamgate
+
+deps:
+	bash .ci/deps
+
+test: deps
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...

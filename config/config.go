@@ -1,0 +1,104 @@
+// Package config parses and validates streamgate's flags and their
+// STREAMGATE_* environment variables. It has no side effects: it opens no
+// file and no socket.
+package config
+
+import (
+	"net/url"
+	"time"
+)
+
+// Failure policies for -store-failure.
+const (
+	FailOpen   = "open"
+	FailClosed = "closed"
+	FailLocal  = "local"
+)
+
+// Config is every setting of the proxy command, with its flag name.
+type Config struct {
+	// Listen is the proxy listener address (-listen, default ":8080").
+	Listen string
+	// AdminListen is the admin listener address (-admin-listen, default ":9090").
+	AdminListen string
+	// Upstream is the origin base URL (-upstream); required unless Demo.
+	Upstream *url.URL
+	// UpstreamTimeout is the longest wait for the origin's response headers
+	// (-upstream-timeout, default 15s). Bodies are never timed.
+	UpstreamTimeout time.Duration
+	// Demo serves a built-in synthetic HLS origin and proxies to it (-demo).
+	Demo bool
+	// MaxStreams is the number of concurrent sessions per user (-max-streams, default 3).
+	MaxStreams int
+	// SessionTTL is the heartbeat timeout (-session-ttl, default 60s).
+	SessionTTL time.Duration
+	// UserHeader and SessionHeader carry the identity (-user-header,
+	// -session-header, defaults X-User-Id and X-Session-Id).
+	UserHeader, SessionHeader string
+	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
+	MaxUsers int
+	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
+	Store string
+	// StoreFailure is what to do when the store cannot be asked: open, closed
+	// or local (-store-failure, default open).
+	StoreFailure string
+	// StoreTimeout is the deadline of one store call (-store-timeout, default 100ms).
+	StoreTimeout time.Duration
+	// RefreshInterval: with a Redis store, a session refreshed in the store less
+	// than this ago is admitted without a store call; 0 always calls
+	// (-refresh-interval, default min(5s, TTL/4)).
+	RefreshInterval time.Duration
+	// StateFile, with the memory store, is where active sessions are written on
+	// shutdown and read back at start (-state-file, default none).
+	StateFile string
+	// AdminToken, when set, is the bearer token the admin API requires
+	// (-admin-token, default none).
+	AdminToken string
+	// ShutdownTimeout is how long in-flight responses may drain after
+	// SIGTERM or SIGINT (-shutdown-timeout, default 30s).
+	ShutdownTimeout time.Duration
+	// LogFormat is json or text (-log-format, default json).
+	LogFormat string
+	// LogLevel is debug, info, warn or error (-log-level, default info).
+	LogLevel string
+	// Version prints the version and exits (-version).
+	Version bool
+}
+
+// Default returns the configuration with every default of SPEC.md filled in.
+func Default() Config {
+	return Config{
+		Listen:          ":8080",
+		AdminListen:     ":9090",
+		UpstreamTimeout: 15 * time.Second,
+		MaxStreams:      3,
+		SessionTTL:      60 * time.Second,
+		UserHeader:      "X-User-Id",
+		SessionHeader:   "X-Session-Id",
+		MaxUsers:        1_000_000,
+		Store:           "memory",
+		StoreFailure:    FailOpen,
+		StoreTimeout:    100 * time.Millisecond,
+		RefreshInterval: -1, // unset: derived from SessionTTL by DefaultRefreshInterval
+		ShutdownTimeout: 30 * time.Second,
+		LogFormat:       "json",
+		LogLevel:        "info",
+	}
+}
+
+// DefaultRefreshInterval is the refresh interval used when -refresh-interval
+// is not given: a few seconds, always well under half the TTL.
+func DefaultRefreshInterval(ttl time.Duration) time.Duration {
+	return min(5*time.Second, ttl/4)
+}
+
+// EffectiveRefreshInterval is RefreshInterval with its default applied.
+func (c Config) EffectiveRefreshInterval() time.Duration {
+	if c.RefreshInterval < 0 {
+		return DefaultRefreshInterval(c.SessionTTL)
+	}
+	return c.RefreshInterval
+}
+
+// UsesRedis reports whether the store is a Redis URL.
+func (c Config) UsesRedis() bool { return c.Store != "memory" }

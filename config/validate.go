@@ -1,0 +1,123 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Validate returns every problem of c joined, one line each, each naming its
+// flag. It changes nothing.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(flagName, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("invalid value for flag -%s: %s", flagName, fmt.Sprintf(format, args...)))
+	}
+
+	for _, l := range []struct{ flag, addr string }{{"listen", c.Listen}, {"admin-listen", c.AdminListen}} {
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			bad(l.flag, "%q is not host:port (e.g. :8080)", l.addr)
+		}
+	}
+	if c.Listen == c.AdminListen {
+		bad("admin-listen", "%q is the proxy's -listen address too; the admin API must not face players", c.AdminListen)
+	}
+
+	switch {
+	case c.Demo && c.Upstream != nil:
+		bad("upstream", "-demo serves its own origin; give -upstream or -demo, not both")
+	case !c.Demo && c.Upstream == nil:
+		bad("upstream", "required (the origin's base URL, e.g. http://127.0.0.1:8081), or use -demo")
+	}
+
+	positive := []struct {
+		flag string
+		ok   bool
+	}{
+		{"upstream-timeout", c.UpstreamTimeout > 0},
+		{"session-ttl", c.SessionTTL > 0},
+		{"store-timeout", c.StoreTimeout > 0},
+		{"max-streams", c.MaxStreams > 0},
+		{"max-users", c.MaxUsers > 0},
+	}
+	for _, p := range positive {
+		if !p.ok {
+			bad(p.flag, "must be greater than zero")
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown-timeout", "must not be negative")
+	}
+	if c.SessionTTL > 0 && c.RefreshInterval >= 0 && 2*c.RefreshInterval >= c.SessionTTL {
+		bad("refresh-interval", "%s must be less than half of -session-ttl (%s), or sessions could expire in the store while this replica still admits them", c.RefreshInterval, c.SessionTTL)
+	}
+
+	for _, h := range []struct{ flag, name string }{{"user-header", c.UserHeader}, {"session-header", c.SessionHeader}} {
+		if !isToken(h.name) {
+			bad(h.flag, "%q is not a valid HTTP header name", h.name)
+		}
+	}
+	if strings.EqualFold(c.UserHeader, c.SessionHeader) {
+		bad("session-header", "%q is also the -user-header", c.SessionHeader)
+	}
+
+	if err := validateStore(c.Store); err != nil {
+		bad("store", "%v", err)
+	}
+	switch c.StoreFailure {
+	case FailOpen, FailClosed, FailLocal:
+	default:
+		bad("store-failure", "%q; want open, closed or local", c.StoreFailure)
+	}
+	if c.StateFile != "" && c.UsesRedis() {
+		bad("state-file", "only the memory store keeps its table in this process; Redis keeps sessions itself")
+	}
+
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("log-format", "%q; want json or text", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q; want debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+func validateStore(s string) error {
+	if s == "memory" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return fmt.Errorf("%q; want memory, redis://host:port[/db] or rediss://host:port[/db]", redact(s))
+	}
+	return nil
+}
+
+// redact hides a password in a URL so that error lines can be logged.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
+
+// isToken reports whether s is an RFC 9110 token, the syntax of a header name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,271 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// DefaultMaxUsers is the default capacity of the in-memory table.
+const DefaultMaxUsers = 1_000_000
+
+// minShardUsers keeps shards large enough that evicting a shard's least
+// recently active user is close to evicting the table's.
+const minShardUsers = 1024
+
+const maxShards = 64
+
+// bumpDivisor sets how stale a user's LRU position may get: TTL/16.
+const bumpDivisor = 16
+
+// MemoryOptions configures a Memory store.
+type MemoryOptions struct {
+	// TTL is the heartbeat timeout: a session silent for TTL has expired. Required.
+	TTL time.Duration
+	// MaxUsers bounds the table (users, not sessions). Default DefaultMaxUsers.
+	MaxUsers int
+	// Clock is the time source. Default: the wall clock at NewMemory advanced by
+	// the monotonic clock, which costs half of time.Now and never jumps.
+	Clock Clock
+	// SweepInterval is how often expired users are removed in the background.
+	// Default TTL/4, at most 5s; negative turns the background sweep off
+	// (Sweep may still be called).
+	SweepInterval time.Duration
+}
+
+// Memory is the single-replica store: an LRU-bounded table of users, split in
+// shards so that unrelated users do not queue on one lock. Every decision for
+// a user runs prune → count → insert under that user's shard lock, so it is
+// atomic.
+type Memory struct {
+	ttl      int64
+	bumpGap  int64
+	clock    Clock
+	seed     maphash.Seed
+	shards   []shard
+	mask     uint64
+	maxUsers int64
+
+	users    atomic.Int64
+	sessions atomic.Int64
+	evicted  atomic.Uint64
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+type shard struct {
+	mu    sync.Mutex
+	users *simplelru.LRU[string, *user]
+	// pad keeps neighbouring shards' locks off one cache line.
+	_ [48]byte
+}
+
+var (
+	_ Store         = (*Memory)(nil)
+	_ StatsReporter = (*Memory)(nil)
+)
+
+// NewMemory returns a memory store; Close stops its sweeper.
+func NewMemory(opts MemoryOptions) (*Memory, error) {
+	if opts.TTL <= 0 {
+		return nil, errors.New("memory store: TTL must be positive")
+	}
+	if opts.MaxUsers == 0 {
+		opts.MaxUsers = DefaultMaxUsers
+	}
+	if opts.MaxUsers < 0 {
+		return nil, errors.New("memory store: MaxUsers must be positive")
+	}
+	if opts.Clock == nil {
+		opts.Clock = monotonicClock()
+	}
+	n := maxShards
+	for n > 1 && opts.MaxUsers/n < minShardUsers {
+		n /= 2
+	}
+	m := &Memory{
+		ttl:      int64(opts.TTL),
+		bumpGap:  int64(opts.TTL / bumpDivisor),
+		clock:    opts.Clock,
+		seed:   maphash.MakeSeed(),
+		shards: make([]shard, n),
+		mask:     uint64(n - 1),
+		maxUsers: int64(opts.MaxUsers),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	// The bound is kept on the whole table (m.users), not per shard, so that
+	// an unlucky hash spread never evicts while the table has room. Each
+	// shard's LRU only orders its users; its own size is a safety net.
+	shardSize := 2*opts.MaxUsers/n + minShardUsers
+	for i := range m.shards {
+		// The callback runs for every user leaving the table (eviction or
+		// removal), so both gauges stay right whatever removed the user.
+		lru, err := simplelru.NewLRU(shardSize, func(_ string, u *user) {
+			m.users.Add(-1)
+			m.sessions.Add(-int64(len(u.sessions)))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("memory store: %w", err)
+		}
+		m.shards[i].users = lru
+	}
+	interval := opts.SweepInterval
+	if interval == 0 {
+		interval = min(opts.TTL/4, 5*time.Second)
+	}
+	if interval > 0 {
+		go m.sweepEvery(interval)
+	} else {
+		close(m.done)
+	}
+	return m, nil
+}
+
+func (m *Memory) shardFor(userID string) *shard {
+	return &m.shards[maphash.String(m.seed, userID)&m.mask]
+}
+
+// Admit implements Store.
+func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
+	limit := max(req.Limit, 1)
+	now := m.clock().UnixNano()
+	sh := m.shardFor(req.UserID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+
+	u, ok := sh.users.Peek(req.UserID)
+	if !ok {
+		u = &user{bumped: now}
+		u.start(req.SessionID, now, req.Device)
+		m.sessions.Add(1)
+		m.insert(sh, strings.Clone(req.UserID), u, now)
+		return Decision{Result: Started, Active: 1, Limit: limit}, nil
+	}
+	m.sessions.Add(-int64(u.prune(now, m.ttl)))
+	if i := u.find(req.SessionID); i >= 0 {
+		u.sessions[i].lastSeen = now
+		m.bump(sh, req.UserID, u, now)
+		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit}, nil
+	}
+	if len(u.sessions) >= limit {
+		// A rejection changes nothing, not even the user's recency.
+		return Decision{
+			Result:     Rejected,
+			Active:     len(u.sessions),
+			Limit:      limit,
+			RetryAfter: u.retryAfter(now, m.ttl),
+			Sessions:   u.list(m.ttl),
+		}, nil
+	}
+	u.start(req.SessionID, now, req.Device)
+	m.sessions.Add(1)
+	m.bump(sh, req.UserID, u, now)
+	return Decision{Result: Started, Active: len(u.sessions), Limit: limit}, nil
+}
+
+// bump moves an admitted user to the front of its shard's LRU, at most once
+// per TTL/bumpDivisor: a heartbeat then costs one map lookup instead of two,
+// and the LRU order stays within that gap of the true order of activity.
+func (m *Memory) bump(sh *shard, userID string, u *user, now int64) {
+	if now-u.bumped >= m.bumpGap {
+		sh.users.Get(userID)
+		u.bumped = now
+	}
+}
+
+// insert adds a user to a shard. When the table is full it first makes room
+// from the shard's expired users, so that only a table full of live users
+// evicts anyone, and then drops the shard's least recently active user and
+// counts it.
+func (m *Memory) insert(sh *shard, userID string, u *user, now int64) {
+	if m.users.Load() >= m.maxUsers && m.sweepShardLocked(sh, now, 1) == 0 {
+		if _, _, ok := sh.users.RemoveOldest(); ok {
+			m.evicted.Add(1)
+		}
+	}
+	m.users.Add(1)
+	if sh.users.Add(userID, u) {
+		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
+	}
+}
+
+// End implements Store.
+func (m *Memory) End(_ context.Context, userID, sessionID string) (bool, error) {
+	now := m.clock().UnixNano()
+	sh := m.shardFor(userID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u, ok := sh.users.Peek(userID)
+	if !ok {
+		return false, nil
+	}
+	m.sessions.Add(-int64(u.prune(now, m.ttl)))
+	i := u.find(sessionID)
+	if i >= 0 {
+		u.remove(i)
+		m.sessions.Add(-1)
+	}
+	if len(u.sessions) == 0 {
+		sh.users.Remove(userID)
+	}
+	return i >= 0, nil
+}
+
+// EndAll implements Store.
+func (m *Memory) EndAll(_ context.Context, userID string) (int, error) {
+	now := m.clock().UnixNano()
+	sh := m.shardFor(userID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u, ok := sh.users.Peek(userID)
+	if !ok {
+		return 0, nil
+	}
+	m.sessions.Add(-int64(u.prune(now, m.ttl)))
+	n := len(u.sessions)
+	sh.users.Remove(userID)
+	return n, nil
+}
+
+// List implements Store.
+func (m *Memory) List(_ context.Context, userID string) ([]Session, error) {
+	now := m.clock().UnixNano()
+	sh := m.shardFor(userID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u, ok := sh.users.Peek(userID)
+	if !ok {
+		return []Session{}, nil
+	}
+	m.sessions.Add(-int64(u.prune(now, m.ttl)))
+	return u.list(m.ttl), nil
+}
+
+// Ping implements Store; memory always answers.
+func (m *Memory) Ping(context.Context) error { return nil }
+
+// Stats implements StatsReporter.
+func (m *Memory) Stats() Stats {
+	return Stats{
+		TrackedUsers:   int(m.users.Load()),
+		ActiveSessions: int(m.sessions.Load()),
+		EvictedUsers:   m.evicted.Load(),
+	}
+}
+
+// Close stops the background sweep. The table stays readable.
+func (m *Memory) Close() error {
+	m.closeOnce.Do(func() { close(m.stop) })
+	<-m.done
+	return nil
+}

@@ -1,0 +1,135 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func newBenchMemory(b *testing.B, maxUsers int) *Memory {
+	b.Helper()
+	m, err := NewMemory(MemoryOptions{TTL: time.Hour, MaxUsers: maxUsers, SweepInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func ids(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i)
+	}
+	return out
+}
+
+// BenchmarkMemoryRefresh is the hot path: a heartbeat of an active session.
+func BenchmarkMemoryRefresh(b *testing.B) {
+	for _, users := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) { benchRefresh(b, users) })
+	}
+}
+
+func benchRefresh(b *testing.B, users int) {
+	m := newBenchMemory(b, users)
+	uids := ids("user-", users)
+	ctx := context.Background()
+	for _, u := range uids {
+		if _, err := m.Admit(ctx, Request{UserID: u, SessionID: "s1", Limit: 3}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		d, _ := m.Admit(ctx, Request{UserID: uids[i%users], SessionID: "s1", Limit: 3})
+		if d.Result != Refreshed {
+			b.Fatal(d.Result)
+		}
+	}
+}
+
+// BenchmarkMemoryNew starts sessions in a full table at steady state: a fake
+// clock moves so that the oldest users expire as fast as new ones arrive, as
+// in production, and the table neither grows nor shrinks.
+func BenchmarkMemoryNew(b *testing.B) {
+	for _, users := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
+			// Each op advances the clock 1ns and the TTL is users ns, so the
+			// op's user (last seen users ops ago) has just expired.
+			var now atomic.Int64
+			clock := func() time.Time { return time.Unix(0, now.Add(1)) }
+			m, err := NewMemory(MemoryOptions{TTL: time.Duration(users), MaxUsers: users + users/8, Clock: clock, SweepInterval: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			uids := ids("user-", 2*users)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				d, _ := m.Admit(ctx, Request{UserID: uids[i%len(uids)], SessionID: "s1", Limit: 3})
+				if d.Result != Started {
+					b.Fatal(d.Result)
+				}
+			}
+			b.ReportMetric(float64(m.Stats().EvictedUsers), "evicted")
+		})
+	}
+}
+
+// BenchmarkMemoryRefreshParallel spreads heartbeats over 100k users from every
+// CPU; run with -cpu 1,2 to see how the shards scale.
+func BenchmarkMemoryRefreshParallel(b *testing.B) {
+	const users = 100_000
+	m := newBenchMemory(b, users)
+	uids := ids("user-", users)
+	ctx := context.Background()
+	for _, u := range uids {
+		_, _ = m.Admit(ctx, Request{UserID: u, SessionID: "s1", Limit: 3})
+	}
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(7919))
+		for pb.Next() {
+			i += 7919
+			_, _ = m.Admit(ctx, Request{UserID: uids[i%users], SessionID: "s1", Limit: 3})
+		}
+	})
+}
+
+// BenchmarkMemoryHeapPerUser reports the heap held per tracked user with one
+// session, at the sizes given.
+func BenchmarkMemoryHeapPerUser(b *testing.B) {
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			uids := ids("user-", n)
+			sids := ids("session-", n)
+			ctx := context.Background()
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				m, err := NewMemory(MemoryOptions{TTL: time.Hour, MaxUsers: n, SweepInterval: -1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i, u := range uids {
+					_, _ = m.Admit(ctx, Request{UserID: u, SessionID: sids[i], Limit: 3})
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heapB/user")
+				runtime.KeepAlive(m)
+				_ = m.Close()
+			}
+		})
+	}
+}

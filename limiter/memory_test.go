@@ -1,0 +1,55 @@
+package limiter_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/storetest"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestMemoryConformance(t *testing.T) {
+	t.Parallel()
+	var clocks sync.Map // *testing.T → *fakeClock: each subtest has its own store and clock
+	storetest.Run(t, storetest.Harness{
+		TTL:        time.Minute,
+		ExactClock: true,
+		New: func(t *testing.T, ttl time.Duration) limiter.Store {
+			clock := newFakeClock()
+			clocks.Store(t, clock)
+			m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: ttl, MaxUsers: 1000, Clock: clock.Now})
+			require.NoError(t, err)
+			return m
+		},
+		Advance: func(t *testing.T, d time.Duration) {
+			c, ok := clocks.Load(t)
+			require.True(t, ok, "Advance before New")
+			c.(*fakeClock).Advance(d)
+		},
+	})
+}

@@ -1,0 +1,209 @@
+package limiter
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// stateVersion is the format of the state file: one JSON header line, then
+// one JSON line per user, so that a large table streams in and out without
+// being held twice in memory.
+const stateVersion = 1
+
+type stateHeader struct {
+	Format  string    `json:"format"`
+	Version int       `json:"version"`
+	SavedAt time.Time `json:"savedAt"`
+}
+
+type stateUser struct {
+	UserID   string         `json:"userId"`
+	Sessions []stateSession `json:"sessions"`
+}
+
+type stateSession struct {
+	SessionID string    `json:"sessionId"`
+	StartedAt time.Time `json:"startedAt"`
+	LastSeen  time.Time `json:"lastSeen"`
+	Device    *Device   `json:"device,omitempty"`
+}
+
+const stateFormat = "streamgate-state"
+
+// SaveStateFile writes the active sessions to path atomically: a temporary file
+// in the same directory, synced, then renamed over path. It returns the number
+// of users written.
+func (m *Memory) SaveStateFile(path string) (int, error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, fmt.Errorf("creating state file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	n, err := m.WriteState(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("writing state file: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // makes the rename durable where the filesystem allows
+		_ = d.Close()
+	}
+	return n, nil
+}
+
+// LoadStateFile reads a file written by SaveStateFile; see ReadState.
+func (m *Memory) LoadStateFile(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("reading state file: %w", err)
+	}
+	defer f.Close()
+	n, err := m.ReadState(f)
+	if err != nil {
+		return n, fmt.Errorf("reading state file %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// WriteState writes every user with active sessions to w and returns how many
+// users it wrote. Each shard is copied under its lock and written outside it.
+func (m *Memory) WriteState(w io.Writer) (int, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	if err := enc.Encode(stateHeader{Format: stateFormat, Version: stateVersion, SavedAt: m.clock().UTC()}); err != nil {
+		return 0, err
+	}
+	written := 0
+	for i := range m.shards {
+		for _, su := range m.snapshotShard(&m.shards[i]) {
+			if err := enc.Encode(su); err != nil {
+				return written, err
+			}
+			written++
+		}
+	}
+	return written, bw.Flush()
+}
+
+func (m *Memory) snapshotShard(sh *shard) []stateUser {
+	now := m.clock().UnixNano()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var out []stateUser
+	for _, id := range sh.users.Keys() { // oldest first
+		u, _ := sh.users.Peek(id)
+		su := stateUser{UserID: id}
+		for _, s := range u.sessions {
+			if now-s.lastSeen < m.ttl {
+				su.Sessions = append(su.Sessions, stateSession{
+					SessionID: s.id,
+					StartedAt: time.Unix(0, s.started).UTC(),
+					LastSeen:  time.Unix(0, s.lastSeen).UTC(),
+					Device:    s.device,
+				})
+			}
+		}
+		if len(su.Sessions) > 0 {
+			out = append(out, su)
+		}
+	}
+	return out
+}
+
+// ReadState restores users written by WriteState, dropping sessions that
+// expired in the meantime, and returns how many users it restored. Sessions
+// already in the table win over the file's. Lines that do not parse are
+// skipped and reported in the error after the rest has been restored; a file
+// that is not a state file restores nothing.
+func (m *Memory) ReadState(r io.Reader) (int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return 0, err
+		}
+		return 0, errors.New("empty file")
+	}
+	var h stateHeader
+	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Format != stateFormat {
+		return 0, errors.New("not a streamgate state file")
+	}
+	if h.Version != stateVersion {
+		return 0, fmt.Errorf("unsupported state file version %d", h.Version)
+	}
+	var users []stateUser
+	bad := 0
+	for sc.Scan() {
+		var su stateUser
+		if err := json.Unmarshal(sc.Bytes(), &su); err != nil || su.UserID == "" {
+			bad++
+			continue
+		}
+		users = append(users, su)
+	}
+	// Oldest first, so that the LRU order (and the sweep's invariant) holds.
+	slices.SortStableFunc(users, func(a, b stateUser) int { return newestOf(a).Compare(newestOf(b)) })
+	restored := 0
+	for _, su := range users {
+		if m.restoreUser(su) {
+			restored++
+		}
+	}
+	switch {
+	case sc.Err() != nil:
+		return restored, fmt.Errorf("after %d users: %w", restored, sc.Err())
+	case bad > 0:
+		return restored, fmt.Errorf("skipped %d unreadable lines", bad)
+	}
+	return restored, nil
+}
+
+func newestOf(su stateUser) time.Time {
+	var t time.Time
+	for _, s := range su.Sessions {
+		if s.LastSeen.After(t) {
+			t = s.LastSeen
+		}
+	}
+	return t
+}
+
+func (m *Memory) restoreUser(su stateUser) bool {
+	now := m.clock().UnixNano()
+	sh := m.shardFor(su.UserID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.users.Peek(su.UserID); ok {
+		return false
+	}
+	u := &user{}
+	for _, s := range su.Sessions {
+		last := s.LastSeen.UnixNano()
+		if s.SessionID == "" || now-last >= m.ttl || u.find(s.SessionID) >= 0 {
+			continue
+		}
+		u.sessions = append(u.sessions, entry{id: s.SessionID, started: s.StartedAt.UnixNano(), lastSeen: last, device: s.Device})
+	}
+	if len(u.sessions) == 0 {
+		return false
+	}
+	m.sessions.Add(int64(len(u.sessions)))
+	m.insert(sh, su.UserID, u, now)
+	return true
+}

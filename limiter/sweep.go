@@ -1,0 +1,62 @@
+package limiter
+
+import "time"
+
+// sweepBatch bounds how many users one lock hold removes, so that a sweep
+// after a mass expiry never stalls the requests of that shard for long.
+const sweepBatch = 256
+
+func (m *Memory) sweepEvery(interval time.Duration) {
+	defer close(m.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.Sweep()
+		}
+	}
+}
+
+// Sweep removes users whose sessions have all expired and returns how many it
+// removed. It runs in the background; tests call it directly.
+//
+// Users sit in each shard's LRU in the order of their last admitted request,
+// which is their newest heartbeat, so expired users gather at the tail: the
+// sweep pops them from there and stops at the first live one. Its cost is the
+// number of expired users, not the size of the table. Expired sessions of live
+// users are pruned when that user is next seen.
+func (m *Memory) Sweep() int {
+	removed := 0
+	for i := range m.shards {
+		sh := &m.shards[i]
+		for {
+			now := m.clock().UnixNano()
+			sh.mu.Lock()
+			n := m.sweepShardLocked(sh, now, sweepBatch)
+			sh.mu.Unlock()
+			removed += n
+			if n < sweepBatch {
+				break
+			}
+		}
+	}
+	return removed
+}
+
+// sweepShardLocked removes at most limit expired users from the tail of sh.
+func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
+	removed := 0
+	for removed < limit {
+		_, u, ok := sh.users.GetOldest()
+		if !ok || now-u.newest() < m.ttl {
+			break
+		}
+		m.sessions.Add(-int64(u.prune(now, m.ttl)))
+		sh.users.RemoveOldest()
+		removed++
+	}
+	return removed
+}

@@ -1,0 +1,105 @@
+package limiter
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// entry is one session as the memory store keeps it: 40 bytes, times as Unix
+// nanoseconds so that a refresh writes one integer.
+type entry struct {
+	id       string
+	started  int64
+	lastSeen int64
+	// device is nil when the caller told nothing of the player.
+	device *Device
+}
+
+// user holds one user's sessions. A user rarely has more than a handful, so a
+// slice scanned linearly beats any map; the first session lives inline, so a
+// one-session user is one allocation and one pointer hop.
+type user struct {
+	sessions []entry
+	// bumped is when the user was last moved to the front of its LRU.
+	bumped int64
+	first  [1]entry
+}
+
+// prune drops sessions whose heartbeat is ttl or more old and returns how many it dropped.
+func (u *user) prune(now, ttl int64) int {
+	kept := u.sessions[:0]
+	for _, s := range u.sessions {
+		if now-s.lastSeen < ttl {
+			kept = append(kept, s)
+		}
+	}
+	dropped := len(u.sessions) - len(kept)
+	clear(u.sessions[len(kept):])
+	u.sessions = kept
+	return dropped
+}
+
+func (u *user) find(sessionID string) int {
+	for i := range u.sessions {
+		if u.sessions[i].id == sessionID {
+			return i
+		}
+	}
+	return -1
+}
+
+func (u *user) remove(i int) {
+	u.sessions = slices.Delete(u.sessions, i, i+1)
+}
+
+// newest is the most recent heartbeat of any session, or 0 when there is none.
+func (u *user) newest() int64 {
+	var n int64
+	for _, s := range u.sessions {
+		n = max(n, s.lastSeen)
+	}
+	return n
+}
+
+// start appends a new session, copying the id so that the table never pins a
+// request's memory.
+func (u *user) start(sessionID string, now int64, dev Device) {
+	if u.sessions == nil {
+		u.sessions = u.first[:0:1]
+	}
+	e := entry{id: strings.Clone(sessionID), started: now, lastSeen: now}
+	if dev != (Device{}) {
+		e.device = &Device{UserAgent: strings.Clone(dev.UserAgent), Address: strings.Clone(dev.Address)}
+	}
+	u.sessions = append(u.sessions, e)
+}
+
+// retryAfter is the time until the soonest-expiring session expires.
+func (u *user) retryAfter(now, ttl int64) time.Duration {
+	soonest := int64(-1)
+	for _, s := range u.sessions {
+		if left := s.lastSeen + ttl - now; soonest < 0 || left < soonest {
+			soonest = left
+		}
+	}
+	return time.Duration(max(soonest, 0))
+}
+
+// list returns the sessions oldest first, as the API shows them.
+func (u *user) list(ttl int64) []Session {
+	out := make([]Session, len(u.sessions))
+	for i, s := range u.sessions {
+		out[i] = Session{
+			ID:        s.id,
+			StartedAt: time.Unix(0, s.started).UTC(),
+			LastSeen:  time.Unix(0, s.lastSeen).UTC(),
+			ExpiresAt: time.Unix(0, s.lastSeen+ttl).UTC(),
+		}
+		if s.device != nil {
+			out[i].Device = *s.device
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Session) int { return a.StartedAt.Compare(b.StartedAt) })
+	return out
+}

@@ -1,0 +1,187 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamgate/streamgate/limiter"
+)
+
+// AdminOptions configures the admin listener's handler.
+type AdminOptions struct {
+	Store limiter.Store
+	// Gatherer is the registry /metrics serves.
+	Gatherer prometheus.Gatherer
+	// Token, when set, is required as a bearer token by every path but
+	// /healthz, /readyz and /metrics.
+	Token string
+	// Limit is the default limit shown by the streams API.
+	Limit int
+	// Health decides /readyz.
+	Health *Health
+	Logger *slog.Logger
+}
+
+// Health is the readiness of the replica: ready while the store answers and
+// until Drain is called, so that a load balancer stops sending players first.
+type Health struct {
+	store    limiter.Store
+	timeout  time.Duration
+	draining atomic.Bool
+}
+
+// NewHealth checks store with at most timeout per /readyz.
+func NewHealth(store limiter.Store, timeout time.Duration) *Health {
+	return &Health{store: store, timeout: timeout}
+}
+
+// Drain turns /readyz to 503 for good.
+func (h *Health) Drain() { h.draining.Store(true) }
+
+// Ready returns why the replica should receive no traffic, or nil.
+func (h *Health) Ready(ctx context.Context) error {
+	if h.draining.Load() {
+		return errDraining
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	return h.store.Ping(ctx)
+}
+
+type drainingError struct{}
+
+func (drainingError) Error() string { return "shutting down" }
+
+var errDraining error = drainingError{}
+
+// NewAdmin returns the admin listener's handler.
+func NewAdmin(opts AdminOptions) http.Handler {
+	a := &admin{AdminOptions: opts}
+	open := http.NewServeMux()
+	open.HandleFunc("GET /healthz", a.healthz)
+	open.HandleFunc("GET /readyz", a.readyz)
+	open.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		EnableOpenMetrics: true,
+	}))
+
+	api := http.NewServeMux()
+	api.HandleFunc("GET /v1/users/{userId}/streams", a.listStreams)
+	api.HandleFunc("DELETE /v1/users/{userId}/streams", a.endAllStreams)
+	api.HandleFunc("DELETE /v1/users/{userId}/streams/{sessionId}", a.endStream)
+	open.Handle("/", RequireToken(opts.Token)(api))
+	return open
+}
+
+type admin struct {
+	AdminOptions
+}
+
+func (a *admin) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (a *admin) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := a.Health.Ready(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+type streamsView struct {
+	UserID   string        `json:"userId"`
+	Limit    int           `json:"limit"`
+	Active   int           `json:"active"`
+	Sessions []sessionView `json:"sessions"`
+}
+
+type sessionView struct {
+	SessionID string    `json:"sessionId"`
+	StartedAt time.Time `json:"startedAt"`
+	LastSeen  time.Time `json:"lastSeen"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
+	userID, ok := a.pathID(w, r, "userId")
+	if !ok {
+		return
+	}
+	sessions, err := a.Store.List(r.Context(), userID)
+	if err != nil {
+		a.storeFailed(w, "listing sessions", err)
+		return
+	}
+	view := streamsView{UserID: userID, Limit: a.Limit, Active: len(sessions), Sessions: make([]sessionView, len(sessions))}
+	for i, s := range sessions {
+		view.Sessions[i] = sessionView{SessionID: s.ID, StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(view)
+}
+
+func (a *admin) endStream(w http.ResponseWriter, r *http.Request) {
+	userID, ok := a.pathID(w, r, "userId")
+	if !ok {
+		return
+	}
+	sessionID, ok := a.pathID(w, r, "sessionId")
+	if !ok {
+		return
+	}
+	ended, err := a.Store.End(r.Context(), userID, sessionID)
+	if err != nil {
+		a.storeFailed(w, "ending session", err)
+		return
+	}
+	if !ended {
+		writeProblem(w, http.StatusNotFound, newProblem(http.StatusNotFound, "session-not-found",
+			"Session not active", "The user has no active session with this id."))
+		return
+	}
+	a.Logger.Info("session ended by admin", "user", userID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *admin) endAllStreams(w http.ResponseWriter, r *http.Request) {
+	userID, ok := a.pathID(w, r, "userId")
+	if !ok {
+		return
+	}
+	n, err := a.Store.EndAll(r.Context(), userID)
+	if err != nil {
+		a.storeFailed(w, "ending sessions", err)
+		return
+	}
+	a.Logger.Info("sessions ended by admin", "user", userID, "ended", n)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *admin) pathID(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
+	v := r.PathValue(name)
+	if !ValidID(v) {
+		writeProblem(w, http.StatusBadRequest, newProblem(http.StatusBadRequest, "invalid-identity",
+			"Bad request", "The "+name+" must be 1 to 128 visible ASCII characters."))
+		return "", false
+	}
+	return v, true
+}
+
+func (a *admin) storeFailed(w http.ResponseWriter, doing string, err error) {
+	a.Logger.Warn(doing+" failed", "err", err)
+	writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
+		"Session store unavailable", "The session store did not answer; try again shortly."))
+}

@@ -1,0 +1,198 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/streamgate/streamgate/limiter"
+)
+
+// Paths of the player-facing control endpoints on the proxy listener.
+const (
+	HeartbeatPath = "/_streamgate/heartbeat"
+	SessionPath   = "/_streamgate/session"
+)
+
+// GateOptions configures Gate.
+type GateOptions struct {
+	Store    limiter.Store
+	Identity Identifier
+	// Limit is the default number of concurrent sessions per user.
+	Limit int
+	// FailurePolicy labels decisions the store's failure policy took (open, closed, local).
+	FailurePolicy string
+	Metrics       *Metrics
+	Logger        *slog.Logger
+}
+
+// Gate returns the admission middleware: it identifies each request, asks the
+// store, and passes on only what is admitted. It also answers the control
+// endpoints, which are never proxied.
+func Gate(opts GateOptions) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return &gate{GateOptions: opts, next: next}
+	}
+}
+
+type gate struct {
+	GateOptions
+	next http.Handler
+}
+
+// epoch anchors monotonic timings: time.Since costs half of time.Now.
+var epoch = time.Now()
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id, ierr := g.Identity.Identify(r)
+	if ierr != nil {
+		g.Metrics.invalid.WithLabelValues(ierr.Reason).Inc()
+		if ierr.Challenge != "" {
+			w.Header().Set("WWW-Authenticate", ierr.Challenge)
+		}
+		title := "Bad request"
+		if ierr.Status == http.StatusUnauthorized {
+			title = "Unauthorized"
+		}
+		writeProblem(w, ierr.Status, newProblem(ierr.Status, "invalid-identity", title, ierr.Detail))
+		return
+	}
+	switch r.URL.Path {
+	case HeartbeatPath:
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, http.MethodPost)
+			return
+		}
+		if g.admit(w, r, id) {
+			w.WriteHeader(http.StatusNoContent)
+		}
+		return
+	case SessionPath:
+		if r.Method != http.MethodDelete {
+			methodNotAllowed(w, http.MethodDelete)
+			return
+		}
+		g.end(w, r, id)
+		return
+	}
+	if g.admit(w, r, id) {
+		g.next.ServeHTTP(w, r)
+	}
+}
+
+// admit asks the store and, when the request may not proceed, answers it.
+func (g *gate) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
+	limit := g.Limit
+	if id.Limit > 0 {
+		limit = id.Limit
+	}
+	start := time.Since(epoch)
+	d, err := g.Store.Admit(r.Context(), limiter.Request{
+		UserID: id.UserID, SessionID: id.SessionID, Limit: limit,
+		// Recorded only when a session starts; reading them costs one map lookup.
+		Device: limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: r.RemoteAddr},
+	})
+	g.Metrics.observeDecision(time.Since(epoch) - start)
+	if err != nil {
+		g.Metrics.rejectedStore.Inc()
+		g.Logger.Debug("store unavailable; refusing request", "policy", g.FailurePolicy, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
+			"Session store unavailable", "The gate cannot check concurrent streams right now; try again shortly."))
+		return false
+	}
+	if d.Degraded {
+		g.Metrics.degraded.WithLabelValues(g.FailurePolicy).Inc()
+	}
+	switch d.Result {
+	case limiter.Refreshed:
+		g.Metrics.admittedRefresh.Inc()
+		return true
+	case limiter.Started:
+		g.Metrics.admittedNew.Inc()
+		return true
+	}
+	g.Metrics.rejectedLimit.Inc()
+	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit)
+	writeLimitProblem(w, id.UserID, d)
+	return false
+}
+
+func (g *gate) end(w http.ResponseWriter, r *http.Request, id Identity) {
+	if _, err := g.Store.End(r.Context(), id.UserID, id.SessionID); err != nil {
+		g.Logger.Warn("ending session failed", "err", err)
+		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
+			"Session store unavailable", "The session could not be ended; it will expire on its own after the session TTL."))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// limitProblem is the 429 answer: enough for a player to tell the person
+// which devices hold the slots, without revealing any session id.
+type limitProblem struct {
+	problem
+	UserID     string        `json:"userId"`
+	Limit      int           `json:"limit"`
+	Active     int           `json:"active"`
+	RetryAfter int           `json:"retryAfter"`
+	Sessions   []sessionSlot `json:"sessions"`
+}
+
+type sessionSlot struct {
+	Handle    string    `json:"handle"`
+	StartedAt time.Time `json:"startedAt"`
+	LastSeen  time.Time `json:"lastSeen"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
+	retry := retryAfterSeconds(d.RetryAfter)
+	slots := make([]sessionSlot, len(d.Sessions))
+	for i, s := range d.Sessions {
+		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	writeProblem(w, http.StatusTooManyRequests, limitProblem{
+		problem: newProblem(http.StatusTooManyRequests, "too-many-streams", "Too many concurrent streams",
+			"This account is already playing on "+strconv.Itoa(d.Active)+" devices, its limit. Stop one of them, or retry after "+strconv.Itoa(retry)+" s."),
+		UserID:     userID,
+		Limit:      d.Limit,
+		Active:     d.Active,
+		RetryAfter: retry,
+		Sessions:   slots,
+	})
+}
+
+// retryAfterSeconds rounds up to whole seconds, at least 1 (RFC 9110 delay-seconds).
+func retryAfterSeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// SessionHandle is a short, stable, non-reversible name for a session: the
+// first 12 hex digits of SHA-256(userId NUL sessionId). A player can compute
+// its own handle to tell itself apart in a 429 answer.
+func SessionHandle(userID, sessionID string) string {
+	h := sha256.New()
+	h.Write([]byte(userID))
+	h.Write([]byte{0})
+	h.Write([]byte(sessionID))
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeProblem(w, http.StatusMethodNotAllowed, newProblem(http.StatusMethodNotAllowed, "method-not-allowed",
+		"Method not allowed", "This endpoint answers "+allow+" only."))
+}
+
+func firstHeader(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
