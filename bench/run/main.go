@@ -1,0 +1,218 @@
+// Command run is streamgate's side-by-side benchmark: on loopback, in one
+// invocation, it starts a Go origin and each target in front of it — a bare
+// httputil.ReverseProxy (the reference), streamgate with the memory store,
+// streamgate with a Redis store, nginx with limit_conn and HAProxy with a
+// stick table — and drives each with wrk, interleaved round by round. It
+// reports requests per second, p50/p99 latency and the CPU time the proxy
+// process spent per request, read from /proc.
+//
+//	go run ./bench/run                 # 5 rounds of 10 s per target and path
+//	go run ./bench/run -short -check   # CI: a few seconds per target, counters checked
+//	go run ./bench/run -write          # also rewrite bench/README.md's results and chart
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var paths = []struct{ name, path string }{
+	{"playlist", "/live/playlist.m3u8"},
+	{"segment", "/live/seg.ts"},
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	rounds := flag.Int("rounds", 5, "interleaved rounds")
+	duration := flag.Duration("duration", 10*time.Second, "wrk run per target, path and round")
+	conns := flag.Int("conns", 32, "wrk connections")
+	short := flag.Bool("short", false, "one round of 2 s per target and path (CI)")
+	check := flag.Bool("check", false, "fail unless every target answered every request and streamgate's counters match what wrk sent")
+	only := flag.String("targets", "reference,streamgate,streamgate-redis,nginx,haproxy", "targets, comma-separated")
+	write := flag.Bool("write", false, "write the results table and chart into bench/")
+	flag.Parse()
+	if *short {
+		*rounds, *duration = 1, 2*time.Second
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := bench(ctx, *rounds, *duration, *conns, strings.Split(*only, ","), *check, *write); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func bench(ctx context.Context, rounds int, d time.Duration, conns int, names []string, check, write bool) error {
+	benchDir, err := repoBenchDir()
+	if err != nil {
+		return err
+	}
+	for _, tool := range []string{"wrk", "taskset"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is not installed (apt-get install wrk util-linux)", tool)
+		}
+	}
+	dir, err := os.MkdirTemp("", "streamgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if os.Getenv("BENCH_KEEP") == "" {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := build(ctx, dir); err != nil {
+		return err
+	}
+
+	// Two CPUs: wrk on one, origin and proxy on the other, so every proxy
+	// gets the same budget. On one CPU everything shares it.
+	loadCPU, serveCPU := "0", "1"
+	if runtime.NumCPU() < 2 {
+		serveCPU = "0"
+	}
+	originAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	origin, err := startPinned(dir, "origin", serveCPU, []string{"GOMAXPROCS=1"}, filepath.Join(dir, "origin"), "-listen", originAddr)
+	if err != nil {
+		return err
+	}
+	defer origin.stop()
+	if err := waitListening(ctx, originAddr, origin); err != nil {
+		return err
+	}
+	e := env{dir: dir, benchDir: benchDir, origin: originAddr, cpu: serveCPU}
+
+	starters := map[string]func(context.Context, env) (*target, error){
+		"reference":        startReference,
+		"streamgate":       func(ctx context.Context, e env) (*target, error) { return startStreamgate(ctx, e, "streamgate") },
+		"streamgate-redis": startStreamgateRedis,
+		"nginx":            startNginx,
+		"haproxy":          startHAProxy,
+	}
+	var targets []*target
+	defer func() {
+		for _, t := range targets {
+			t.stop()
+		}
+	}()
+	for _, name := range names {
+		start, ok := starters[name]
+		if !ok {
+			return fmt.Errorf("unknown target %q", name)
+		}
+		t, err := start(ctx, e)
+		if err != nil {
+			if t != nil {
+				t.stop()
+			}
+			return fmt.Errorf("target %s: %w", name, err)
+		}
+		targets = append(targets, t)
+		log.Printf("%s listening on %s", name, t.addr)
+	}
+
+	lua := filepath.Join(benchDir, "users.lua")
+	ticks := clockTicks()
+	// Warm-up: connections, pools, the gate's table.
+	for _, t := range targets {
+		for _, p := range paths {
+			if _, err := runWrk(ctx, lua, loadCPU, t.addr, p.path, conns, time.Second); err != nil {
+				return fmt.Errorf("warm-up of %s: %w", t.name, err)
+			}
+		}
+	}
+
+	started := time.Now()
+	var samples []sample
+	var failures []string
+	for round := 1; round <= rounds; round++ {
+		for _, p := range paths {
+			for _, t := range targets {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				s, err := measure(ctx, t, lua, loadCPU, p.name, p.path, conns, d, ticks)
+				if err != nil {
+					return err
+				}
+				s.Round = round
+				samples = append(samples, s)
+				log.Printf("round %d %-8s %-16s %8.0f req/s  p50 %6d µs  p99 %6d µs  %7.1f CPU µs/req",
+					round, p.name, t.name, s.RPS, s.P50US, s.P99US, s.CPUPerReqUS)
+				failures = append(failures, s.problems(conns)...)
+			}
+		}
+	}
+	rep := summarize(samples, names)
+	rep.Command = "go run ./bench/run " + strings.Join(os.Args[1:], " ")
+	rep.Date = started.UTC().Format("2006-01-02")
+	rep.Machine = machine()
+	rep.Rounds, rep.Duration, rep.Conns = rounds, d.String(), conns
+	fmt.Println(rep.markdown())
+	if write {
+		if err := rep.write(benchDir); err != nil {
+			return err
+		}
+	}
+	if check && len(failures) > 0 {
+		return errors.New("checks failed:\n  " + strings.Join(failures, "\n  "))
+	}
+	if check {
+		log.Printf("checks passed: every target answered every request; streamgate's counters match what wrk sent")
+	}
+	return nil
+}
+
+// build compiles streamgate (as make build does), the origin and the reference.
+func build(ctx context.Context, dir string) error {
+	for _, b := range []struct{ out, pkg string }{
+		{"streamgate", "./cmd/streamgate"},
+		{"origin", "./bench/origin"},
+		{"reference", "./bench/reference"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, b.out), b.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %w\n%s", b.pkg, err, out)
+		}
+	}
+	return nil
+}
+
+// repoBenchDir finds bench/ from the working directory (the repository root
+// or bench/ itself).
+func repoBenchDir() (string, error) {
+	for _, d := range []string{"bench", "."} {
+		if _, err := os.Stat(filepath.Join(d, "users.lua")); err == nil {
+			return filepath.Abs(d)
+		}
+	}
+	return "", errors.New("run from the repository root: bench/users.lua not found")
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs, %s %s/%s", model, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// stat is a median with its range over the rounds.
+type stat struct {
+	Median, Min, Max float64
+}
+
+func newStat(v []float64) stat {
+	if len(v) == 0 {
+		return stat{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stat{Median: m, Min: s[0], Max: s[len(s)-1]}
+}
+
+type row struct {
+	Target string `json:"target"`
+	Path   string `json:"path"`
+	RPS    stat   `json:"rps"`
+	P50US  stat   `json:"p50_us"`
+	P99US  stat   `json:"p99_us"`
+	CPUUS  stat   `json:"cpu_us_per_request"`
+	// Ratios to the reference computed within each round, then the median.
+	RPSVsRef stat `json:"rps_vs_reference"`
+	CPUVsRef stat `json:"cpu_vs_reference"`
+	// StoreCallsPerReq is the store round trips per request (streamgate).
+	StoreCallsPerReq stat `json:"store_calls_per_request"`
+}
+
+type report struct {
+	Date     string   `json:"date"`
+	Machine  string   `json:"machine"`
+	Command  string   `json:"command"`
+	Rounds   int      `json:"rounds"`
+	Duration string   `json:"duration"`
+	Conns    int      `json:"connections"`
+	Rows     []row    `json:"rows"`
+	Samples  []sample `json:"samples"`
+}
+
+func summarize(samples []sample, targets []string) report {
+	rep := report{Samples: samples}
+	for _, p := range paths {
+		for _, t := range targets {
+			var rps, p50, p99, cpu, rpsRatio, cpuRatio, calls []float64
+			for _, s := range samples {
+				if s.Target != t || s.Path != p.name {
+					continue
+				}
+				rps = append(rps, s.RPS)
+				p50 = append(p50, float64(s.P50US))
+				p99 = append(p99, float64(s.P99US))
+				cpu = append(cpu, s.CPUPerReqUS)
+				if s.Gate && s.Requests > 0 {
+					calls = append(calls, s.StoreCalls/float64(s.Requests))
+				}
+				for _, ref := range samples {
+					if ref.Target == "reference" && ref.Path == s.Path && ref.Round == s.Round && ref.RPS > 0 && ref.CPUPerReqUS > 0 {
+						rpsRatio = append(rpsRatio, s.RPS/ref.RPS)
+						cpuRatio = append(cpuRatio, s.CPUPerReqUS/ref.CPUPerReqUS)
+					}
+				}
+			}
+			if len(rps) == 0 {
+				continue
+			}
+			rep.Rows = append(rep.Rows, row{Target: t, Path: p.name, RPS: newStat(rps), P50US: newStat(p50), P99US: newStat(p99),
+				CPUUS: newStat(cpu), RPSVsRef: newStat(rpsRatio), CPUVsRef: newStat(cpuRatio), StoreCallsPerReq: newStat(calls)})
+		}
+	}
+	return rep
+}
+
+func (r report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s · %s · %d rounds × %s per target and path, %d connections, interleaved · `%s`\n\n",
+		r.Date, r.Machine, r.Rounds, r.Duration, r.Conns, r.Command)
+	b.WriteString("| path | target | req/s median (min–max) | vs reference | p50 µs | p99 µs | CPU µs/req median (min–max) | CPU vs reference |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, row := range r.Rows {
+		ratio, cpuRatio := "—", "—"
+		if row.Target != "reference" && row.RPSVsRef.Median > 0 {
+			ratio = fmt.Sprintf("%.3f× (%.3f–%.3f)", row.RPSVsRef.Median, row.RPSVsRef.Min, row.RPSVsRef.Max)
+			cpuRatio = fmt.Sprintf("%.2f×", row.CPUVsRef.Median)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f (%.0f–%.0f) | %s | %.0f | %.0f | %.1f (%.1f–%.1f) | %s |\n",
+			row.Path, row.Target, row.RPS.Median, row.RPS.Min, row.RPS.Max, ratio, row.P50US.Median, row.P99US.Median,
+			row.CPUUS.Median, row.CPUUS.Min, row.CPUUS.Max, cpuRatio)
+	}
+	for _, row := range r.Rows {
+		if row.Target == "streamgate-redis" && row.StoreCallsPerReq.Median > 0 {
+			fmt.Fprintf(&b, "\nstreamgate-redis, %s: %.3f store round trips per request (median).", row.Path, row.StoreCallsPerReq.Median)
+		}
+	}
+	return b.String()
+}
+
+// write saves results.json, the chart, and the table into bench/README.md
+// between its results markers.
+func (r report) write(benchDir string) error {
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(benchDir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := r.chart(filepath.Join(benchDir, "proxies.png")); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	readme := filepath.Join(benchDir, "README.md")
+	old, err := os.ReadFile(readme)
+	if err != nil {
+		return err
+	}
+	const start, end = "<!-- results:start -->", "<!-- results:end -->"
+	s := string(old)
+	i, j := strings.Index(s, start), strings.Index(s, end)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %s … %s markers", readme, start, end)
+	}
+	s = s[:i+len(start)] + "\n" + r.markdown() + "\n" + s[j:]
+	return os.WriteFile(readme, []byte(s), 0o644)
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"text/template"
+)
+
+// target is one proxy under test, listening on addr in front of the origin.
+type target struct {
+	name string
+	addr string
+	// admin is streamgate's admin address, for its counters; empty otherwise.
+	admin string
+	procs []*proc
+	// main is the process whose CPU time is the proxy's.
+	main *proc
+}
+
+func (t *target) stop() {
+	for _, p := range t.procs {
+		p.stop()
+	}
+}
+
+type env struct {
+	dir      string // scratch directory: binaries, configs, logs
+	benchDir string // the repository's bench/ folder
+	origin   string
+	cpu      string // the CPU the origin and every proxy are pinned to
+}
+
+func (e env) gomaxprocs() []string { return []string{"GOMAXPROCS=1"} }
+
+func startReference(ctx context.Context, e env) (*target, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startPinned(e.dir, "reference", e.cpu, e.gomaxprocs(),
+		filepath.Join(e.dir, "reference"), "-listen", addr, "-upstream", "http://"+e.origin)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: "reference", addr: addr, procs: []*proc{p}, main: p}
+	return t, waitListening(ctx, addr, p)
+}
+
+func startStreamgate(ctx context.Context, e env, name string, extra ...string) (*target, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{filepath.Join(e.dir, "streamgate"), "-listen", addr, "-admin-listen", admin,
+		"-upstream", "http://" + e.origin, "-log-level", "warn"}, extra...)
+	p, err := startPinned(e.dir, name, e.cpu, e.gomaxprocs(), args...)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: name, addr: addr, admin: admin, procs: []*proc{p}, main: p}
+	return t, waitListening(ctx, addr, p)
+}
+
+// startStreamgateRedis starts a redis-server on the same CPU, then streamgate
+// using it with the default refresh interval.
+func startStreamgateRedis(ctx context.Context, e env) (*target, error) {
+	raddr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	_, port, _ := net.SplitHostPort(raddr)
+	r, err := startPinned(e.dir, "redis", e.cpu, nil, "redis-server", "--bind", "127.0.0.1", "--port", port,
+		"--save", "", "--appendonly", "no", "--dir", e.dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitListening(ctx, raddr, r); err != nil {
+		r.stop()
+		return nil, err
+	}
+	t, err := startStreamgate(ctx, e, "streamgate-redis", "-store", "redis://"+raddr)
+	if t != nil {
+		t.procs = append(t.procs, r)
+	}
+	if err != nil {
+		r.stop()
+	}
+	return t, err
+}
+
+// configFile renders bench/<name>.tmpl into the scratch directory.
+func configFile(e env, name string, data any) (string, error) {
+	tmpl, err := template.ParseFiles(filepath.Join(e.benchDir, name+".tmpl"))
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(e.dir, name)
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return path, tmpl.Execute(f, data)
+}
+
+func startNginx(ctx context.Context, e env) (*target, error) {
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/nginx"); err != nil {
+			return nil, fmt.Errorf("nginx not installed (apt-get install nginx)")
+		}
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	conf, err := configFile(e, "nginx.conf", map[string]any{"Dir": e.dir, "Listen": addr, "Origin": e.origin, "Root": os.Geteuid() == 0})
+	if err != nil {
+		return nil, err
+	}
+	p, err := startPinned(e.dir, "nginx", e.cpu, nil, bin, "-c", conf, "-p", e.dir, "-e", filepath.Join(e.dir, "nginx-error.log"))
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: "nginx", addr: addr, procs: []*proc{p}, main: p}
+	return t, waitListening(ctx, addr, p)
+}
+
+func startHAProxy(ctx context.Context, e env) (*target, error) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/haproxy"); err != nil {
+			return nil, fmt.Errorf("haproxy not installed (apt-get install haproxy)")
+		}
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	conf, err := configFile(e, "haproxy.cfg", map[string]any{"Dir": e.dir, "Listen": addr, "Origin": e.origin})
+	if err != nil {
+		return nil, err
+	}
+	p, err := startPinned(e.dir, "haproxy", e.cpu, nil, bin, "-db", "-f", conf)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: "haproxy", addr: addr, procs: []*proc{p}, main: p}
+	return t, waitListening(ctx, addr, p)
+}
