@@ -21,7 +21,8 @@ func (c Config) Validate() error {
 			bad(l.flag, "%q is not host:port (e.g. :8080)", l.addr)
 		}
 	}
-	if c.Listen == c.AdminListen {
+	// Port 0 gives each listener a free port of its own, so ":0" twice is fine.
+	if _, port, _ := net.SplitHostPort(c.Listen); c.Listen == c.AdminListen && port != "0" {
 		bad("admin-listen", "%q is the proxy's -listen address too; the admin API must not face players", c.AdminListen)
 	}
 
