@@ -1,0 +1,66 @@
+package limiter
+
+import "strings"
+
+// TopLister is implemented by stores that can name the users holding the most
+// active sessions on this replica.
+type TopLister interface {
+	TopUsers(n int) []UserCount
+}
+
+var _ TopLister = (*Memory)(nil)
+
+// TopUsers returns up to n users with the most active sessions, most first,
+// ties by user id. It walks the whole table one shard at a time, holding each
+// shard's lock for that shard's users only, so callers should cache the
+// answer for a few seconds rather than call it per request.
+func (m *Memory) TopUsers(n int) []UserCount {
+	if n <= 0 {
+		return []UserCount{}
+	}
+	top := make([]UserCount, 0, n+1)
+	for i := range m.shards {
+		sh := &m.shards[i]
+		now := m.clock().UnixNano()
+		sh.mu.Lock()
+		ids, users := sh.users.Keys(), sh.users.Values()
+		for j, u := range users {
+			active := 0
+			for _, s := range u.sessions {
+				if now-s.lastSeen < m.ttl {
+					active++
+				}
+			}
+			if active > 0 {
+				top = keepTop(top, n, UserCount{UserID: ids[j], Count: active})
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return top
+}
+
+// keepTop inserts c into top, which is sorted as sortTop sorts and holds at
+// most n entries. Most users do not beat the last entry and cost one compare.
+func keepTop(top []UserCount, n int, c UserCount) []UserCount {
+	if len(top) == n && !ranksBefore(c, top[n-1]) {
+		return top
+	}
+	i := len(top)
+	for i > 0 && ranksBefore(c, top[i-1]) {
+		i--
+	}
+	if len(top) < n {
+		top = append(top, UserCount{})
+	}
+	copy(top[i+1:], top[i:len(top)-1])
+	top[i] = c
+	return top
+}
+
+func ranksBefore(a, b UserCount) bool {
+	if a.Count != b.Count {
+		return a.Count > b.Count
+	}
+	return strings.Compare(a.UserID, b.UserID) < 0
+}
