@@ -1,0 +1,257 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FailurePolicy is what a Guard decides when its store cannot be asked.
+type FailurePolicy string
+
+// The policies of -store-failure.
+const (
+	// FailOpen admits every request; each is marked Degraded.
+	FailOpen FailurePolicy = "open"
+	// FailClosed returns the error (wrapping ErrUnavailable); the gate answers 503.
+	FailClosed FailurePolicy = "closed"
+	// FailLocal decides from this replica's own table: sessions it admitted
+	// keep playing, new ones are limited by the sessions it knows of.
+	FailLocal FailurePolicy = "local"
+)
+
+// ParseFailurePolicy returns the policy named s.
+func ParseFailurePolicy(s string) (FailurePolicy, error) {
+	switch p := FailurePolicy(s); p {
+	case FailOpen, FailClosed, FailLocal:
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown failure policy %q; want open, closed or local", s)
+}
+
+// recoverQuiet is how long a store must go without a failed call before it
+// is logged as recovered, so that a flaky store logs one outage, not one per
+// timed-out call.
+const recoverQuiet = time.Second
+
+// GuardOptions configures Guard.
+type GuardOptions struct {
+	// Policy applies when the store fails. Required.
+	Policy FailurePolicy
+	// TTL is the heartbeat timeout of the local table; the store's TTL. Required.
+	TTL time.Duration
+	// MaxUsers bounds the local table (users). Default DefaultMaxUsers.
+	MaxUsers int
+	// Clock is the local table's time source. Default: the monotonic clock.
+	Clock Clock
+	// Logger receives one line when the store starts failing and one when
+	// it has recovered. Default: none.
+	Logger *slog.Logger
+}
+
+// Guard puts a failure policy in front of a remote store. It mirrors every
+// session the store admits through this replica into a local Memory table,
+// which the local policy decides from and which the session gauges read.
+// The store bounds each of its own calls (Redis: RedisOptions.Timeout); Guard
+// only decides what a failed call means. Store failures are logged on the
+// transitions only: healthy → failing (warn) and failing → recovered (info).
+type Guard struct {
+	store  Store
+	local  *Memory
+	policy FailurePolicy
+	clock  Clock
+	logger *slog.Logger
+
+	failing     atomic.Bool
+	lastFailure atomic.Int64 // Unix ns of the clock
+	mu          sync.Mutex   // serialises the transitions
+	since       int64
+	failedCalls atomic.Uint64
+}
+
+var (
+	_ Store         = (*Guard)(nil)
+	_ StatsReporter = (*Guard)(nil)
+)
+
+// NewGuard wraps store. Close closes both the store and the local table.
+func NewGuard(store Store, opts GuardOptions) (*Guard, error) {
+	if _, err := ParseFailurePolicy(string(opts.Policy)); err != nil {
+		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = monotonicClock()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	local, err := NewMemory(MemoryOptions{TTL: opts.TTL, MaxUsers: opts.MaxUsers, Clock: opts.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("local table: %w", err)
+	}
+	return &Guard{store: store, local: local, policy: opts.Policy, clock: opts.Clock, logger: opts.Logger}, nil
+}
+
+// Admit implements Store.
+func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
+	wasFailing, start := g.started()
+	d, err := g.store.Admit(ctx, req)
+	if err == nil {
+		g.succeeded(wasFailing, start)
+		if d.Admitted() {
+			g.remember(ctx, req)
+		}
+		return d, nil
+	}
+	if ctx.Err() != nil {
+		return Decision{}, err // the caller gave up; the store did not fail
+	}
+	g.failed(err)
+	switch g.policy {
+	case FailClosed:
+		return Decision{}, unavailable(err)
+	case FailLocal:
+		d, _ = g.local.Admit(ctx, req)
+	default:
+		d = g.remember(ctx, req)
+		d.Limit = max(req.Limit, 1)
+	}
+	d.Degraded = true
+	return d, nil
+}
+
+// remember records an admitted session in the local table whatever that
+// table thinks of the limit: the store, which knows every replica, decided.
+func (g *Guard) remember(ctx context.Context, req Request) Decision {
+	req.Limit = math.MaxInt32
+	d, _ := g.local.Admit(ctx, req)
+	return d
+}
+
+// End implements Store. The session leaves the local table even when the
+// store cannot be asked, so that the local policy frees its slot here.
+func (g *Guard) End(ctx context.Context, userID, sessionID string) (bool, error) {
+	wasFailing, start := g.started()
+	ended, err := g.store.End(ctx, userID, sessionID)
+	_, _ = g.local.End(ctx, userID, sessionID)
+	if err != nil {
+		return false, g.failedCall(ctx, err)
+	}
+	g.succeeded(wasFailing, start)
+	return ended, nil
+}
+
+// EndAll implements Store, like End.
+func (g *Guard) EndAll(ctx context.Context, userID string) (int, error) {
+	wasFailing, start := g.started()
+	n, err := g.store.EndAll(ctx, userID)
+	_, _ = g.local.EndAll(ctx, userID)
+	if err != nil {
+		return 0, g.failedCall(ctx, err)
+	}
+	g.succeeded(wasFailing, start)
+	return n, nil
+}
+
+// List implements Store. It has no fallback: this replica's table is not
+// the user's sessions, and the admin API should say so with a 503.
+func (g *Guard) List(ctx context.Context, userID string) ([]Session, error) {
+	wasFailing, start := g.started()
+	sessions, err := g.store.List(ctx, userID)
+	if err != nil {
+		return nil, g.failedCall(ctx, err)
+	}
+	g.succeeded(wasFailing, start)
+	return sessions, nil
+}
+
+// Ping implements Store: the store's own answer, never the policy's, so that
+// /readyz tells the truth. It also notes recovery while no player asks.
+func (g *Guard) Ping(ctx context.Context) error {
+	wasFailing, start := g.started()
+	if err := g.store.Ping(ctx); err != nil {
+		return g.failedCall(ctx, err)
+	}
+	g.succeeded(wasFailing, start)
+	return nil
+}
+
+// Stats implements StatsReporter: the store's round trips, and the sessions
+// and users of this replica's table.
+func (g *Guard) Stats() Stats {
+	s := g.local.Stats()
+	if r, ok := g.store.(StatsReporter); ok {
+		rs := r.Stats()
+		s.StoreCalls, s.StoreErrors = rs.StoreCalls, rs.StoreErrors
+	}
+	return s
+}
+
+// Close closes the store and the local table.
+func (g *Guard) Close() error {
+	return errors.Join(g.store.Close(), g.local.Close())
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+func (g *Guard) failedCall(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		g.failed(err)
+	}
+	return unavailable(err)
+}
+
+// started reads the state before a call; the clock is read only while failing.
+func (g *Guard) started() (bool, int64) {
+	if !g.failing.Load() {
+		return false, 0
+	}
+	return true, g.clock().UnixNano()
+}
+
+func (g *Guard) failed(err error) {
+	now := g.clock().UnixNano()
+	g.lastFailure.Store(now)
+	g.failedCalls.Add(1)
+	if g.failing.Load() {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failing.Load() {
+		return
+	}
+	g.since = now
+	g.failedCalls.Store(1)
+	g.failing.Store(true)
+	g.logger.Warn("session store failing; deciding by -store-failure until it answers again", "policy", string(g.policy), "err", err)
+}
+
+// succeeded notes a call that worked. A call that began while the store was
+// failing, with no failure in the last recoverQuiet, ends the outage.
+func (g *Guard) succeeded(wasFailing bool, start int64) {
+	if !wasFailing || start-g.lastFailure.Load() < int64(recoverQuiet) {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.failing.Load() {
+		return
+	}
+	g.failing.Store(false)
+	g.logger.Info("session store recovered",
+		"policy", string(g.policy),
+		"down_for", time.Duration(g.clock().UnixNano()-g.since).Round(time.Millisecond).String(),
+		"failed_calls", g.failedCalls.Load())
+}

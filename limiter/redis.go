@@ -1,0 +1,378 @@
+package limiter
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// The scripts are embedded so that they can be read, linted and run by
+// redis-cli on their own.
+var (
+	//go:embed redis_admit.lua
+	admitSource string
+	//go:embed redis_end.lua
+	endSource string
+	//go:embed redis_endall.lua
+	endAllSource string
+	//go:embed redis_list.lua
+	listSource string
+)
+
+// DefaultStoreTimeout is the default deadline of one store call.
+const DefaultStoreTimeout = 100 * time.Millisecond
+
+// reconnect backoff while the first connection cannot be made: short enough
+// that /readyz turns 200 within a second of Redis coming up.
+const (
+	minReconnectDelay = 50 * time.Millisecond
+	maxReconnectDelay = 500 * time.Millisecond
+)
+
+// RedisOptions configures a Redis store.
+type RedisOptions struct {
+	// URL is redis://[user:pass@]host:port[/db] or rediss://… for TLS; more
+	// seed addresses of a Redis Cluster go in addr= query parameters. It is
+	// parsed by the client's own parser (rueidis.ParseURL), so its other
+	// parameters (dial_timeout, skip_verify, client_name…) work too. Required.
+	URL string
+	// TTL is the heartbeat timeout: a session silent for TTL has expired. Required.
+	TTL time.Duration
+	// Timeout is the deadline of one store call. Default DefaultStoreTimeout.
+	Timeout time.Duration
+	// RefreshInterval: a session this replica refreshed in Redis less than
+	// this ago is admitted without a round trip. 0 always asks Redis. It must
+	// be less than TTL/2, so that a session cached here never expires in Redis.
+	RefreshInterval time.Duration
+	// MaxUsers bounds the refresh cache (users). Default DefaultMaxUsers.
+	MaxUsers int
+	// Clock times the refresh cache only; session times come from Redis's
+	// clock. Default: the monotonic clock.
+	Clock Clock
+	// Logger tells when the first connection could not be made. Default: none.
+	Logger *slog.Logger
+}
+
+// Redis is the store that replicas share: one Redis hash per user, every
+// decision one Lua script run by its SHA (rueidis falls back to EVAL, which
+// reloads it, on NOSCRIPT), timed by Redis's clock. Keys expire with their
+// newest session, so Redis never fills with dead users. Every call has a
+// deadline; a failed call returns an error wrapping ErrUnavailable, and Guard
+// turns it into the failure policy's decision.
+type Redis struct {
+	ttl       time.Duration
+	ttlMicros string
+	timeout   time.Duration
+	logger    *slog.Logger
+	clientOpt rueidis.ClientOption
+	client    atomic.Pointer[rueidis.Client]
+	cache     *refreshCache
+
+	admitScript, endScript, endAllScript, listScript *rueidis.Lua
+
+	calls, errs atomic.Uint64
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var (
+	_ Store         = (*Redis)(nil)
+	_ StatsReporter = (*Redis)(nil)
+)
+
+// ParseRedisURL checks a -store URL with the client's own parser.
+func ParseRedisURL(url string) error {
+	_, err := rueidis.ParseURL(url)
+	return err
+}
+
+// NewRedis returns a Redis store. When Redis cannot be reached yet it still
+// returns the store, whose calls fail with ErrUnavailable while it keeps
+// trying to connect in the background; a bad URL is an error. Close releases
+// the connections and goroutines.
+func NewRedis(opts RedisOptions) (*Redis, error) {
+	if opts.TTL < time.Millisecond {
+		return nil, errors.New("redis store: TTL must be at least 1ms")
+	}
+	if opts.RefreshInterval < 0 || 2*opts.RefreshInterval >= opts.TTL {
+		return nil, errors.New("redis store: RefreshInterval must be at least 0 and less than TTL/2")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultStoreTimeout
+	}
+	if opts.MaxUsers == 0 {
+		opts.MaxUsers = DefaultMaxUsers
+	}
+	if opts.MaxUsers < 0 {
+		return nil, errors.New("redis store: MaxUsers must be positive")
+	}
+	if opts.Clock == nil {
+		opts.Clock = monotonicClock()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	copt, err := rueidis.ParseURL(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: %w", err)
+	}
+	// No client-side caching: streamgate never reads a key twice, and tracking
+	// would cost Redis memory and need RESP3.
+	copt.DisableCache = true
+	if copt.Dialer.Timeout == 0 {
+		copt.Dialer.Timeout = max(opts.Timeout, time.Second)
+	}
+	if copt.ClientName == "" {
+		copt.ClientName = "streamgate"
+	}
+	r := &Redis{
+		ttl:          opts.TTL,
+		ttlMicros:    strconv.FormatInt(opts.TTL.Microseconds(), 10),
+		timeout:      opts.Timeout,
+		logger:       opts.Logger,
+		clientOpt:    copt,
+		admitScript:  rueidis.NewLuaScript(admitSource),
+		endScript:    rueidis.NewLuaScript(endSource),
+		endAllScript: rueidis.NewLuaScript(endAllSource),
+		listScript:   rueidis.NewLuaScript(listSource),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	if opts.RefreshInterval > 0 {
+		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), opts.MaxUsers, opts.Clock); err != nil {
+			return nil, fmt.Errorf("redis store: %w", err)
+		}
+	}
+	if err := r.connect(); err != nil {
+		r.logger.Warn("redis not reachable yet; retrying in the background", "err", err)
+		go r.connectLoop()
+	} else {
+		close(r.done)
+	}
+	return r, nil
+}
+
+// connect makes the client. Once made, the client reconnects by itself.
+func (r *Redis) connect() error {
+	c, err := rueidis.NewClient(r.clientOpt)
+	if err != nil {
+		return err
+	}
+	r.client.Store(&c)
+	return nil
+}
+
+func (r *Redis) connectLoop() {
+	defer close(r.done)
+	delay := minReconnectDelay
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		if err := r.connect(); err == nil {
+			r.logger.Info("connected to redis")
+			return
+		}
+		delay = min(2*delay, maxReconnectDelay)
+		t.Reset(delay)
+	}
+}
+
+var errNotConnected = errors.New("not connected to redis yet")
+
+// call makes one round trip with the store's deadline and counts it. An
+// error wraps ErrUnavailable; it is counted as a store error unless the
+// caller gave up first (a player hanging up is not Redis failing).
+func (r *Redis) call(ctx context.Context, do func(context.Context, rueidis.Client) rueidis.RedisResult) (rueidis.RedisMessage, error) {
+	r.calls.Add(1)
+	c := r.client.Load()
+	if c == nil {
+		r.errs.Add(1)
+		return rueidis.RedisMessage{}, fmt.Errorf("%w: %w", ErrUnavailable, errNotConnected)
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	msg, err := do(cctx, *c).ToMessage()
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.errs.Add(1)
+		}
+		return msg, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return msg, nil
+}
+
+func (r *Redis) script(ctx context.Context, s *rueidis.Lua, userID string, args ...string) (rueidis.RedisMessage, error) {
+	return r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return s.Exec(ctx, c, []string{redisKey(userID)}, args)
+	})
+}
+
+// Admit implements Store: from the refresh cache when this replica refreshed
+// the session less than RefreshInterval ago, else one script run.
+func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
+	limit := max(req.Limit, 1)
+	var at int64
+	if r.cache != nil {
+		if d, ok := r.cache.lookup(req.UserID, req.SessionID, limit); ok {
+			return d, nil
+		}
+		at = r.cache.now()
+	}
+	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros, encodeDevice(req.Device))
+	if err != nil {
+		return Decision{}, fmt.Errorf("admitting session: %w", err)
+	}
+	d, err := r.decision(msg, limit)
+	if err != nil {
+		r.errs.Add(1)
+		return Decision{}, fmt.Errorf("admitting session: %w: %w", ErrUnavailable, err)
+	}
+	if r.cache != nil && d.Admitted() {
+		r.cache.record(req.UserID, req.SessionID, d.Active, at)
+	}
+	return d, nil
+}
+
+// decision reads the admission script's reply.
+func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, error) {
+	reply, err := msg.ToArray()
+	if err != nil || len(reply) < 2 {
+		return Decision{}, fmt.Errorf("unexpected reply to the admission script: %v", msg)
+	}
+	result, err1 := reply[0].AsInt64()
+	active, err2 := reply[1].AsInt64()
+	if err := errors.Join(err1, err2); err != nil {
+		return Decision{}, err
+	}
+	d := Decision{Result: Result(result), Active: int(active), Limit: limit}
+	if d.Result != Rejected {
+		return d, nil
+	}
+	if len(reply) < 3 {
+		return Decision{}, errors.New("rejection without the script's time")
+	}
+	now, err := reply[2].AsInt64()
+	if err != nil {
+		return Decision{}, err
+	}
+	pairs, err := replyStrings(reply[3:])
+	if err != nil {
+		return Decision{}, err
+	}
+	d.Sessions, d.RetryAfter, err = sessionsFrom(pairs, now, r.ttl)
+	return d, err
+}
+
+// End implements Store.
+func (r *Redis) End(ctx context.Context, userID, sessionID string) (bool, error) {
+	if r.cache != nil {
+		r.cache.forget(userID, sessionID)
+	}
+	msg, err := r.script(ctx, r.endScript, userID, sessionID, r.ttlMicros)
+	if err != nil {
+		return false, fmt.Errorf("ending session: %w", err)
+	}
+	n, err := msg.AsInt64()
+	if err != nil {
+		return false, fmt.Errorf("ending session: %w", err)
+	}
+	return n == 1, nil
+}
+
+// EndAll implements Store.
+func (r *Redis) EndAll(ctx context.Context, userID string) (int, error) {
+	if r.cache != nil {
+		r.cache.forgetUser(userID)
+	}
+	msg, err := r.script(ctx, r.endAllScript, userID, r.ttlMicros)
+	if err != nil {
+		return 0, fmt.Errorf("ending sessions: %w", err)
+	}
+	n, err := msg.AsInt64()
+	if err != nil {
+		return 0, fmt.Errorf("ending sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// List implements Store.
+func (r *Redis) List(ctx context.Context, userID string) ([]Session, error) {
+	msg, err := r.script(ctx, r.listScript, userID)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	reply, err := msg.ToArray()
+	if err != nil || len(reply) < 1 {
+		return nil, fmt.Errorf("listing sessions: unexpected reply %v", msg)
+	}
+	now, err := reply[0].AsInt64()
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	pairs, err := replyStrings(reply[1:])
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	sessions, _, err := sessionsFrom(pairs, now, r.ttl)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	return sessions, nil
+}
+
+// Ping implements Store: one PING, with the store's deadline.
+func (r *Redis) Ping(ctx context.Context) error {
+	_, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return c.Do(ctx, c.B().Ping().Build())
+	})
+	if err != nil {
+		return fmt.Errorf("pinging redis: %w", err)
+	}
+	return nil
+}
+
+// Stats implements StatsReporter: the round trips and their failures. The
+// session gauges come from Guard's local table.
+func (r *Redis) Stats() Stats {
+	return Stats{StoreCalls: r.calls.Load(), StoreErrors: r.errs.Load()}
+}
+
+// Close stops connecting and closes the client. Calls after Close fail.
+func (r *Redis) Close() error {
+	r.closeOnce.Do(func() {
+		close(r.stop)
+		<-r.done
+		if c := r.client.Load(); c != nil {
+			(*c).Close()
+		}
+	})
+	return nil
+}
+
+func replyStrings(msgs []rueidis.RedisMessage) ([]string, error) {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		s, err := m.ToString()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}

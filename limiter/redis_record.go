@@ -1,0 +1,106 @@
+package limiter
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// keyPrefix starts every key streamgate writes, so that it can share a Redis.
+const keyPrefix = "streamgate:"
+
+// maxDeviceField bounds what a session stores of its player, so that a huge
+// User-Agent cannot inflate every refresh of the session in Redis.
+const maxDeviceField = 256
+
+// redisKey is the user's hash. The braces make the user id the hash tag, so
+// that Redis Cluster places the key by user. An id holding "}" is still one
+// key per user: only its tag is shorter.
+func redisKey(userID string) string {
+	return keyPrefix + "{" + userID + "}"
+}
+
+// encodeDevice packs a Device as "<len(ua)>:<ua><address>", so that neither
+// field needs escaping. The Lua scripts store it and never read it.
+func encodeDevice(d Device) string {
+	ua, addr := truncate(d.UserAgent, maxDeviceField), truncate(d.Address, maxDeviceField)
+	return strconv.Itoa(len(ua)) + ":" + ua + addr
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func decodeDevice(s string) (Device, error) {
+	n, rest, ok := strings.Cut(s, ":")
+	l, err := strconv.Atoi(n)
+	if !ok || err != nil || l < 0 || l > len(rest) {
+		return Device{}, errBadRecord
+	}
+	return Device{UserAgent: rest[:l], Address: rest[l:]}, nil
+}
+
+var errBadRecord = errors.New("malformed session record in redis")
+
+// record is one session as stored: "<lastSeen µs>:<startedAt µs>:<device>",
+// times from Redis's clock. lastSeen leads so that the scripts read it with
+// one pattern match.
+type record struct {
+	lastSeen, started int64
+	device            string
+}
+
+func parseRecord(s string) (record, error) {
+	seen, rest, ok1 := strings.Cut(s, ":")
+	started, dev, ok2 := strings.Cut(rest, ":")
+	ls, err1 := strconv.ParseInt(seen, 10, 64)
+	st, err2 := strconv.ParseInt(started, 10, 64)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil {
+		return record{}, errBadRecord
+	}
+	return record{lastSeen: ls, started: st, device: dev}, nil
+}
+
+// sessionsFrom turns id/record pairs into the active sessions, oldest first
+// (ties by id: a hash has no order of its own), and the soonest expiry.
+func sessionsFrom(pairs []string, now int64, ttl time.Duration) ([]Session, time.Duration, error) {
+	ttlMicros := ttl.Microseconds()
+	out := make([]Session, 0, len(pairs)/2)
+	soonest := int64(-1)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		rec, err := parseRecord(pairs[i+1])
+		if err != nil {
+			return nil, 0, err
+		}
+		left := rec.lastSeen + ttlMicros - now
+		if left <= 0 {
+			continue
+		}
+		dev, err := decodeDevice(rec.device)
+		if err != nil {
+			return nil, 0, err
+		}
+		if soonest < 0 || left < soonest {
+			soonest = left
+		}
+		out = append(out, Session{
+			ID:        pairs[i],
+			StartedAt: time.UnixMicro(rec.started).UTC(),
+			LastSeen:  time.UnixMicro(rec.lastSeen).UTC(),
+			ExpiresAt: time.UnixMicro(rec.lastSeen).Add(ttl).UTC(),
+			Device:    dev,
+		})
+	}
+	slices.SortFunc(out, func(a, b Session) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, time.Duration(max(soonest, 0)) * time.Microsecond, nil
+}
