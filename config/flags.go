@@ -70,6 +70,14 @@ func printUsage(fs *flag.FlagSet, name string, w io.Writer) {
 	fs.SetOutput(io.Discard)
 }
 
+// FlagSet returns the proxy's flags bound to a fresh default Config, for
+// commands that pass them on: streamgate inject writes them into a sidecar's
+// arguments and needs their names and which of them are booleans.
+func FlagSet(name string) *flag.FlagSet {
+	c := Default()
+	return c.flagSet(name)
+}
+
 func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "proxy listener `address`")

@@ -9,4 +9,7 @@ import (
 type command func(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error
 
 // commands are the subcommands; with none named, streamgate runs the gate.
-var commands = map[string]command{}
+var commands = map[string]command{
+	"inject":  injectCommand,
+	"webhook": webhookCommand,
+}
