@@ -180,7 +180,7 @@ func saveState(path string, store limiter.Store, logger *slog.Logger) {
 
 func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	if cfg.UsesRedis() {
-		return nil, errors.New("-store: the Redis store is not available in this build")
+		return newRedisStore(cfg, logger)
 	}
 	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers})
 	if err != nil {
