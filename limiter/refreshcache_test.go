@@ -1,0 +1,125 @@
+package limiter
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// manualClock is a clock the test moves.
+type manualClock struct{ now time.Time }
+
+func (c *manualClock) Now() time.Time          { return c.now }
+func (c *manualClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
+
+func newTestCache(t *testing.T, interval time.Duration, maxUsers int) (*refreshCache, *manualClock) {
+	t.Helper()
+	clock := &manualClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c, err := newRefreshCache(int64(interval), maxUsers, clock.Now)
+	require.NoError(t, err)
+	return c, clock
+}
+
+func TestRefreshCache(t *testing.T) {
+	t.Parallel()
+	const interval = 5 * time.Second
+	tests := []struct {
+		name string
+		// run records and moves the clock, then says whether u/s should hit.
+		run  func(c *refreshCache, clock *manualClock)
+		hit  bool
+	}{
+		{"a session never recorded goes to the store", func(*refreshCache, *manualClock) {}, false},
+		{"recorded just now", func(c *refreshCache, _ *manualClock) { c.record("u", "s", 1, c.now()) }, true},
+		{"recorded less than the interval ago", func(c *refreshCache, clock *manualClock) {
+			c.record("u", "s", 1, c.now())
+			clock.Advance(interval - time.Nanosecond)
+		}, true},
+		{"recorded exactly the interval ago", func(c *refreshCache, clock *manualClock) {
+			c.record("u", "s", 1, c.now())
+			clock.Advance(interval)
+		}, false},
+		{"another session of the user", func(c *refreshCache, _ *manualClock) { c.record("u", "other", 1, c.now()) }, false},
+		{"the same session id of another user", func(c *refreshCache, _ *manualClock) { c.record("v", "s", 1, c.now()) }, false},
+		{"a later record renews the entry", func(c *refreshCache, clock *manualClock) {
+			c.record("u", "s", 1, c.now())
+			clock.Advance(4 * time.Second)
+			c.record("u", "s", 2, c.now())
+			clock.Advance(4 * time.Second)
+		}, true},
+		{"a record taken before an older one does not shorten it", func(c *refreshCache, clock *manualClock) {
+			early := c.now()
+			clock.Advance(time.Second)
+			c.record("u", "s", 1, c.now())
+			c.record("u", "s", 1, early)
+			clock.Advance(interval - time.Second/2)
+		}, true},
+		{"forgotten session", func(c *refreshCache, _ *manualClock) {
+			c.record("u", "s", 1, c.now())
+			c.record("u", "t", 2, c.now())
+			c.forget("u", "s")
+		}, false},
+		{"forgotten user", func(c *refreshCache, _ *manualClock) {
+			c.record("u", "s", 1, c.now())
+			c.forgetUser("u")
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, clock := newTestCache(t, interval, 1000)
+			tt.run(c, clock)
+			d, hit := c.lookup("u", "s", 3)
+			assert.Equal(t, tt.hit, hit)
+			if hit {
+				assert.Equal(t, Refreshed, d.Result)
+				assert.Equal(t, 3, d.Limit)
+				assert.False(t, d.Degraded)
+			}
+		})
+	}
+}
+
+func TestRefreshCacheBounded(t *testing.T) {
+	t.Parallel()
+
+	t.Run("never more users than its capacity", func(t *testing.T) {
+		t.Parallel()
+		c, _ := newTestCache(t, time.Hour, 2048)
+		for i := range 50_000 {
+			c.record("user-"+strconv.Itoa(i), "s", 1, c.now())
+		}
+		assert.LessOrEqual(t, c.len(), 2048)
+		_, hit := c.lookup("user-49999", "s", 3)
+		assert.True(t, hit, "the newest user is kept")
+	})
+
+	t.Run("stale users leave as new ones arrive", func(t *testing.T) {
+		t.Parallel()
+		c, clock := newTestCache(t, time.Second, 1_000_000)
+		// 100 new users per 100ms for 60s: at most ~1000 are fresh at once.
+		for i := range 60_000 {
+			if i%100 == 0 {
+				clock.Advance(100 * time.Millisecond)
+			}
+			c.record("user-"+strconv.Itoa(i), "s", 1, c.now())
+		}
+		assert.Less(t, c.len(), 2500, "stale users are dropped, not kept until the capacity")
+	})
+
+	t.Run("a user's stale sessions are dropped when it is recorded", func(t *testing.T) {
+		t.Parallel()
+		c, clock := newTestCache(t, time.Second, 1000)
+		for i := range 100 {
+			c.record("u", "s"+strconv.Itoa(i), 1, c.now())
+			clock.Advance(100 * time.Millisecond)
+		}
+		sh := c.shardFor("u")
+		u, ok := sh.users.Peek("u")
+		require.True(t, ok)
+		assert.LessOrEqual(t, len(u.sessions), 10)
+	})
+}
