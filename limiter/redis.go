@@ -136,16 +136,24 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if copt.ClientName == "" {
 		copt.ClientName = "streamgate"
 	}
+	// A connection broken while idle (Redis restarted) is only found out by
+	// the next call on it: retry such a call at once, within the same
+	// deadline, until it meets a fresh connection. Retries with a delay
+	// would only make the callers of a Redis that is down wait for the deadline.
+	copt.RetryDelay = retryAtOnce
 	r := &Redis{
-		ttl:          opts.TTL,
-		ttlMicros:    strconv.FormatInt(opts.TTL.Microseconds(), 10),
-		timeout:      opts.Timeout,
-		logger:       opts.Logger,
-		clientOpt:    copt,
-		admitScript:  rueidis.NewLuaScript(admitSource),
-		endScript:    rueidis.NewLuaScript(endSource),
-		endAllScript: rueidis.NewLuaScript(endAllSource),
-		listScript:   rueidis.NewLuaScript(listSource),
+		ttl:       opts.TTL,
+		ttlMicros: strconv.FormatInt(opts.TTL.Microseconds(), 10),
+		timeout:   opts.Timeout,
+		logger:    opts.Logger,
+		clientOpt: copt,
+		// Every script may run twice when a reply is lost: admitting twice
+		// refreshes what the first run started, listing reads, and ending
+		// twice only reports "was not active" the second time.
+		admitScript:  rueidis.NewLuaScriptRetryable(admitSource),
+		endScript:    rueidis.NewLuaScriptRetryable(endSource),
+		endAllScript: rueidis.NewLuaScriptRetryable(endAllSource),
+		listScript:   rueidis.NewLuaScriptRetryable(listSource),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -161,6 +169,19 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		close(r.done)
 	}
 	return r, nil
+}
+
+// immediateRetries is one retry per pipelined connection: rueidis opens up
+// to four per Redis node and spreads calls over them, so a call may meet
+// every stale one in turn.
+const immediateRetries = 4
+
+// retryAtOnce is the client's RetryDelayFn: a few immediate retries, then none.
+func retryAtOnce(attempts int, _ rueidis.Completed, _ error) time.Duration {
+	if attempts <= immediateRetries {
+		return 0
+	}
+	return -1
 }
 
 // connect makes the client. Once made, the client reconnects by itself.

@@ -230,7 +230,10 @@ func TestRedisDeadline(t *testing.T) {
 	srv.Pause()
 	t.Cleanup(srv.Resume)
 	for _, call := range []func() error{
-		func() error { _, err := s.Admit(ctx, limiter.Request{UserID: "u", SessionID: "s", Limit: 1}); return err },
+		func() error {
+			_, err := s.Admit(ctx, limiter.Request{UserID: "u", SessionID: "s", Limit: 1})
+			return err
+		},
 		func() error { _, err := s.List(ctx, "u"); return err },
 		func() error { return s.Ping(ctx) },
 	} {
@@ -287,3 +290,21 @@ func TestNewRedisRejectsBadOptions(t *testing.T) {
 	}
 }
 
+func TestRedisFirstCallAfterRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newRedis(t, srv.URL(), time.Minute, 0)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	for i := range 20 { // uses every pipelined connection
+		_, err := s.Admit(ctx, limiter.Request{UserID: "u" + strconv.Itoa(i), SessionID: "s", Limit: 1})
+		require.NoError(t, err)
+	}
+	srv.Restart()
+	for i := range 20 {
+		d, err := s.Admit(ctx, limiter.Request{UserID: "u" + strconv.Itoa(i), SessionID: "s", Limit: 1})
+		require.NoError(t, err, "a connection broken while idle is replaced within the call")
+		assert.Equal(t, limiter.Started, d.Result, "the restarted Redis is empty")
+	}
+	assert.Zero(t, s.Stats().StoreErrors)
+}

@@ -29,8 +29,8 @@ func TestRefreshCache(t *testing.T) {
 	tests := []struct {
 		name string
 		// run records and moves the clock, then says whether u/s should hit.
-		run  func(c *refreshCache, clock *manualClock)
-		hit  bool
+		run func(c *refreshCache, clock *manualClock)
+		hit bool
 	}{
 		{"a session never recorded goes to the store", func(*refreshCache, *manualClock) {}, false},
 		{"recorded just now", func(c *refreshCache, _ *manualClock) { c.record("u", "s", 1, c.now()) }, true},
