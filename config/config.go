@@ -46,7 +46,7 @@ type Config struct {
 	StoreTimeout time.Duration
 	// RefreshInterval: with a Redis store, a session refreshed in the store less
 	// than this ago is admitted without a store call; 0 always calls
-	// (-refresh-interval, default min(5s, TTL/4)).
+	// (-refresh-interval, default min(10s, TTL/4)).
 	RefreshInterval time.Duration
 	// StateFile, with the memory store, is where active sessions are written on
 	// shutdown and read back at start (-state-file, default none).
@@ -87,9 +87,12 @@ func Default() Config {
 }
 
 // DefaultRefreshInterval is the refresh interval used when -refresh-interval
-// is not given: a few seconds, always well under half the TTL.
+// is not given: always well under half the TTL, and 10s at most, which is the
+// bound on how long a session ended through another replica may still play
+// here. Players fetch a segment every 2-6 s, so 10s sends at most one
+// heartbeat in five to the store (5s would send one in three).
 func DefaultRefreshInterval(ttl time.Duration) time.Duration {
-	return min(5*time.Second, ttl/4)
+	return min(10*time.Second, ttl/4)
 }
 
 // EffectiveRefreshInterval is RefreshInterval with its default applied.

@@ -93,7 +93,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.Store, "store", c.Store, "session store: memory, or redis://[user:pass@]host:port[/db] or rediss://... to share one limit across replicas")
 	fs.StringVar(&c.StoreFailure, "store-failure", c.StoreFailure, "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
 	fs.Var(&durationValue{&c.StoreTimeout}, "store-timeout", "deadline of one store call")
-	fs.Var(&optionalDurationValue{&c.RefreshInterval}, "refresh-interval", "Redis store: a session refreshed in the store less than this ago is admitted without a store call; 0 always calls (default min(5s, session-ttl/4))")
+	fs.Var(&optionalDurationValue{&c.RefreshInterval}, "refresh-interval", "Redis store: a session refreshed in the store less than this ago is admitted without a store call; 0 always calls (default min(10s, session-ttl/4))")
 	fs.StringVar(&c.StateFile, "state-file", c.StateFile, "memory store: write active sessions to this `file` on shutdown and read them back at start")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer `token` required by the admin API (all but /healthz, /readyz and /metrics)")
 	fs.Var(&durationValue{&c.ShutdownTimeout}, "shutdown-timeout", "how long in-flight responses may drain after SIGTERM or SIGINT")

@@ -41,7 +41,7 @@ func TestParseDefaultsAreSPECs(t *testing.T) {
 	assert.Equal(t, "memory", c.Store)
 	assert.Equal(t, config.FailOpen, c.StoreFailure)
 	assert.Equal(t, 100*time.Millisecond, c.StoreTimeout)
-	assert.Equal(t, 5*time.Second, c.EffectiveRefreshInterval(), "a few seconds")
+	assert.Equal(t, 10*time.Second, c.EffectiveRefreshInterval(), "a few seconds")
 	assert.Less(t, c.EffectiveRefreshInterval(), c.SessionTTL/2)
 	assert.Empty(t, c.StateFile)
 	assert.Empty(t, c.AdminToken)
@@ -54,7 +54,7 @@ func TestDefaultRefreshIntervalStaysUnderHalfTheTTL(t *testing.T) {
 	for _, ttl := range []time.Duration{time.Second, 4 * time.Second, 60 * time.Second, time.Hour} {
 		got := config.DefaultRefreshInterval(ttl)
 		assert.Less(t, got, ttl/2, "ttl %s", ttl)
-		assert.LessOrEqual(t, got, 5*time.Second, "ttl %s", ttl)
+		assert.LessOrEqual(t, got, 10*time.Second, "ttl %s", ttl)
 	}
 	c, err := parse([]string{"-demo", "-session-ttl", "8s"}, nil)
 	require.NoError(t, err)
@@ -283,7 +283,7 @@ func TestHelp(t *testing.T) {
 			{"store", `"memory"`},
 			{"store-failure", `"open"`},
 			{"store-timeout", "100ms"},
-			{"refresh-interval", "min(5s, session-ttl/4)"},
+			{"refresh-interval", "min(10s, session-ttl/4)"},
 			{"state-file", ""},
 			{"admin-token", ""},
 			{"shutdown-timeout", "30s"},

@@ -36,7 +36,7 @@ func TestSettingsMaskSecretsAndMarkDefaults(t *testing.T) {
 		{name: "token masked", flag: "admin-token", value: config.Masked},
 		{name: "URL password masked", flag: "upstream", value: "http://origin:xxxxx@origin.internal:8081/vod"},
 		{name: "store password masked", flag: "store", value: "redis://default:xxxxx@redis:6379/0?password=xxxxx"},
-		{name: "derived default shown", flag: "refresh-interval", value: "5s (derived from -session-ttl)", isDefault: true},
+		{name: "derived default shown", flag: "refresh-interval", value: "10s (derived from -session-ttl)", isDefault: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
