@@ -178,6 +178,8 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{name: "session header the user header", args: []string{"-demo", "-session-header", "x-user-id"}, flag: "session-header"},
 		{name: "store unknown", args: []string{"-demo", "-store", "mysql://db"}, flag: "store"},
 		{name: "store redis without a host", args: []string{"-demo", "-store", "redis://"}, flag: "store"},
+		{name: "store redis db not a number", args: []string{"-demo", "-store", "redis://redis:6379/zero"}, flag: "store"},
+		{name: "store redis dial timeout not a duration", args: []string{"-demo", "-store", "redis://redis:6379?dial_timeout=soon"}, flag: "store"},
 		{name: "store failure unknown", args: []string{"-demo", "-store-failure", "maybe"}, flag: "store-failure"},
 		{name: "state file with redis", args: []string{"-demo", "-store", "redis://redis:6379", "-state-file", "/tmp/s"}, flag: "state-file"},
 		{name: "log format unknown", args: []string{"-demo", "-log-format", "xml"}, flag: "log-format"},

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/redis/rueidis"
 )
 
 // Validate returns every problem of c joined, one line each, each naming its
@@ -96,6 +98,11 @@ func validateStore(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 		return fmt.Errorf("%q; want memory, redis://host:port[/db] or rediss://host:port[/db]", redact(s))
+	}
+	// The Redis client parses the URL itself (db, addr=, dial_timeout…):
+	// what it would refuse is refused here, at start, with exit status 2.
+	if _, err := rueidis.ParseURL(s); err != nil {
+		return fmt.Errorf("%q: %v", redact(s), err)
 	}
 	return nil
 }
