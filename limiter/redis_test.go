@@ -3,6 +3,7 @@ package limiter_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/limiter/redistest"
 	"github.com/streamgate/streamgate/limiter/storetest"
@@ -307,4 +309,30 @@ func TestRedisFirstCallAfterRestart(t *testing.T) {
 		assert.Equal(t, limiter.Started, d.Result, "the restarted Redis is empty")
 	}
 	assert.Zero(t, s.Stats().StoreErrors)
+}
+
+// TestRedisRefreshCacheRoundTrips checks the refresh cache's arithmetic at
+// steady state, time simulated: a session fetching every period asks the
+// store once per ceil(interval/period) fetches.
+func TestRedisRefreshCacheRoundTrips(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	tests := []struct {
+		name     string
+		interval time.Duration
+		want     float64
+	}{
+		{"off", 0, 1},
+		{"5s", 5 * time.Second, 1.0 / 3},
+		{"the default for a 60s TTL", config.DefaultRefreshInterval(time.Minute), 1.0 / 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := steadyState(t, srv.URL(), 40, 2*time.Second, time.Minute, tt.interval, 2*time.Minute)
+			assert.InDelta(t, tt.want, got, 0.005)
+		})
+	}
+	assert.LessOrEqual(t, 1/math.Ceil(float64(config.DefaultRefreshInterval(time.Minute))/float64(2*time.Second)), 0.25,
+		"the default keeps segment traffic at most one round trip in four")
 }

@@ -1,0 +1,167 @@
+package limiter_test
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/streamgate/streamgate/config"
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/redistest"
+)
+
+var rpsPattern = regexp.MustCompile(`([0-9.]+) requests per second`)
+
+// benchCallers is the number of concurrent callers of the throughput
+// benchmarks, as many as redis-benchmark's clients (-c).
+const benchCallers = 64
+
+// benchUsers is how many users the callers spread over (redis-benchmark -r).
+const benchUsers = 10_000
+
+// BenchmarkRedisDecisions measures admission decisions per second against a
+// local redis-server with 64 concurrent callers, and redis-benchmark running
+// the same script (EVALSHA) with 64 clients against the same server in the
+// same run, so that the two can be compared:
+//
+//	go test -run '^$' -bench BenchmarkRedisDecisions -benchtime 200000x ./limiter/
+//
+// Both refresh one session of a user drawn from 10,000 (the first call of a
+// user starts it), every decision a round trip: the refresh cache is off.
+func BenchmarkRedisDecisions(b *testing.B) {
+	srv := redistest.Start(b)
+	src, err := os.ReadFile("redis_admit.lua")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := sha1.Sum(src)
+	sha := hex.EncodeToString(sum[:])
+	if _, err := srv.Do("SCRIPT", "LOAD", string(src)); err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]string, benchUsers)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
+	}
+
+	b.Run("streamgate", func(b *testing.B) {
+		r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: time.Minute, Timeout: time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		var seq atomic.Int64
+		b.SetParallelism((benchCallers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+		b.ResetTimer()
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				u := keys[int(seq.Add(1))%benchUsers]
+				if _, err := s.Admit(ctx, limiter.Request{UserID: u, SessionID: "s1", Limit: 3}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
+	})
+
+	b.Run("redis-benchmark", func(b *testing.B) {
+		if _, err := exec.LookPath("redis-benchmark"); err != nil {
+			b.Skip("redis-benchmark is not installed")
+		}
+		port := srv.Addr()[len("127.0.0.1:"):]
+		// __rand_int__ becomes a random number below -r: a random user.
+		cmd := exec.Command("redis-benchmark", "-h", "127.0.0.1", "-p", port, "-c", strconv.Itoa(benchCallers),
+			"-n", strconv.Itoa(b.N), "-r", strconv.Itoa(benchUsers), "-q",
+			"EVALSHA", sha, "1", "streamgate:{__rand_int__}", "s1", "3", "60000000", "0:")
+		b.ResetTimer()
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		elapsed := time.Since(start)
+		if err != nil {
+			b.Fatalf("redis-benchmark: %v\n%s", err, out)
+		}
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decisions/s")
+		// Its own figure leaves out its start-up; the last one printed is the total.
+		if m := rpsPattern.FindAllSubmatch(out, -1); len(m) > 0 {
+			if rps, err := strconv.ParseFloat(string(m[len(m)-1][1]), 64); err == nil {
+				b.ReportMetric(rps, "self-reported-decisions/s")
+			}
+		}
+	})
+}
+
+// steadyState plays sessions that each fetch a segment every period, for
+// span of simulated time after one TTL of warm-up, against a Redis store
+// whose refresh cache reads a simulated clock, and returns the store round
+// trips per request over the span (from the store-call counter).
+func steadyState(tb testing.TB, url string, sessions int, period, ttl, refresh, span time.Duration) float64 {
+	tb.Helper()
+	clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: refresh, Timeout: time.Second, Clock: clock.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	prefix := "steady-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	const step = 100 * time.Millisecond
+	slots := int(period / step)
+	var requests int
+	var callsBefore uint64
+	for t := time.Duration(0); t < ttl+span; t += step {
+		if t == ttl {
+			requests, callsBefore = 0, r.Stats().StoreCalls
+		}
+		// Session i fetches when the clock reaches its phase in the period,
+		// so that fetches spread evenly over time, as players do.
+		for i := int(t/step) % slots; i < sessions; i += slots {
+			d, err := r.Admit(ctx, limiter.Request{UserID: prefix + strconv.Itoa(i), SessionID: "s", Limit: 3})
+			if err != nil || !d.Admitted() {
+				tb.Fatalf("session %d at %s: %v %v", i, t, d.Result, err)
+			}
+			requests++
+		}
+		clock.now = clock.now.Add(step)
+	}
+	return float64(r.Stats().StoreCalls-callsBefore) / float64(requests)
+}
+
+// simClock is a simulated clock moved by one goroutine.
+type simClock struct{ now time.Time }
+
+func (c *simClock) Now() time.Time { return c.now }
+
+// BenchmarkRedisSteadyStateRoundTrips reports the store round trips per
+// proxied request at steady state: every session fetches a segment every
+// 2 s, TTL 60 s, the default -refresh-interval, time simulated for the
+// refresh cache:
+//
+//	go test -run '^$' -bench BenchmarkRedisSteadyStateRoundTrips -benchtime 1x ./limiter/
+func BenchmarkRedisSteadyStateRoundTrips(b *testing.B) {
+	srv := redistest.Start(b)
+	const ttl = 60 * time.Second
+	for _, refresh := range []time.Duration{0, 5 * time.Second, config.DefaultRefreshInterval(ttl)} {
+		b.Run("refresh="+refresh.String(), func(b *testing.B) {
+			var ratio float64
+			for b.Loop() {
+				ratio = steadyState(b, srv.URL(), 200, 2*time.Second, ttl, refresh, 10*time.Minute)
+			}
+			b.ReportMetric(ratio, "roundtrips/request")
+		})
+	}
+}
