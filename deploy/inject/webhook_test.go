@@ -169,7 +169,7 @@ func TestWebhookBadRequests(t *testing.T) {
 	srv := newWebhookServer(t)
 	tests := []struct {
 		name, method, contentType, body string
-		status                           int
+		status                          int
 	}{
 		{name: "GET", method: http.MethodGet, status: http.StatusMethodNotAllowed},
 		{name: "not JSON", method: http.MethodPost, contentType: "text/plain", body: "{}", status: http.StatusUnsupportedMediaType},
