@@ -78,6 +78,7 @@ type Guard struct {
 var (
 	_ Store         = (*Guard)(nil)
 	_ StatsReporter = (*Guard)(nil)
+	_ TopLister     = (*Guard)(nil)
 )
 
 // NewGuard wraps store. Close closes both the store and the local table.
@@ -192,6 +193,10 @@ func (g *Guard) Stats() Stats {
 	}
 	return s
 }
+
+// TopUsers implements TopLister from this replica's table: the users holding
+// the most sessions admitted through this replica, not across all replicas.
+func (g *Guard) TopUsers(n int) []UserCount { return g.local.TopUsers(n) }
 
 // Close closes the store and the local table.
 func (g *Guard) Close() error {

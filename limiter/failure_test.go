@@ -210,6 +210,8 @@ func TestGuardPassesDecisionsThrough(t *testing.T) {
 	assert.Equal(t, 1, st.TrackedUsers)
 	assert.Equal(t, uint64(3), st.StoreCalls)
 	assert.Zero(t, st.StoreErrors)
+	top := s.(limiter.TopLister).TopUsers(5)
+	assert.Equal(t, []limiter.UserCount{{UserID: "u", Count: 2}}, top, "the console's top users come from the local table")
 	n, err := s.EndAll(ctx, "u")
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
