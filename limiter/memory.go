@@ -96,8 +96,8 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		ttl:      int64(opts.TTL),
 		bumpGap:  int64(opts.TTL / bumpDivisor),
 		clock:    opts.Clock,
-		seed:   maphash.MakeSeed(),
-		shards: make([]shard, n),
+		seed:     maphash.MakeSeed(),
+		shards:   make([]shard, n),
 		mask:     uint64(n - 1),
 		maxUsers: int64(opts.MaxUsers),
 		stop:     make(chan struct{}),
@@ -188,10 +188,16 @@ func (m *Memory) bump(sh *shard, userID string, u *user, now int64) {
 // evicts anyone, and then drops the shard's least recently active user and
 // counts it.
 func (m *Memory) insert(sh *shard, userID string, u *user, now int64) {
-	if m.users.Load() >= m.maxUsers && m.sweepShardLocked(sh, now, 1) == 0 {
-		if _, _, ok := sh.users.RemoveOldest(); ok {
-			m.evicted.Add(1)
+	// Inserts into other shards run concurrently, so the table may be over
+	// its bound by a few users here: loop until it is back under it.
+	for m.users.Load() >= m.maxUsers {
+		if m.sweepShardLocked(sh, now, 1) > 0 {
+			continue
 		}
+		if _, _, ok := sh.users.RemoveOldest(); !ok {
+			break // this shard is empty; the others will shed the excess
+		}
+		m.evicted.Add(1)
 	}
 	m.users.Add(1)
 	if sh.users.Add(userID, u) {
