@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -27,6 +26,20 @@ type AdminOptions struct {
 	// Health decides /readyz.
 	Health *Health
 	Logger *slog.Logger
+
+	// What the console shows (see console.go); all optional.
+	Version   string
+	StoreKind string
+	// SessionTTL is the heartbeat timeout in force.
+	SessionTTL time.Duration
+	// Settings are the flags in force, secrets masked.
+	Settings []Setting
+	// Stats, when not nil, are the store's gauges and counters.
+	Stats limiter.StatsReporter
+	// Monitor, when not nil, adds rates, refusals and the busiest users.
+	Monitor *Monitor
+	// Clock is the time source. Default time.Now.
+	Clock limiter.Clock
 }
 
 // Health is the readiness of the replica: ready while the store answers and
@@ -63,26 +76,61 @@ var errDraining error = drainingError{}
 
 // NewAdmin returns the admin listener's handler.
 func NewAdmin(opts AdminOptions) http.Handler {
-	a := &admin{AdminOptions: opts}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	a := &admin{AdminOptions: opts, started: opts.Clock()}
 	open := http.NewServeMux()
-	open.HandleFunc("GET /healthz", a.healthz)
-	open.HandleFunc("GET /readyz", a.readyz)
-	open.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-		EnableOpenMetrics: true,
-	}))
-
 	api := http.NewServeMux()
-	api.HandleFunc("GET /v1/users/{userId}/streams", a.listStreams)
-	api.HandleFunc("DELETE /v1/users/{userId}/streams", a.endAllStreams)
-	api.HandleFunc("DELETE /v1/users/{userId}/streams/{sessionId}", a.endStream)
+	for _, rt := range a.routes() {
+		if rt.open {
+			open.Handle(rt.pattern, rt.handler)
+		} else {
+			api.Handle(rt.pattern, rt.handler)
+		}
+	}
 	open.Handle("/", RequireToken(opts.Token)(api))
 	return open
 }
 
+// route is one pattern of the admin listener. openapi.json documents every
+// one; its test holds the two to each other.
+type route struct {
+	pattern string
+	// open routes answer without the admin token: probes, metrics, and the
+	// static pages, which hold no data.
+	open    bool
+	handler http.Handler
+}
+
+func (a *admin) routes() []route {
+	return []route{
+		{"GET /healthz", true, http.HandlerFunc(a.healthz)},
+		{"GET /readyz", true, http.HandlerFunc(a.readyz)},
+		{"GET /metrics", true, promhttp.HandlerFor(a.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+			EnableOpenMetrics: true,
+		})},
+		{"GET /{$}", true, http.HandlerFunc(a.console)},
+		{"GET /assets/{file}", true, http.HandlerFunc(a.consoleAsset)},
+		{"GET /docs", true, http.HandlerFunc(a.docs)},
+		{"GET /docs/{file}", true, http.HandlerFunc(a.docsAsset)},
+		{"GET /openapi.json", true, http.HandlerFunc(a.openAPI)},
+		{"GET /v1/overview", false, http.HandlerFunc(a.overview)},
+		{"GET /v1/top", false, http.HandlerFunc(a.top)},
+		{"GET /v1/users/{userId}/streams", false, http.HandlerFunc(a.listStreams)},
+		{"DELETE /v1/users/{userId}/streams", false, http.HandlerFunc(a.endAllStreams)},
+		{"DELETE /v1/users/{userId}/streams/{sessionId}", false, http.HandlerFunc(a.endStream)},
+	}
+}
+
 type admin struct {
 	AdminOptions
+	started time.Time
+	static  staticFiles
 }
+
+func (a *admin) now() time.Time { return a.Clock() }
 
 func (a *admin) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -100,20 +148,6 @@ func (a *admin) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-type streamsView struct {
-	UserID   string        `json:"userId"`
-	Limit    int           `json:"limit"`
-	Active   int           `json:"active"`
-	Sessions []sessionView `json:"sessions"`
-}
-
-type sessionView struct {
-	SessionID string    `json:"sessionId"`
-	StartedAt time.Time `json:"startedAt"`
-	LastSeen  time.Time `json:"lastSeen"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
-
 func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
 	userID, ok := a.pathID(w, r, "userId")
 	if !ok {
@@ -124,13 +158,17 @@ func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
 		a.storeFailed(w, "listing sessions", err)
 		return
 	}
-	view := streamsView{UserID: userID, Limit: a.Limit, Active: len(sessions), Sessions: make([]sessionView, len(sessions))}
+	view := UserStreams{UserID: userID, Limit: a.Limit, Active: len(sessions), Sessions: make([]StreamSession, len(sessions))}
 	for i, s := range sessions {
-		view.Sessions[i] = sessionView{SessionID: s.ID, StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
+		view.Sessions[i] = StreamSession{SessionID: s.ID, StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
+		if s.Device != (limiter.Device{}) {
+			view.Sessions[i].Device = &s.Device
+		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(view)
+	if m := a.Monitor; m != nil && m.opts.Refusals != nil {
+		view.Refusals = &RecentRefusals{Count: m.opts.Refusals.Count(userID), WindowSeconds: int(m.RefusalWindow().Seconds())}
+	}
+	writeJSON(w, view)
 }
 
 func (a *admin) endStream(w http.ResponseWriter, r *http.Request) {

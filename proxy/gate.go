@@ -27,6 +27,9 @@ type GateOptions struct {
 	FailurePolicy string
 	Metrics       *Metrics
 	Logger        *slog.Logger
+	// Refusals, when not nil, counts each 429 per user for the console. It is
+	// touched on refusals only; admitted requests never reach it.
+	Refusals *limiter.Refusals
 }
 
 // Gate returns the admission middleware: it identifies each request, asks the
@@ -116,6 +119,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
 		return true
 	}
 	g.Metrics.rejectedLimit.Inc()
+	g.Refusals.Add(id.UserID)
 	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit)
 	writeLimitProblem(w, id.UserID, d)
 	return false

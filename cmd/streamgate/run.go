@@ -97,6 +97,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	stats, _ := store.(limiter.StatsReporter)
 	metrics := proxy.NewMetrics(reg, stats)
 	health := proxy.NewHealth(store, cfg.StoreTimeout)
+	refusals := limiter.NewRefusals(limiter.RefusalsOptions{})
+	top, _ := store.(limiter.TopLister)
+	monitor := proxy.NewMonitor(proxy.MonitorOptions{Metrics: metrics, Stats: stats, Refusals: refusals, Top: top})
 
 	gate := proxy.Gate(proxy.GateOptions{
 		Store:         store,
@@ -105,15 +108,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		FailurePolicy: cfg.StoreFailure,
 		Metrics:       metrics,
 		Logger:        logger,
+		Refusals:      refusals,
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger})
 	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin), logger)
 	adminSrv := proxy.NewServer(proxy.Recover(logger)(proxy.NewAdmin(proxy.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,
+		Version: buildVersion(), StoreKind: storeName(cfg), SessionTTL: cfg.SessionTTL, Settings: settings(cfg),
+		Stats: stats, Monitor: monitor,
 	})), logger)
 
 	g.Go(func() error { return serveUntilShutdown(proxySrv, proxyLn) })
 	g.Go(func() error { return serveUntilShutdown(adminSrv, adminLn) })
+	g.Go(func() error { monitor.Run(gctx); return nil })
 	logger.Info("streamgate listening",
 		"proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(),
 		"upstream", upstream.Redacted(), "demo", cfg.Demo, "store", storeName(cfg),
@@ -217,4 +224,13 @@ func buildInfo() prometheus.Collector {
 	}, []string{"version", "goversion"})
 	g.WithLabelValues(buildVersion(), runtime.Version()).Set(1)
 	return g
+}
+
+// settings are the flags in force as the console shows them, secrets masked.
+func settings(cfg config.Config) []proxy.Setting {
+	var out []proxy.Setting
+	for _, s := range cfg.Settings() {
+		out = append(out, proxy.Setting{Name: s.Flag, Value: s.Value, Default: s.Default, Help: s.Help})
+	}
+	return out
 }
