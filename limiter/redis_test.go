@@ -22,7 +22,7 @@ import (
 // redisTTL is the session TTL of the Redis runs of the suite: real time
 // passes, so it is short, and long enough for the store calls of one step to
 // take place well inside it on a loaded machine.
-const redisTTL = time.Second
+const redisTTL = 2 * time.Second
 
 func newRedis(t *testing.T, url string, ttl, refresh time.Duration) *limiter.Redis {
 	t.Helper()

@@ -272,8 +272,10 @@ func TestRedisOutageReadiness(t *testing.T) {
 			assert.Equal(t, tt.fourth, r.play(t, "alice", "s4"))
 
 			srv.Restart()
+			back := time.Now()
 			require.Eventually(t, func() bool { return r.ready(t) }, time.Second, 10*time.Millisecond,
 				"/readyz turns 200 within a second of Redis coming back")
+			t.Logf("ready %s after Redis answered again", time.Since(back).Round(time.Millisecond))
 			assert.Equal(t, http.StatusOK, r.play(t, "alice", "s9"), "decided by the (empty) store again: %s", r.logs)
 			close(stop)
 			<-done
