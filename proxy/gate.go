@@ -82,7 +82,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.admit(w, r, id) {
-		g.next.ServeHTTP(w, r)
+		g.next.ServeHTTP(w, withPlaylistQuery(r, id))
 	}
 }
 
@@ -110,6 +110,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
 	if d.Degraded {
 		g.Metrics.degraded.WithLabelValues(g.FailurePolicy).Inc()
 	}
+	g.Metrics.byLimit.inc(limit, d.Result)
 	switch d.Result {
 	case limiter.Refreshed:
 		g.Metrics.admittedRefresh.Inc()

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"net/textproto"
+	"strconv"
 )
 
 // Identity is who a request belongs to.
@@ -11,6 +12,11 @@ type Identity struct {
 	SessionID string
 	// Limit overrides the default limit for this user when positive.
 	Limit int
+	// PlaylistQuery, when set, is an escaped name=value pair that every
+	// same-host URI of an HLS playlist answered to this request gets
+	// appended: the token came in the query, and a player that cannot set
+	// headers must keep it on every request.
+	PlaylistQuery string
 }
 
 // IdentityError is why a request carries no usable identity. It becomes a
@@ -45,10 +51,30 @@ func ValidID(s string) bool {
 	return true
 }
 
+// MaxLimit is the largest per-user limit a token or a header may set.
+const MaxLimit = 1_000_000
+
+// parseLimit reads a per-user limit: 1 to MaxLimit in plain decimal digits.
+func parseLimit(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 7 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, n >= 1 && n <= MaxLimit
+}
+
 // HeaderIdentity trusts two request headers. It is right only behind a layer
 // that authenticates the player and sets them.
 type HeaderIdentity struct {
 	userHeader, sessionHeader string
+	// limitHeader, when set, carries the user's limit.
+	limitHeader string
 }
 
 var _ Identifier = HeaderIdentity{}
@@ -59,6 +85,17 @@ func NewHeaderIdentity(userHeader, sessionHeader string) HeaderIdentity {
 		userHeader:    textproto.CanonicalMIMEHeaderKey(userHeader),
 		sessionHeader: textproto.CanonicalMIMEHeaderKey(sessionHeader),
 	}
+}
+
+// WithLimitHeader returns h reading each user's limit from the named header
+// as well (-limit-header): a whole number from 1 to MaxLimit; absent or empty
+// means the default limit.
+func (h HeaderIdentity) WithLimitHeader(name string) HeaderIdentity {
+	h.limitHeader = ""
+	if name != "" {
+		h.limitHeader = textproto.CanonicalMIMEHeaderKey(name)
+	}
+	return h
 }
 
 // Identify implements Identifier.
@@ -81,5 +118,16 @@ func (h HeaderIdentity) Identify(r *http.Request) (Identity, *IdentityError) {
 		return Identity{}, &IdentityError{Status: http.StatusBadRequest, Reason: "malformed_session",
 			Detail: "The " + h.sessionHeader + " header must appear once and hold 1 to 128 visible ASCII characters."}
 	}
-	return Identity{UserID: users[0], SessionID: sessions[0]}, nil
+	id := Identity{UserID: users[0], SessionID: sessions[0]}
+	if h.limitHeader != "" {
+		if limits := r.Header[h.limitHeader]; len(limits) > 0 && (len(limits) > 1 || limits[0] != "") {
+			n, ok := parseLimit(limits[0])
+			if len(limits) > 1 || !ok {
+				return Identity{}, &IdentityError{Status: http.StatusBadRequest, Reason: "malformed_limit",
+					Detail: "The " + h.limitHeader + " header must appear once and hold a whole number from 1 to " + strconv.Itoa(MaxLimit) + "."}
+			}
+			id.Limit = n
+		}
+	}
+	return id, nil
 }

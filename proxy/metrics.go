@@ -19,6 +19,7 @@ type Metrics struct {
 	invalid         *prometheus.CounterVec
 	decision        prometheus.Histogram
 	upstreamErrors  *prometheus.CounterVec
+	byLimit         *limitCounters
 }
 
 // NewMetrics registers the gate's metrics on reg. stats, when not nil, is read
@@ -56,8 +57,11 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors)
+	m.byLimit = newLimitCounters()
+	reg.MustRegister(m.byLimit.vec)
 	// Pre-create the label values operators alert on, so that rates exist from zero.
-	for _, r := range []string{"missing_user", "missing_session", "malformed_user", "malformed_session"} {
+	for _, r := range []string{"missing_user", "missing_session", "malformed_user", "malformed_session",
+		"missing_token", "invalid_token", "expired_token", "malformed_limit"} {
 		m.invalid.WithLabelValues(r)
 	}
 	if stats != nil {

@@ -23,8 +23,11 @@ type UpstreamOptions struct {
 	URL *url.URL
 	// HeaderTimeout is the longest wait for the origin's response headers.
 	HeaderTimeout time.Duration
-	Metrics       *Metrics
-	Logger        *slog.Logger
+	// RewritePlaylists appends the token to the URIs of HLS playlists
+	// answered to requests whose token came in the query (-identity jwt).
+	RewritePlaylists bool
+	Metrics          *Metrics
+	Logger           *slog.Logger
 }
 
 // NewUpstream returns the reverse proxy to the origin. Bodies stream through
@@ -39,11 +42,15 @@ func NewUpstream(opts UpstreamOptions) *httputil.ReverseProxy {
 			// $proxy_add_x_forwarded_for does; SetXForwarded appends the peer.
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			if opts.RewritePlaylists {
+				askPlainPlaylist(pr)
+			}
 		},
-		Transport:    NewTransport(opts.HeaderTimeout),
-		BufferPool:   bufferPool{},
-		ErrorHandler: upstreamErrorHandler(opts.Metrics, opts.Logger),
-		ErrorLog:     slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		ModifyResponse: playlistHook(opts),
+		Transport:      NewTransport(opts.HeaderTimeout),
+		BufferPool:     bufferPool{},
+		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 }
 

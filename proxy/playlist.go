@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+)
+
+// playlistKey is the request-context key of a playlistToken.
+type playlistKey struct{}
+
+// playlistToken travels with a request whose token came in the query: what
+// to append, and the host the player believes it is talking to.
+type playlistToken struct {
+	pair string
+	host string
+}
+
+// withPlaylistQuery marks r for playlist rewriting when its identity came
+// from the query. Requests identified otherwise are returned as they are, at
+// no cost.
+func withPlaylistQuery(r *http.Request, id Identity) *http.Request {
+	if id.PlaylistQuery == "" {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), playlistKey{}, &playlistToken{pair: id.PlaylistQuery, host: r.Host}))
+}
+
+func playlistTokenOf(r *http.Request) *playlistToken {
+	pt, _ := r.Context().Value(playlistKey{}).(*playlistToken)
+	return pt
+}
+
+// askPlainPlaylist is part of Rewrite: a marked request for a .m3u8 asks the
+// origin for an uncompressed body, so that it can be rewritten as it streams.
+// A gzip answer is decoded all the same.
+func askPlainPlaylist(pr *httputil.ProxyRequest) {
+	if playlistTokenOf(pr.In) != nil && hasSuffixFold(pr.In.URL.Path, ".m3u8") {
+		pr.Out.Header.Del("Accept-Encoding")
+	}
+}
+
+// playlistHook is the ReverseProxy's ModifyResponse: none at all unless
+// playlists are to be rewritten.
+func playlistHook(opts UpstreamOptions) func(*http.Response) error {
+	if !opts.RewritePlaylists {
+		return nil
+	}
+	return rewritePlaylists(opts.Logger)
+}
+
+// rewritePlaylists is the ReverseProxy's ModifyResponse: an HLS playlist
+// answered to a marked request gets the token appended to every URI that
+// points back at this host. Every other response, segments above all,
+// passes after one context lookup, untouched and without an allocation.
+func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
+	return func(resp *http.Response) error {
+		pt := playlistTokenOf(resp.Request)
+		if pt == nil || !isPlaylist(resp) {
+			return nil
+		}
+		var gzipped bool
+		switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+		case "", "identity":
+		case "gzip", "x-gzip":
+			gzipped = true
+		default:
+			logger.Warn("playlist not rewritten: unsupported Content-Encoding; players using the token query parameter will lose their identity on its URIs",
+				"encoding", enc, "path", resp.Request.URL.Path)
+			return nil
+		}
+		h := resp.Header
+		// The rewritten length is known only once the body has streamed:
+		// send it chunked (or as HTTP/2 frames) rather than read it whole.
+		h.Del("Content-Length")
+		resp.ContentLength = -1
+		h.Del("Content-Encoding")
+		// The body now differs from the origin's representation, and carries a
+		// bearer token that no shared cache may keep.
+		for _, k := range []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest", "Accept-Ranges"} {
+			h.Del(k)
+		}
+		h.Set("Cache-Control", "private, no-store")
+		resp.Body = newPlaylistReader(resp.Body, gzipped, newURIRewriter(pt.host, pt.pair))
+		return nil
+	}
+}
+
+// isPlaylist reports whether a response is an HLS playlist (RFC 8216 §4:
+// by its media type, or its path's .m3u8 for origins that label it
+// generically). Only whole 200 answers are rewritten.
+func isPlaylist(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusOK {
+		return false
+	}
+	if ct := resp.Header["Content-Type"]; len(ct) > 0 {
+		mt, _, _ := strings.Cut(ct[0], ";")
+		mt = strings.TrimSpace(mt)
+		for _, t := range playlistTypes {
+			if strings.EqualFold(mt, t) {
+				return true
+			}
+		}
+	}
+	return hasSuffixFold(resp.Request.URL.Path, ".m3u8")
+}
+
+// playlistTypes are the media types of HLS playlists (RFC 8216 §4 and the
+// legacy names players still meet).
+var playlistTypes = []string{"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"}
+
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
