@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// Identity sources for -identity.
+const (
+	IdentityHeader = "header"
+	IdentityJWT    = "jwt"
+)
+
 // Failure policies for -store-failure.
 const (
 	FailOpen   = "open"
@@ -35,6 +41,36 @@ type Config struct {
 	// UserHeader and SessionHeader carry the identity (-user-header,
 	// -session-header, defaults X-User-Id and X-Session-Id).
 	UserHeader, SessionHeader string
+	// Identity is where user and session ids come from: header (trusted
+	// headers, set by an authenticating layer in front) or jwt (a signed
+	// token verified here) (-identity, default header).
+	Identity string
+	// JWTKeys is a JWKS file, a PEM public key file, or an https:// JWKS URL
+	// (-jwt-keys, default none). With -identity jwt, this or JWTSecretFile is required.
+	JWTKeys string
+	// JWTSecretFile is a file holding the HS256 shared secret
+	// (-jwt-secret-file, default none).
+	JWTSecretFile string
+	// JWTIssuer and JWTAudience, when set, must match the token's iss and aud
+	// (-jwt-issuer, -jwt-audience, default none).
+	JWTIssuer, JWTAudience string
+	// JWTSessionClaim names the claim holding the session id
+	// (-jwt-session-claim, default sid).
+	JWTSessionClaim string
+	// JWTLimitClaim names an integer claim that overrides MaxStreams for the
+	// token's user; empty ignores it (-jwt-limit-claim, default max_streams).
+	JWTLimitClaim string
+	// JWTCacheSize bounds the cache of verified tokens, in tokens; 0 turns it
+	// off (-jwt-cache-size, default 65536).
+	JWTCacheSize int
+	// TokenCookie and TokenParam name the cookie and query parameter a token
+	// may also come in, after Authorization: Bearer; empty turns one off
+	// (-token-cookie, -token-param, defaults streamgate_token and token).
+	TokenCookie, TokenParam string
+	// LimitHeader, with -identity header, names a trusted request header
+	// carrying the user's limit, overriding MaxStreams (-limit-header,
+	// default none: off).
+	LimitHeader string
 	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
 	MaxUsers int
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
@@ -75,6 +111,12 @@ func Default() Config {
 		SessionTTL:      60 * time.Second,
 		UserHeader:      "X-User-Id",
 		SessionHeader:   "X-Session-Id",
+		Identity:        IdentityHeader,
+		JWTSessionClaim: "sid",
+		JWTLimitClaim:   "max_streams",
+		JWTCacheSize:    65536,
+		TokenCookie:     "streamgate_token",
+		TokenParam:      "token",
 		MaxUsers:        1_000_000,
 		Store:           "memory",
 		StoreFailure:    FailOpen,

@@ -66,6 +66,8 @@ func (c Config) Validate() error {
 		bad("session-header", "%q is also the -user-header", c.SessionHeader)
 	}
 
+	c.validateIdentity(bad)
+
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)
 	}

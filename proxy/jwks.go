@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -108,7 +109,11 @@ func parseJWKS(data []byte) (keys keySet, skipped []error, err error) {
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, skipped, fmt.Errorf("no usable signing key among %d (%w)", len(raw), errors.Join(skipped...))
+		reasons := make([]string, len(skipped))
+		for i, e := range skipped {
+			reasons[i] = e.Error()
+		}
+		return nil, skipped, fmt.Errorf("no usable signing key among %d (%s)", len(raw), strings.Join(reasons, "; "))
 	}
 	return keys, skipped, nil
 }

@@ -115,7 +115,8 @@ func (r *remoteJWKS) fetch() error {
 	if err != nil {
 		r.fetches.WithLabelValues("error").Inc()
 		r.logger.Warn("JWKS fetch failed; keeping the keys already known", "url", r.url, "err", err)
-		return fmt.Errorf("%w: fetching %s: %w", ErrJWKSUnavailable, r.url, err)
+		// One %w: a caller printing joined errors one per line must see one line.
+		return fmt.Errorf("%w: fetching %s: %v", ErrJWKSUnavailable, r.url, err)
 	}
 	r.fetches.WithLabelValues("ok").Inc()
 	r.keys.Store(&keys)

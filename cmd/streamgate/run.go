@@ -96,6 +96,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	)
 	stats, _ := store.(limiter.StatsReporter)
 	metrics := proxy.NewMetrics(reg, stats)
+	identity, closeIdentity, err := newIdentity(cfg, reg, logger)
+	if err != nil {
+		if demoSrv != nil {
+			_ = demoSrv.Close()
+		}
+		return err
+	}
+	defer closeIdentity()
 	health := proxy.NewHealth(store, cfg.StoreTimeout)
 	refusals := limiter.NewRefusals(limiter.RefusalsOptions{})
 	top, _ := store.(limiter.TopLister)
@@ -103,14 +111,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	gate := proxy.Gate(proxy.GateOptions{
 		Store:         store,
-		Identity:      proxy.NewHeaderIdentity(cfg.UserHeader, cfg.SessionHeader),
+		Identity:      identity,
 		Limit:         cfg.MaxStreams,
 		FailurePolicy: cfg.StoreFailure,
 		Metrics:       metrics,
 		Logger:        logger,
 		Refusals:      refusals,
 	})
-	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger})
+	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
+		RewritePlaylists: cfg.Identity == config.IdentityJWT})
 	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin), logger)
 	adminSrv := proxy.NewServer(proxy.Recover(logger)(proxy.NewAdmin(proxy.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,
