@@ -133,7 +133,9 @@ func TestGuardRedisOutage(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			srv := redistest.Start(t)
 			logs := &syncBuffer{}
-			r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: time.Minute, Timeout: 100 * time.Millisecond})
+			// A deadline no loaded machine misses before the kill; after it every
+			// call fails at once (connection refused) whatever the deadline.
+			r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: time.Minute, Timeout: time.Second})
 			require.NoError(t, err)
 			s, err := limiter.NewGuard(r, limiter.GuardOptions{
 				Policy: tt.policy, TTL: time.Minute, MaxUsers: 1000,

@@ -26,7 +26,7 @@ const redisTTL = 2 * time.Second
 
 func newRedis(t *testing.T, url string, ttl, refresh time.Duration) *limiter.Redis {
 	t.Helper()
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: refresh, Timeout: time.Second, MaxUsers: 1000})
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: refresh, Timeout: 5 * time.Second, MaxUsers: 1000})
 	require.NoError(t, err)
 	return r
 }
