@@ -112,7 +112,7 @@ function fmtDuration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return s + " s";
   const m = Math.floor(s / 60);
-  if (m < 60) return m + " min " + String(s % 60).padStart(2, "0") + " s";
+  if (m < 60) return s % 60 ? m + " min " + String(s % 60).padStart(2, "0") + " s" : m + " min";
   const h = Math.floor(m / 60);
   if (h < 48) return h + " h " + String(m % 60).padStart(2, "0") + " min";
   return Math.floor(h / 24) + " d " + (h % 24) + " h";
