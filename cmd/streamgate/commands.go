@@ -11,5 +11,6 @@ type command func(ctx context.Context, args []string, getenv func(string) string
 // commands are the subcommands; with none named, streamgate runs the gate.
 var commands = map[string]command{
 	"inject":  injectCommand,
+	"status":  statusCommand,
 	"webhook": webhookCommand,
 }
