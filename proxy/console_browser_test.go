@@ -240,12 +240,9 @@ func testConsoleInBrowser(t *testing.T, browser context.Context) {
 
 	tb.do("ending the tv session from the page", chromedp.Click(chromedp.CSS(`button[data-end="tv"]`)))
 	tb.waitFor("the page lists two sessions", `document.querySelectorAll('#user-result tbody tr').length === 2`)
-	resp, body := r.admin(t, http.MethodGet, "/v1/users/alice/streams")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var v proxy.UserStreams
-	require.NoError(t, json.Unmarshal(body, &v))
-	assert.Equal(t, 2, v.Active, "the API agrees")
-	for _, s := range v.Sessions {
+	sessions := mustList(t, r, "alice")
+	assert.Len(t, sessions, 2, "the API agrees")
+	for _, s := range sessions {
 		assert.NotEqual(t, "tv", s.SessionID)
 	}
 	assert.Equal(t, http.StatusOK, r.play(t, "alice", "tablet", "ExoPlayerLib/2.19.1"), "the slot is free for the tablet")
@@ -258,7 +255,24 @@ func testConsoleInBrowser(t *testing.T, browser context.Context) {
 	tb.shot("console-store-down.png")
 	r.store.down.Store(false)
 	tb.waitFor("the console recovers", `document.querySelector('#store-pill').textContent === 'store ok · ready' && document.querySelector('#banner').classList.contains('hidden')`)
+	tb.waitFor("the lookup recovers", `document.querySelectorAll('#user-result tbody tr').length === 3`)
+
+	tb.do("asking to end all of alice's sessions", chromedp.Click(chromedp.CSS("#end-all")))
+	tb.waitFor("the button asks for a second click", `document.querySelector('#end-all').textContent === 'Confirm: end all 3'`)
+	assert.Len(t, mustList(t, r, "alice"), 3, "one click ends nothing")
+	tb.do("confirming", chromedp.Click(chromedp.CSS("#end-all")))
+	tb.waitFor("the page says alice has no session", `document.querySelector('#user-result').textContent.includes('No active session.')`)
+	assert.Empty(t, mustList(t, r, "alice"), "the API agrees")
 	tb.assertNothingThrown()
+}
+
+func mustList(t *testing.T, r *consoleRig, user string) []proxy.StreamSession {
+	t.Helper()
+	resp, body := r.admin(t, http.MethodGet, "/v1/users/"+user+"/streams")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var v proxy.UserStreams
+	require.NoError(t, json.Unmarshal(body, &v))
+	return v.Sessions
 }
 
 func testTokenAndExplorerInBrowser(t *testing.T, browser context.Context) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/proxy"
 )
 
@@ -97,6 +98,13 @@ func TestStatus(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(out), &v), out)
 		assert.Equal(t, 4, v.Overview.ActiveSessions)
 		assert.Equal(t, "alice", v.Top.ByRefusals[0].UserID)
+		settings := map[string]string{}
+		for _, s := range v.Overview.Settings {
+			settings[s.Name] = s.Value
+		}
+		assert.Equal(t, config.Masked, settings["admin-token"])
+		assert.Equal(t, origin.URL, settings["upstream"])
+		assert.NotContains(t, out, "s3cret", "the configuration in force never shows the token")
 	})
 	t.Run("address and token from the environment", func(t *testing.T) {
 		t.Parallel()
