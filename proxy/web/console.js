@@ -199,17 +199,18 @@ function renderOverview(o) {
       (policy || "") + ".", "bad");
   }
 
-  const last = o.rates.length ? o.rates[o.rates.length - 1] : null;
+  // The rates shown are the mean of the last 10 s: steadier than one second.
+  const recent = o.rates.slice(-10);
+  const mean = (key) => recent.reduce((sum, p) => sum + p[key], 0) / recent.length;
   setKpi("kpi-active", fmtInt(o.activeSessions));
   $("kpi-active-sub").textContent = "limit " + o.limit + " per user · TTL " + o.sessionTtlSeconds + " s";
   setKpi("kpi-users", fmtInt(o.trackedUsers));
   $("kpi-users-sub").textContent = o.trackedUsers
     ? (o.activeSessions / o.trackedUsers).toFixed(2) + " sessions per user" : "in the in-memory table";
-  setKpi("kpi-admitted", last ? fmtRate(last.admitted) : "–");
-  $("kpi-admitted-sub").textContent = fmtInt(o.totals.started + o.totals.refreshed) + " total · " +
-    fmtInt(o.totals.started) + " sessions";
-  const refusedNow = last ? last.refused : 0;
-  setKpi("kpi-refused", last ? fmtRate(refusedNow) : "–", "refused" + (refusedNow > 0 ? " nonzero" : ""));
+  setKpi("kpi-admitted", recent.length ? fmtRate(mean("admitted")) : "–");
+  $("kpi-admitted-sub").textContent = "10 s mean · " + fmtInt(o.totals.started + o.totals.refreshed) + " since start";
+  const refusedNow = recent.length ? mean("refused") : 0;
+  setKpi("kpi-refused", recent.length ? fmtRate(refusedNow) : "–", "refused" + (refusedNow > 0 ? " nonzero" : ""));
   $("kpi-refused-sub").textContent = fmtInt(o.refusals.count) + " in the last " +
     fmtDuration(o.refusals.windowSeconds * 1000) + (o.totals.refusedStore ? " · " + fmtInt(o.totals.refusedStore) + " store 503s" : "");
   setKpi("kpi-evicted", fmtInt(o.evictedUsers), o.evictedUsers > 0 ? "bad" : "");
