@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -125,4 +126,24 @@ func FuzzQueryValue(f *testing.F) {
 func parseQueryLenient(raw string) url.Values {
 	v, _ := url.ParseQuery(raw) // keeps every pair it could decode, as queryValue does
 	return v
+}
+
+// FuzzCookieValue checks the in-place cookie scan against net/http's parser
+// for the values tokens are made of.
+func FuzzCookieValue(f *testing.F) {
+	for _, s := range []string{"streamgate_token=a.b.c", "x=1; streamgate_token=\"a.b.c\"; streamgate_token=d", "streamgate_token=", "a=b;;streamgate_token=z_-.9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		const name = "streamgate_token"
+		got := cookieValue(http.Header{"Cookie": {header}}, name)
+		if got == "" || strings.Trim(got, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			return
+		}
+		r := &http.Request{Header: http.Header{"Cookie": {header}}}
+		c, err := r.Cookie(name)
+		if err != nil || c.Value != got {
+			t.Fatalf("cookieValue(%q) = %q; net/http: %v %v", header, got, c, err)
+		}
+	})
 }

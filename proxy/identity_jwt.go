@@ -178,12 +178,24 @@ func (j *JWTIdentity) Identify(r *http.Request) (Identity, *IdentityError) {
 			return Identity{}, ierr
 		}
 		j.metrics.verified.Inc()
+		if src == fromQuery {
+			// Kept with the token, so that a query player's every segment
+			// does not escape and copy it again.
+			id.PlaylistQuery = j.playlistQuery(token)
+		}
 		j.cache.add(token, id, exp)
 	}
-	if src == fromQuery {
-		id.PlaylistQuery = j.paramPrefix + url.QueryEscape(token)
+	switch {
+	case src != fromQuery:
+		id.PlaylistQuery = ""
+	case id.PlaylistQuery == "": // cached when it came in a header
+		id.PlaylistQuery = j.playlistQuery(token)
 	}
 	return id, nil
+}
+
+func (j *JWTIdentity) playlistQuery(token string) string {
+	return j.paramPrefix + url.QueryEscape(token)
 }
 
 func (j *JWTIdentity) missingDetail() string {
