@@ -100,6 +100,13 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
 	})
 	g.Metrics.observeDecision(time.Since(epoch) - start)
 	if err != nil {
+		if r.Context().Err() != nil {
+			// The player hung up while the store was asked: not a store
+			// failure, and nobody is left to answer.
+			g.Metrics.upstreamErrors.WithLabelValues("client_closed").Inc()
+			w.WriteHeader(StatusClientClosedRequest)
+			return false
+		}
 		g.Metrics.rejectedStore.Inc()
 		g.Logger.Debug("store unavailable; refusing request", "policy", g.FailurePolicy, "err", err)
 		w.Header().Set("Retry-After", "1")

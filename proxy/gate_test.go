@@ -304,11 +304,16 @@ func TestGateEndSession(t *testing.T) {
 // to time out, or to hand back a degraded decision, at a chosen request.
 type faultyStore struct {
 	admit func(limiter.Request) (limiter.Decision, error)
-	end   func() error
-	ping  func(context.Context) error
+	// admitCtx, when set, is used instead of admit.
+	admitCtx func(context.Context, limiter.Request) (limiter.Decision, error)
+	end      func() error
+	ping     func(context.Context) error
 }
 
-func (s *faultyStore) Admit(_ context.Context, req limiter.Request) (limiter.Decision, error) {
+func (s *faultyStore) Admit(ctx context.Context, req limiter.Request) (limiter.Decision, error) {
+	if s.admitCtx != nil {
+		return s.admitCtx(ctx, req)
+	}
 	return s.admit(req)
 }
 
@@ -369,6 +374,27 @@ func TestGateStoreFailure(t *testing.T) {
 		assert.EqualValues(t, 1, g.origin.hits.Load())
 		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_degraded_decisions_total", "policy", "open"))
 		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
+	})
+
+	t.Run("a player hanging up during the store call is not a rejection", func(t *testing.T) {
+		t.Parallel()
+		asked := make(chan struct{})
+		store := &faultyStore{admitCtx: func(ctx context.Context, _ limiter.Request) (limiter.Decision, error) {
+			close(asked)
+			<-ctx.Done() // a store call cut short by the request's context
+			return limiter.Decision{}, fmt.Errorf("admitting session: %w: %w", limiter.ErrUnavailable, ctx.Err())
+		}}
+		g := newGateway(t, okOrigin, gatewayOptions{store: store})
+		ctx, cancel := context.WithCancel(context.Background())
+		req := g.request(t, http.MethodGet, "/a.ts", "alice", "tv").WithContext(ctx)
+		go func() { <-asked; cancel() }()
+		_, err := g.client.Do(req)
+		require.Error(t, err)
+		eventually(t, "the hang-up is counted", func() bool {
+			return metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "client_closed") == 1
+		})
+		assert.Zero(t, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
+		assert.Zero(t, g.origin.hits.Load())
 	})
 
 	t.Run("the store is asked with the request's context and identity", func(t *testing.T) {

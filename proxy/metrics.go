@@ -53,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 		}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_upstream_errors_total",
-			Help: "Admitted requests the origin did not answer: unreachable (502), timeout (504), or client gone (499).",
+			Help: "Requests that got no answer from the origin: unreachable (502), timeout (504), or the player hung up first (499, client_closed).",
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors)

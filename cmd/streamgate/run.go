@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	logger := newLogger(cfg, stderr)
+	tuneGC(getenv, logger)
 	return serve(ctx, cfg, logger)
 }
 
