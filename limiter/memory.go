@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +47,7 @@ type Memory struct {
 	ttl      int64
 	bumpGap  int64
 	clock    Clock
-	seed     maphash.Seed
+	keys     keyer
 	shards   []shard
 	mask     uint64
 	maxUsers int64
@@ -64,7 +63,7 @@ type Memory struct {
 
 type shard struct {
 	mu    sync.Mutex
-	users *simplelru.LRU[string, *user]
+	users *simplelru.LRU[key, *user]
 	// pad keeps neighbouring shards' locks off one cache line.
 	_ [48]byte
 }
@@ -96,7 +95,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		ttl:      int64(opts.TTL),
 		bumpGap:  int64(opts.TTL / bumpDivisor),
 		clock:    opts.Clock,
-		seed:     maphash.MakeSeed(),
+		keys:     newKeyer(),
 		shards:   make([]shard, n),
 		mask:     uint64(n - 1),
 		maxUsers: int64(opts.MaxUsers),
@@ -110,7 +109,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	for i := range m.shards {
 		// The callback runs for every user leaving the table (eviction or
 		// removal), so both gauges stay right whatever removed the user.
-		lru, err := simplelru.NewLRU(shardSize, func(_ string, u *user) {
+		lru, err := simplelru.NewLRU(shardSize, func(_ key, u *user) {
 			m.users.Add(-1)
 			m.sessions.Add(-int64(len(u.sessions)))
 		})
@@ -131,30 +130,31 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	return m, nil
 }
 
-func (m *Memory) shardFor(userID string) *shard {
-	return &m.shards[maphash.String(m.seed, userID)&m.mask]
+func (m *Memory) shardFor(k key) *shard {
+	return &m.shards[k[0]&m.mask]
 }
 
 // Admit implements Store.
 func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
+	uk, sk := m.keys.user(req.UserID), m.keys.session(req.SessionID)
 	now := m.clock().UnixNano()
-	sh := m.shardFor(req.UserID)
+	sh := m.shardFor(uk)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 
-	u, ok := sh.users.Peek(req.UserID)
+	u, ok := sh.users.Peek(uk)
 	if !ok {
-		u = &user{bumped: now}
-		u.start(req.SessionID, now, req.Device)
+		u = &user{id: strings.Clone(req.UserID), bumped: now}
+		u.start(req.SessionID, sk, now, req.Device)
 		m.sessions.Add(1)
-		m.insert(sh, strings.Clone(req.UserID), u, now)
+		m.insert(sh, uk, u, now)
 		return Decision{Result: Started, Active: 1, Limit: limit}, nil
 	}
 	m.sessions.Add(-int64(u.prune(now, m.ttl)))
-	if i := u.find(req.SessionID); i >= 0 {
+	if i := u.find(sk); i >= 0 {
 		u.sessions[i].lastSeen = now
-		m.bump(sh, req.UserID, u, now)
+		m.bump(sh, uk, u, now)
 		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit}, nil
 	}
 	if len(u.sessions) >= limit {
@@ -167,18 +167,18 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 			Sessions:   u.list(m.ttl),
 		}, nil
 	}
-	u.start(req.SessionID, now, req.Device)
+	u.start(req.SessionID, sk, now, req.Device)
 	m.sessions.Add(1)
-	m.bump(sh, req.UserID, u, now)
+	m.bump(sh, uk, u, now)
 	return Decision{Result: Started, Active: len(u.sessions), Limit: limit}, nil
 }
 
 // bump moves an admitted user to the front of its shard's LRU, at most once
 // per TTL/bumpDivisor: a heartbeat then costs one map lookup instead of two,
 // and the LRU order stays within that gap of the true order of activity.
-func (m *Memory) bump(sh *shard, userID string, u *user, now int64) {
+func (m *Memory) bump(sh *shard, uk key, u *user, now int64) {
 	if now-u.bumped >= m.bumpGap {
-		sh.users.Get(userID)
+		sh.users.Get(uk)
 		u.bumped = now
 	}
 }
@@ -187,7 +187,7 @@ func (m *Memory) bump(sh *shard, userID string, u *user, now int64) {
 // from the shard's expired users, so that only a table full of live users
 // evicts anyone, and then drops the shard's least recently active user and
 // counts it.
-func (m *Memory) insert(sh *shard, userID string, u *user, now int64) {
+func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 	// Inserts into other shards run concurrently, so the table may be over
 	// its bound by a few users here: loop until it is back under it.
 	for m.users.Load() >= m.maxUsers {
@@ -200,56 +200,59 @@ func (m *Memory) insert(sh *shard, userID string, u *user, now int64) {
 		m.evicted.Add(1)
 	}
 	m.users.Add(1)
-	if sh.users.Add(userID, u) {
+	if sh.users.Add(uk, u) {
 		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
 	}
 }
 
 // End implements Store.
 func (m *Memory) End(_ context.Context, userID, sessionID string) (bool, error) {
+	uk, sk := m.keys.user(userID), m.keys.session(sessionID)
 	now := m.clock().UnixNano()
-	sh := m.shardFor(userID)
+	sh := m.shardFor(uk)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(userID)
+	u, ok := sh.users.Peek(uk)
 	if !ok {
 		return false, nil
 	}
 	m.sessions.Add(-int64(u.prune(now, m.ttl)))
-	i := u.find(sessionID)
+	i := u.find(sk)
 	if i >= 0 {
 		u.remove(i)
 		m.sessions.Add(-1)
 	}
 	if len(u.sessions) == 0 {
-		sh.users.Remove(userID)
+		sh.users.Remove(uk)
 	}
 	return i >= 0, nil
 }
 
 // EndAll implements Store.
 func (m *Memory) EndAll(_ context.Context, userID string) (int, error) {
+	uk := m.keys.user(userID)
 	now := m.clock().UnixNano()
-	sh := m.shardFor(userID)
+	sh := m.shardFor(uk)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(userID)
+	u, ok := sh.users.Peek(uk)
 	if !ok {
 		return 0, nil
 	}
 	m.sessions.Add(-int64(u.prune(now, m.ttl)))
 	n := len(u.sessions)
-	sh.users.Remove(userID)
+	sh.users.Remove(uk)
 	return n, nil
 }
 
 // List implements Store.
 func (m *Memory) List(_ context.Context, userID string) ([]Session, error) {
+	uk := m.keys.user(userID)
 	now := m.clock().UnixNano()
-	sh := m.shardFor(userID)
+	sh := m.shardFor(uk)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(userID)
+	u, ok := sh.users.Peek(uk)
 	if !ok {
 		return []Session{}, nil
 	}

@@ -106,9 +106,8 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	var out []stateUser
-	for _, id := range sh.users.Keys() { // oldest first
-		u, _ := sh.users.Peek(id)
-		su := stateUser{UserID: id}
+	for _, u := range sh.users.Values() { // oldest first
+		su := stateUser{UserID: u.id}
 		for _, s := range u.sessions {
 			if now-s.lastSeen < m.ttl {
 				su.Sessions = append(su.Sessions, stateSession{
@@ -185,25 +184,27 @@ func newestOf(su stateUser) time.Time {
 }
 
 func (m *Memory) restoreUser(su stateUser) bool {
+	uk := m.keys.user(su.UserID)
 	now := m.clock().UnixNano()
-	sh := m.shardFor(su.UserID)
+	sh := m.shardFor(uk)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, ok := sh.users.Peek(su.UserID); ok {
+	if _, ok := sh.users.Peek(uk); ok {
 		return false
 	}
-	u := &user{}
+	u := &user{id: su.UserID}
 	for _, s := range su.Sessions {
 		last := s.LastSeen.UnixNano()
-		if s.SessionID == "" || now-last >= m.ttl || u.find(s.SessionID) >= 0 {
+		sk := m.keys.session(s.SessionID)
+		if s.SessionID == "" || now-last >= m.ttl || u.find(sk) >= 0 {
 			continue
 		}
-		u.sessions = append(u.sessions, entry{id: s.SessionID, started: s.StartedAt.UnixNano(), lastSeen: last, device: s.Device})
+		u.sessions = append(u.sessions, entry{key: sk, id: s.SessionID, started: s.StartedAt.UnixNano(), lastSeen: last, device: s.Device})
 	}
 	if len(u.sessions) == 0 {
 		return false
 	}
 	m.sessions.Add(int64(len(u.sessions)))
-	m.insert(sh, su.UserID, u, now)
+	m.insert(sh, uk, u, now)
 	return true
 }

@@ -23,8 +23,7 @@ func (m *Memory) TopUsers(n int) []UserCount {
 		sh := &m.shards[i]
 		now := m.clock().UnixNano()
 		sh.mu.Lock()
-		ids, users := sh.users.Keys(), sh.users.Values()
-		for j, u := range users {
+		for _, u := range sh.users.Values() {
 			active := 0
 			for _, s := range u.sessions {
 				if now-s.lastSeen < m.ttl {
@@ -32,7 +31,7 @@ func (m *Memory) TopUsers(n int) []UserCount {
 				}
 			}
 			if active > 0 {
-				top = keepTop(top, n, UserCount{UserID: ids[j], Count: active})
+				top = keepTop(top, n, UserCount{UserID: u.id, Count: active})
 			}
 		}
 		sh.mu.Unlock()

@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-// entry is one session as the memory store keeps it: 40 bytes, times as Unix
-// nanoseconds so that a refresh writes one integer.
+// entry is one session as the memory store keeps it: 48 bytes, times as Unix
+// nanoseconds so that a refresh writes one integer. Sessions are matched by
+// key, so a heartbeat never reads the id's bytes (a cache miss each).
 type entry struct {
+	key      uint64
 	id       string
 	started  int64
 	lastSeen int64
@@ -21,6 +23,9 @@ type entry struct {
 // one-session user is one allocation and one pointer hop.
 type user struct {
 	sessions []entry
+	// id is the user id, for listings and the state file; the table is
+	// keyed by its hash.
+	id string
 	// bumped is when the user was last moved to the front of its LRU.
 	bumped int64
 	first  [1]entry
@@ -40,9 +45,9 @@ func (u *user) prune(now, ttl int64) int {
 	return dropped
 }
 
-func (u *user) find(sessionID string) int {
+func (u *user) find(sk uint64) int {
 	for i := range u.sessions {
-		if u.sessions[i].id == sessionID {
+		if u.sessions[i].key == sk {
 			return i
 		}
 	}
@@ -64,11 +69,11 @@ func (u *user) newest() int64 {
 
 // start appends a new session, copying the id so that the table never pins a
 // request's memory.
-func (u *user) start(sessionID string, now int64, dev Device) {
+func (u *user) start(sessionID string, sk uint64, now int64, dev Device) {
 	if u.sessions == nil {
 		u.sessions = u.first[:0:1]
 	}
-	e := entry{id: strings.Clone(sessionID), started: now, lastSeen: now}
+	e := entry{key: sk, id: strings.Clone(sessionID), started: now, lastSeen: now}
 	if dev != (Device{}) {
 		e.device = &Device{UserAgent: strings.Clone(dev.UserAgent), Address: strings.Clone(dev.Address)}
 	}

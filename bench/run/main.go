@@ -94,7 +94,7 @@ func bench(ctx context.Context, rounds int, d time.Duration, conns int, names []
 	if err := waitListening(ctx, originAddr, origin); err != nil {
 		return err
 	}
-	e := env{dir: dir, benchDir: benchDir, origin: originAddr, cpu: serveCPU}
+	e := env{dir: dir, benchDir: benchDir, origin: originAddr, cpu: serveCPU, loadCPU: loadCPU}
 
 	starters := map[string]func(context.Context, env) (*target, error){
 		"reference":        startReference,
@@ -141,7 +141,10 @@ func bench(ctx context.Context, rounds int, d time.Duration, conns int, names []
 	var failures []string
 	for round := 1; round <= rounds; round++ {
 		for _, p := range paths {
-			for _, t := range targets {
+			// Each round starts with the next target, so that no target is
+			// always measured right after the same neighbour.
+			for i := range targets {
+				t := targets[(i+round-1)%len(targets)]
 				if err := ctx.Err(); err != nil {
 					return err
 				}

@@ -32,6 +32,9 @@ type env struct {
 	benchDir string // the repository's bench/ folder
 	origin   string
 	cpu      string // the CPU the origin and every proxy are pinned to
+	// loadCPU runs wrk, and redis-server: in production Redis is a service
+	// of its own on other machines, so its CPU is not the proxy's budget.
+	loadCPU string
 }
 
 func (e env) gomaxprocs() []string { return []string{"GOMAXPROCS=1"} }
@@ -69,15 +72,15 @@ func startStreamgate(ctx context.Context, e env, name string, extra ...string) (
 	return t, waitListening(ctx, addr, p)
 }
 
-// startStreamgateRedis starts a redis-server on the same CPU, then streamgate
-// using it with the default refresh interval.
+// startStreamgateRedis starts a redis-server on the load generator's CPU,
+// then streamgate using it with the default refresh interval.
 func startStreamgateRedis(ctx context.Context, e env) (*target, error) {
 	raddr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	_, port, _ := net.SplitHostPort(raddr)
-	r, err := startPinned(e.dir, "redis", e.cpu, nil, "redis-server", "--bind", "127.0.0.1", "--port", port,
+	r, err := startPinned(e.dir, "redis", e.loadCPU, nil, "redis-server", "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", e.dir)
 	if err != nil {
 		return nil, err
