@@ -11,8 +11,8 @@ import (
 // keyPrefix starts every key streamgate writes, so that it can share a Redis.
 const keyPrefix = "streamgate:"
 
-// maxDeviceField bounds what a session stores of its player, so that a huge
-// User-Agent cannot inflate every refresh of the session in Redis.
+// maxDeviceField bounds what a session stores of its player, in either
+// store, so that a huge User-Agent cannot inflate it.
 const maxDeviceField = 256
 
 // redisKey is the user's hash. The braces make the user id the hash tag, so

@@ -111,10 +111,10 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 		for _, s := range u.sessions {
 			if now-s.lastSeen < m.ttl {
 				su.Sessions = append(su.Sessions, stateSession{
-					SessionID: s.id,
+					SessionID: s.id(),
 					StartedAt: time.Unix(0, s.started).UTC(),
 					LastSeen:  time.Unix(0, s.lastSeen).UTC(),
-					Device:    s.device,
+					Device:    deviceOrNil(s.device()),
 				})
 			}
 		}
@@ -173,6 +173,13 @@ func (m *Memory) ReadState(r io.Reader) (int, error) {
 	return restored, nil
 }
 
+func deviceOrNil(d Device) *Device {
+	if d == (Device{}) {
+		return nil
+	}
+	return &d
+}
+
 func newestOf(su stateUser) time.Time {
 	var t time.Time
 	for _, s := range su.Sessions {
@@ -199,7 +206,11 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		if s.SessionID == "" || now-last >= m.ttl || u.find(sk) >= 0 {
 			continue
 		}
-		u.sessions = append(u.sessions, entry{key: sk, id: s.SessionID, started: s.StartedAt.UnixNano(), lastSeen: last, device: s.Device})
+		var dev Device
+		if s.Device != nil {
+			dev = *s.Device
+		}
+		u.sessions = append(u.sessions, entry{key: sk, started: s.StartedAt.UnixNano(), lastSeen: last, meta: packMeta(s.SessionID, dev)})
 	}
 	if len(u.sessions) == 0 {
 		return false

@@ -6,16 +6,48 @@ import (
 	"time"
 )
 
-// entry is one session as the memory store keeps it: 48 bytes, times as Unix
+// entry is one session as the memory store keeps it: 40 bytes, times as Unix
 // nanoseconds so that a refresh writes one integer. Sessions are matched by
 // key, so a heartbeat never reads the id's bytes (a cache miss each).
 type entry struct {
 	key      uint64
-	id       string
 	started  int64
 	lastSeen int64
-	// device is nil when the caller told nothing of the player.
-	device *Device
+	// meta is the session id and the device, packed by packMeta: one
+	// allocation per session, with no pointer in it for the GC to follow.
+	meta string
+}
+
+// packMeta joins a session id and its device with NUL bytes, which neither an
+// id (visible ASCII) nor a header value can hold.
+func packMeta(id string, dev Device) string {
+	ua, addr := clip(dev.UserAgent), clip(dev.Address)
+	if ua == "" && addr == "" {
+		return strings.Clone(id)
+	}
+	return id + "\x00" + ua + "\x00" + addr
+}
+
+// clip keeps at most maxDeviceField bytes of a device field, so that a
+// player sending a 60 KiB User-Agent cannot make its session cost 60 KiB.
+func clip(s string) string {
+	return truncate(strings.ReplaceAll(s, "\x00", ""), maxDeviceField)
+}
+
+// id is the session id of e.
+func (e *entry) id() string {
+	id, _, _ := strings.Cut(e.meta, "\x00")
+	return id
+}
+
+// device is the device e was started by.
+func (e *entry) device() Device {
+	_, rest, ok := strings.Cut(e.meta, "\x00")
+	if !ok {
+		return Device{}
+	}
+	ua, addr, _ := strings.Cut(rest, "\x00")
+	return Device{UserAgent: ua, Address: addr}
 }
 
 // user holds one user's sessions. A user rarely has more than a handful, so a
@@ -67,17 +99,13 @@ func (u *user) newest() int64 {
 	return n
 }
 
-// start appends a new session, copying the id so that the table never pins a
-// request's memory.
+// start appends a new session, copying the id and device so that the table
+// never pins a request's memory.
 func (u *user) start(sessionID string, sk uint64, now int64, dev Device) {
 	if u.sessions == nil {
 		u.sessions = u.first[:0:1]
 	}
-	e := entry{key: sk, id: strings.Clone(sessionID), started: now, lastSeen: now}
-	if dev != (Device{}) {
-		e.device = &Device{UserAgent: strings.Clone(dev.UserAgent), Address: strings.Clone(dev.Address)}
-	}
-	u.sessions = append(u.sessions, e)
+	u.sessions = append(u.sessions, entry{key: sk, started: now, lastSeen: now, meta: packMeta(sessionID, dev)})
 }
 
 // retryAfter is the time until the soonest-expiring session expires.
@@ -96,13 +124,11 @@ func (u *user) list(ttl int64) []Session {
 	out := make([]Session, len(u.sessions))
 	for i, s := range u.sessions {
 		out[i] = Session{
-			ID:        s.id,
+			ID:        s.id(),
 			StartedAt: time.Unix(0, s.started).UTC(),
 			LastSeen:  time.Unix(0, s.lastSeen).UTC(),
 			ExpiresAt: time.Unix(0, s.lastSeen+ttl).UTC(),
-		}
-		if s.device != nil {
-			out[i].Device = *s.device
+			Device:    s.device(),
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Session) int { return a.StartedAt.Compare(b.StartedAt) })
