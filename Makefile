@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The Dockerfile runs exactly this build line.
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test test-short lint deps
+.PHONY: run build test lint deps bench bench-check
 
 run:
 	$(GO) run ./cmd/streamgate -demo -log-format text
@@ -22,3 +22,14 @@ lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# The side-by-side benchmark (bench/README.md): several minutes, rewrites the
+# results tables and charts in bench/.
+bench: deps
+	$(GO) run ./bench/run -write
+	$(GO) run ./bench/run -scale -write
+
+# CI's short run of the same harness: a few seconds per target, failing unless
+# every target answered and streamgate's counters match what wrk sent.
+bench-check: deps
+	$(GO) run ./bench/run -short -check

@@ -9,6 +9,7 @@
 //	go run ./bench/run                 # 5 rounds of 10 s per target and path
 //	go run ./bench/run -short -check   # CI: a few seconds per target, counters checked
 //	go run ./bench/run -write          # also rewrite bench/README.md's results and chart
+//	go run ./bench/run -scale -write   # the decision at 1k to 10M tracked sessions, and its chart
 package main
 
 import (
@@ -42,12 +43,31 @@ func main() {
 	check := flag.Bool("check", false, "fail unless every target answered every request and streamgate's counters match what wrk sent")
 	only := flag.String("targets", "reference,streamgate,streamgate-redis,nginx,haproxy", "targets, comma-separated")
 	write := flag.Bool("write", false, "write the results table and chart into bench/")
+	scale := flag.Bool("scale", false, "run the limiter's decision at 1k, 100k, 1M and 10M tracked sessions instead")
+	scaleCount := flag.Int("scale-count", 3, "runs of each size, with -scale (the median is kept)")
+	replotOnly := flag.Bool("replot", false, "redraw the charts from results.json and scale.json, and run nothing")
 	flag.Parse()
 	if *short {
 		*rounds, *duration = 1, 2*time.Second
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *replotOnly {
+		dir, err := repoBenchDir()
+		if err == nil {
+			err = replot(dir)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if *scale {
+		if err := benchScale(ctx, *scaleCount, *write); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := bench(ctx, *rounds, *duration, *conns, strings.Split(*only, ","), *check, *write); err != nil {
 		log.Fatal(err)
 	}
@@ -176,6 +196,23 @@ func bench(ctx context.Context, rounds int, d time.Duration, conns int, names []
 	}
 	if check {
 		log.Printf("checks passed: every target answered every request; streamgate's counters match what wrk sent")
+	}
+	return nil
+}
+
+func benchScale(ctx context.Context, count int, write bool) error {
+	benchDir, err := repoBenchDir()
+	if err != nil {
+		return err
+	}
+	points, err := runScale(ctx, count, "2s")
+	if err != nil {
+		return err
+	}
+	md := scaleMarkdown(points, "go run ./bench/run "+strings.Join(os.Args[1:], " "))
+	fmt.Println(md)
+	if write {
+		return writeScale(benchDir, md, points)
 	}
 	return nil
 }

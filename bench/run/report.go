@@ -122,17 +122,5 @@ func (r report) write(benchDir string) error {
 	if err := r.chart(filepath.Join(benchDir, "proxies.png")); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
-	readme := filepath.Join(benchDir, "README.md")
-	old, err := os.ReadFile(readme)
-	if err != nil {
-		return err
-	}
-	const start, end = "<!-- results:start -->", "<!-- results:end -->"
-	s := string(old)
-	i, j := strings.Index(s, start), strings.Index(s, end)
-	if i < 0 || j < i {
-		return fmt.Errorf("%s has no %s … %s markers", readme, start, end)
-	}
-	s = s[:i+len(start)] + "\n" + r.markdown() + "\n" + s[j:]
-	return os.WriteFile(readme, []byte(s), 0o644)
+	return replaceBetween(filepath.Join(benchDir, "README.md"), "<!-- results:start -->", "<!-- results:end -->", r.markdown())
 }

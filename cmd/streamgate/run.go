@@ -70,19 +70,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer adminLn.Close()
 
-	g, gctx := errgroup.WithContext(ctx)
-	upstream := cfg.Upstream
-	var demoSrv *http.Server
-	if cfg.Demo {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("demo origin: %w", err)
-		}
-		demoSrv = proxy.NewServer(demo.New(), logger)
-		g.Go(func() error { return serveUntilShutdown(demoSrv, ln) })
-		upstream = &url.URL{Scheme: "http", Host: ln.Addr().String()}
-	}
-
 	store, err := newStore(cfg, logger)
 	if err != nil {
 		return err
@@ -99,12 +86,24 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	metrics := proxy.NewMetrics(reg, stats)
 	identity, closeIdentity, err := newIdentity(cfg, reg, logger)
 	if err != nil {
-		if demoSrv != nil {
-			_ = demoSrv.Close()
-		}
 		return err
 	}
 	defer closeIdentity()
+
+	// Everything that can fail at start has been made; from here on, every
+	// server runs in the group and stops in shutdown.
+	g, gctx := errgroup.WithContext(ctx)
+	upstream := cfg.Upstream
+	var demoSrv *http.Server
+	if cfg.Demo {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("demo origin: %w", err)
+		}
+		demoSrv = proxy.NewServer(demo.New(), logger)
+		g.Go(func() error { return serveUntilShutdown(demoSrv, ln) })
+		upstream = &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	}
 	health := proxy.NewHealth(store, cfg.StoreTimeout)
 	refusals := limiter.NewRefusals(limiter.RefusalsOptions{})
 	top, _ := store.(limiter.TopLister)
