@@ -134,24 +134,37 @@ func (m *Memory) shardFor(k key) *shard {
 	return &m.shards[k[0]&m.mask]
 }
 
+// locked locks the shard of userID and returns it with the user's key, the
+// user with its expired sessions pruned (nil when unknown), and the time.
+// The caller unlocks sh.mu. Every call runs prune → decide → write under this
+// one lock, which is what makes each decision atomic for its user.
+func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
+	uk = m.keys.user(userID)
+	now = m.clock().UnixNano()
+	sh = m.shardFor(uk)
+	sh.mu.Lock()
+	u, ok := sh.users.Peek(uk)
+	if !ok {
+		return sh, uk, nil, now
+	}
+	m.sessions.Add(-int64(u.prune(now, m.ttl)))
+	return sh, uk, u, now
+}
+
 // Admit implements Store.
 func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
-	uk, sk := m.keys.user(req.UserID), m.keys.session(req.SessionID)
-	now := m.clock().UnixNano()
-	sh := m.shardFor(uk)
-	sh.mu.Lock()
+	sk := m.keys.session(req.SessionID)
+	sh, uk, u, now := m.locked(req.UserID)
 	defer sh.mu.Unlock()
 
-	u, ok := sh.users.Peek(uk)
-	if !ok {
+	if u == nil {
 		u = &user{id: strings.Clone(req.UserID), bumped: now}
 		u.start(req.SessionID, sk, now, req.Device)
 		m.sessions.Add(1)
 		m.insert(sh, uk, u, now)
 		return Decision{Result: Started, Active: 1, Limit: limit}, nil
 	}
-	m.sessions.Add(-int64(u.prune(now, m.ttl)))
 	if i := u.find(sk); i >= 0 {
 		u.sessions[i].lastSeen = now
 		m.bump(sh, uk, u, now)
@@ -207,17 +220,12 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 
 // End implements Store.
 func (m *Memory) End(_ context.Context, userID, sessionID string) (bool, error) {
-	uk, sk := m.keys.user(userID), m.keys.session(sessionID)
-	now := m.clock().UnixNano()
-	sh := m.shardFor(uk)
-	sh.mu.Lock()
+	sh, uk, u, _ := m.locked(userID)
 	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(uk)
-	if !ok {
+	if u == nil {
 		return false, nil
 	}
-	m.sessions.Add(-int64(u.prune(now, m.ttl)))
-	i := u.find(sk)
+	i := u.find(m.keys.session(sessionID))
 	if i >= 0 {
 		u.remove(i)
 		m.sessions.Add(-1)
@@ -230,16 +238,11 @@ func (m *Memory) End(_ context.Context, userID, sessionID string) (bool, error) 
 
 // EndAll implements Store.
 func (m *Memory) EndAll(_ context.Context, userID string) (int, error) {
-	uk := m.keys.user(userID)
-	now := m.clock().UnixNano()
-	sh := m.shardFor(uk)
-	sh.mu.Lock()
+	sh, uk, u, _ := m.locked(userID)
 	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(uk)
-	if !ok {
+	if u == nil {
 		return 0, nil
 	}
-	m.sessions.Add(-int64(u.prune(now, m.ttl)))
 	n := len(u.sessions)
 	sh.users.Remove(uk)
 	return n, nil
@@ -247,16 +250,11 @@ func (m *Memory) EndAll(_ context.Context, userID string) (int, error) {
 
 // List implements Store.
 func (m *Memory) List(_ context.Context, userID string) ([]Session, error) {
-	uk := m.keys.user(userID)
-	now := m.clock().UnixNano()
-	sh := m.shardFor(uk)
-	sh.mu.Lock()
+	sh, _, u, _ := m.locked(userID)
 	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(uk)
-	if !ok {
+	if u == nil {
 		return []Session{}, nil
 	}
-	m.sessions.Add(-int64(u.prune(now, m.ttl)))
 	return u.list(m.ttl), nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/storetest"
 	"github.com/streamgate/streamgate/proxy"
 )
 
@@ -29,7 +29,7 @@ type consoleRig struct {
 	memory             *limiter.Memory
 	store              *switchableStore
 	monitor            *proxy.Monitor
-	clock              *rigClock
+	clock              *testClock
 	originHits         atomic.Int64
 	client             *http.Client
 }
@@ -43,7 +43,7 @@ type rigOptions struct {
 
 func newConsoleRig(t *testing.T, opts rigOptions) *consoleRig {
 	t.Helper()
-	r := &consoleRig{token: opts.token, clock: &rigClock{now: time.Date(2026, 3, 4, 20, 0, 0, 0, time.UTC)}}
+	r := &consoleRig{token: opts.token, clock: storetest.NewClock(time.Date(2026, 3, 4, 20, 0, 0, 0, time.UTC))}
 	clock := r.clock.Now
 	if opts.realTime {
 		clock = time.Now
@@ -139,24 +139,6 @@ func (r *consoleRig) send(t *testing.T, req *http.Request) (*http.Response, []by
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp, body
-}
-
-// rigClock is a clock the tests move by hand.
-type rigClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *rigClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *rigClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // switchableStore is the memory store with an outage switch: a real memory

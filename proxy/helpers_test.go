@@ -21,31 +21,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/storetest"
 	"github.com/streamgate/streamgate/proxy"
 )
 
 const testTTL = time.Minute
 
 // testClock is a clock the tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type testClock = storetest.Clock
 
 func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return storetest.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
 }
 
 // syncBuffer is a goroutine-safe log sink.

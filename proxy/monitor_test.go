@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/storetest"
 	"github.com/streamgate/streamgate/proxy"
 )
 
@@ -22,7 +23,7 @@ func (c *countingTop) TopUsers(n int) []limiter.UserCount {
 
 func TestMonitorKeepsTheLastSamplesOnly(t *testing.T) {
 	t.Parallel()
-	clock := &rigClock{now: time.Unix(1_000, 0)}
+	clock := storetest.NewClock(time.Unix(1_000, 0))
 	m := proxy.NewMonitor(proxy.MonitorOptions{Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), History: 3, Clock: clock.Now})
 	assert.Empty(t, m.Rates(), "no interval yet")
 	for range 6 {
@@ -36,7 +37,7 @@ func TestMonitorKeepsTheLastSamplesOnly(t *testing.T) {
 
 func TestMonitorCachesTheBusiestUsers(t *testing.T) {
 	t.Parallel()
-	clock := &rigClock{now: time.Unix(1_000, 0)}
+	clock := storetest.NewClock(time.Unix(1_000, 0))
 	top := &countingTop{}
 	m := proxy.NewMonitor(proxy.MonitorOptions{Top: top, Clock: clock.Now})
 	assert.Equal(t, []limiter.UserCount{{UserID: "alice", Count: 3}}, m.TopActive(1))
