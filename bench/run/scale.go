@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
-	"image/color"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"image/color"
 	"os"
 	"os/exec"
 	"path/filepath"
