@@ -159,13 +159,17 @@ type sessionSlot struct {
 	StartedAt time.Time `json:"startedAt"`
 	LastSeen  time.Time `json:"lastSeen"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// UserAgent is what the device sent when its session started, so the
+	// person can recognise it ("the living-room TV"); never its address.
+	UserAgent string `json:"userAgent,omitempty"`
 }
 
 func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
 	retry := retryAfterSeconds(d.RetryAfter)
 	slots := make([]sessionSlot, len(d.Sessions))
 	for i, s := range d.Sessions {
-		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
+		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(),
+			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent}
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, limitProblem{

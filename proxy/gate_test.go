@@ -121,6 +121,7 @@ func TestGateRefusesTheFourthStream(t *testing.T) {
 			StartedAt time.Time `json:"startedAt"`
 			LastSeen  time.Time `json:"lastSeen"`
 			ExpiresAt time.Time `json:"expiresAt"`
+			UserAgent string    `json:"userAgent"`
 		} `json:"sessions"`
 	}
 	require.NoError(t, json.Unmarshal(body, &got))
@@ -128,7 +129,9 @@ func TestGateRefusesTheFourthStream(t *testing.T) {
 	for i, s := range got.Sessions {
 		assert.Equal(t, proxy.SessionHandle(user, secrets[i]), s.Handle, "oldest first")
 		assert.Equal(t, testTTL, s.ExpiresAt.Sub(s.LastSeen))
+		assert.Equal(t, "Go-http-client/1.1", s.UserAgent, "the device, to be recognised")
 	}
+	assert.NotContains(t, string(body), "127.0.0.1", "never a device's address")
 	assert.Equal(t, 10*time.Second, got.Sessions[1].StartedAt.Sub(got.Sessions[0].StartedAt))
 	for _, sid := range append(secrets, "secret-fourth") {
 		assert.NotContains(t, string(body), sid, "raw session ids never leave the gate")
