@@ -39,6 +39,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "interleaved rounds")
 	duration := flag.Duration("duration", 10*time.Second, "wrk run per target, path and round")
 	conns := flag.Int("conns", 32, "wrk connections")
+	warm := flag.Duration("warm", 2*time.Second, "unmeasured wrk run of the same target and path right before each measured one")
 	short := flag.Bool("short", false, "one round of 2 s per target and path (CI)")
 	check := flag.Bool("check", false, "fail unless every target answered every request and streamgate's counters match what wrk sent")
 	only := flag.String("targets", "reference,streamgate,streamgate-redis,nginx,haproxy", "targets, comma-separated")
@@ -48,7 +49,7 @@ func main() {
 	replotOnly := flag.Bool("replot", false, "redraw the charts from results.json and scale.json, and run nothing")
 	flag.Parse()
 	if *short {
-		*rounds, *duration = 1, 2*time.Second
+		*rounds, *duration, *warm = 1, 2*time.Second, time.Second
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -68,12 +69,12 @@ func main() {
 		}
 		return
 	}
-	if err := bench(ctx, *rounds, *duration, *conns, strings.Split(*only, ","), *check, *write); err != nil {
+	if err := bench(ctx, *rounds, *duration, *warm, *conns, strings.Split(*only, ","), *check, *write); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func bench(ctx context.Context, rounds int, d time.Duration, conns int, names []string, check, write bool) error {
+func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, names []string, check, write bool) error {
 	benchDir, err := repoBenchDir()
 	if err != nil {
 		return err
@@ -168,6 +169,14 @@ func bench(ctx context.Context, rounds int, d time.Duration, conns int, names []
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				// A target idle while the others ran is measured warm, as a
+				// gate in service is: its pools, connections and caches are
+				// in use, and with Redis its refresh table is current.
+				if warm >= time.Second {
+					if _, err := runWrk(ctx, lua, loadCPU, t.addr, p.path, conns, warm); err != nil {
+						return fmt.Errorf("warming %s: %w", t.name, err)
+					}
+				}
 				s, err := measure(ctx, t, lua, loadCPU, p.name, p.path, conns, d, ticks)
 				if err != nil {
 					return err
@@ -184,7 +193,7 @@ func bench(ctx context.Context, rounds int, d time.Duration, conns int, names []
 	rep.Command = "go run ./bench/run " + strings.Join(os.Args[1:], " ")
 	rep.Date = started.UTC().Format("2006-01-02")
 	rep.Machine = machine()
-	rep.Rounds, rep.Duration, rep.Conns = rounds, d.String(), conns
+	rep.Rounds, rep.Duration, rep.Warm, rep.Conns = rounds, d.String(), warm.String(), conns
 	fmt.Println(rep.markdown())
 	if write {
 		if err := rep.write(benchDir); err != nil {

@@ -47,6 +47,7 @@ type report struct {
 	Command  string   `json:"command"`
 	Rounds   int      `json:"rounds"`
 	Duration string   `json:"duration"`
+	Warm     string   `json:"warm"`
 	Conns    int      `json:"connections"`
 	Rows     []row    `json:"rows"`
 	Samples  []sample `json:"samples"`
@@ -87,8 +88,8 @@ func summarize(samples []sample, targets []string) report {
 
 func (r report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s · %s · %d rounds × %s per target and path, %d connections, interleaved · `%s`\n\n",
-		r.Date, r.Machine, r.Rounds, r.Duration, r.Conns, r.Command)
+	fmt.Fprintf(&b, "%s · %s · %d rounds × %s per target and path (each after %s unmeasured), %d connections, interleaved · `%s`\n\n",
+		r.Date, r.Machine, r.Rounds, r.Duration, r.Warm, r.Conns, r.Command)
 	b.WriteString("| path | target | req/s median (min–max) | vs reference | p50 µs | p99 µs | CPU µs/req median (min–max) | CPU vs reference |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, row := range r.Rows {
