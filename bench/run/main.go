@@ -39,7 +39,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "interleaved rounds")
 	duration := flag.Duration("duration", 10*time.Second, "wrk run per target, path and round")
 	conns := flag.Int("conns", 32, "wrk connections")
-	warm := flag.Duration("warm", 2*time.Second, "unmeasured wrk run of the same target and path right before each measured one")
+	warm := flag.Duration("warm", 10*time.Second, "unmeasured wrk run of the same target and path right before each measured one")
 	short := flag.Bool("short", false, "one round of 2 s per target and path (CI)")
 	check := flag.Bool("check", false, "fail unless every target answered every request and streamgate's counters match what wrk sent")
 	only := flag.String("targets", "reference,streamgate,streamgate-redis,nginx,haproxy", "targets, comma-separated")
@@ -171,7 +171,8 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 				}
 				// A target idle while the others ran is measured warm, as a
 				// gate in service is: its pools, connections and caches are
-				// in use, and with Redis its refresh table is current.
+				// in use, and with Redis its refresh table is current, which
+				// takes one -refresh-interval (10 s) of traffic.
 				if warm >= time.Second {
 					if _, err := runWrk(ctx, lua, loadCPU, t.addr, p.path, conns, warm); err != nil {
 						return fmt.Errorf("warming %s: %w", t.name, err)
