@@ -30,12 +30,15 @@ type UpstreamOptions struct {
 	Logger           *slog.Logger
 }
 
+// Upstream is the reverse proxy to the origin.
+type Upstream struct{ *httputil.ReverseProxy }
+
 // NewUpstream returns the reverse proxy to the origin. Bodies stream through
-// pooled buffers and are never read whole; Range requests and 206 answers
-// pass unchanged.
-func NewUpstream(opts UpstreamOptions) *httputil.ReverseProxy {
+// pooled buffers and are never read whole, nor held more than flushInterval;
+// Range requests and 206 answers pass unchanged.
+func NewUpstream(opts UpstreamOptions) Upstream {
 	target := opts.URL
-	return &httputil.ReverseProxy{
+	return Upstream{&httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			// Keep the chain of proxies in front of us, as nginx's
@@ -51,8 +54,35 @@ func NewUpstream(opts UpstreamOptions) *httputil.ReverseProxy {
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-	}
+		// A response of known length is otherwise held in net/http's 4 KiB
+		// buffer until it fills. Flushing after every write (-1) cost a third
+		// of the playlist rate: ReverseProxy then flushes the headers alone,
+		// from a goroutine of their own. A stalled answer waits this long.
+		FlushInterval: flushInterval,
+	}}
 }
+
+// ServeHTTP proxies r to the origin.
+func (u Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.ReverseProxy.ServeHTTP(&untypedWriter{w}, r)
+}
+
+// untypedWriter keeps a response the origin sent without a Content-Type
+// without one: net/http would otherwise guess one from the first bytes.
+type untypedWriter struct{ http.ResponseWriter }
+
+func (w *untypedWriter) WriteHeader(code int) {
+	if h := w.Header(); code >= 200 {
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = nil // present but empty: net/http neither sniffs nor sends it
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap gives http.ResponseController, and so the proxy's flushes and
+// protocol upgrades, the writer underneath.
+func (w *untypedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // NewTransport is http.DefaultTransport tuned for one busy origin: many idle
 // keep-alive connections (the default of 2 per host churns connections under
@@ -79,6 +109,10 @@ func NewTransport(headerTimeout time.Duration) *http.Transport {
 type bufferPool struct{}
 
 const copyBufferSize = 128 << 10
+
+// flushInterval bounds how long bytes the origin has sent may wait in the
+// proxy before they go on to the player.
+const flushInterval = 100 * time.Millisecond
 
 // The pool holds array pointers: converting the slice back on Put allocates
 // nothing, where pooling *[]byte would allocate a slice header per request.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,39 +147,71 @@ func TestProxyRangeRequests(t *testing.T) {
 // is still waiting.
 func TestProxyStreamsWithoutBuffering(t *testing.T) {
 	t.Parallel()
-	h := newHold()
-	defer h.Release()
-	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "video/mp2t")
-		_, _ = io.WriteString(w, "first-chunk")
-		w.(http.Flusher).Flush()
-		h.wait(r.Context())
-		_, _ = io.WriteString(w, "-rest")
-	}, gatewayOptions{})
+	for _, length := range []string{"", strconv.Itoa(len("first-chunk-rest"))} {
+		name := "chunked"
+		if length != "" {
+			name = "with a Content-Length" // net/http would hold it until 4 KiB fill its buffer
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHold()
+			defer h.Release()
+			g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "video/mp2t")
+				if length != "" {
+					w.Header().Set("Content-Length", length)
+				}
+				_, _ = io.WriteString(w, "first-chunk")
+				w.(http.Flusher).Flush()
+				h.wait(r.Context())
+				_, _ = io.WriteString(w, "-rest")
+			}, gatewayOptions{})
 
-	resp, err := g.client.Do(g.request(t, http.MethodGet, "/live/seg.ts", "alice", "tv"))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+			// The origin holds the rest until the first chunk has arrived: a
+			// proxy that buffers answers nothing before this deadline.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			resp, err := g.client.Do(g.request(t, http.MethodGet, "/live/seg.ts", "alice", "tv").WithContext(ctx))
+			require.NoError(t, err, "no answer while the origin was still sending: the proxy buffers")
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, length, resp.Header.Get("Content-Length"))
 
-	first := make([]byte, len("first-chunk"))
-	read := make(chan error, 1)
-	go func() {
-		_, err := io.ReadFull(resp.Body, first)
-		read <- err
-	}()
-	select {
-	case err := <-read:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first chunk did not arrive while the origin was still sending: the proxy buffers")
+			first := make([]byte, len("first-chunk"))
+			_, err = io.ReadFull(resp.Body, first)
+			require.NoError(t, err, "the first chunk did not arrive while the origin was still sending: the proxy buffers")
+			assert.Equal(t, "first-chunk", string(first))
+
+			h.Release()
+			rest, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, "-rest", string(rest))
+		})
 	}
-	assert.Equal(t, "first-chunk", string(first))
+}
 
-	h.Release()
-	rest, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, "-rest", string(rest))
+// TestProxyAddsNoContentType: net/http guesses a Content-Type for a handler
+// that sets none; an origin's answer without one must pass without one.
+func TestProxyAddsNoContentType(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // the origin's own server must not add one either
+		if r.Header.Get("Range") != "" {
+			w.Header().Set("Content-Range", "bytes 0-4/10")
+			w.WriteHeader(http.StatusPartialContent)
+		}
+		_, _ = io.WriteString(w, "plain")
+	}, gatewayOptions{})
+	for _, rng := range []string{"", "bytes=0-4"} {
+		req := g.request(t, http.MethodGet, "/file", "alice", "tv")
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, body := g.do(t, req)
+		assert.Equal(t, "plain", string(body))
+		_, typed := resp.Header["Content-Type"]
+		assert.False(t, typed, "status %d: got Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 }
 
 func TestProxyOriginUnreachable(t *testing.T) {
