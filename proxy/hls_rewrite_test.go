@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func playlistGate(t *testing.T, serve http.HandlerFunc) (*jwtGate, string) {
 			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 			w.Header().Set("ETag", `"v1"`)
 			w.Header().Set("Cache-Control", "public, max-age=2")
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 			_, _ = w.Write(b)
 		}
 	}
@@ -82,12 +84,28 @@ func TestPlaylistRewritingGolden(t *testing.T) {
 			assert.Equal(t, string(want), string(got))
 
 			assert.Equal(t, "application/vnd.apple.mpegurl", resp.Header.Get("Content-Type"))
-			assert.Empty(t, resp.Header.Get("Content-Length"), "the length is unknown while streaming")
-			assert.Equal(t, []string{"chunked"}, resp.TransferEncoding)
+			assert.Equal(t, strconv.Itoa(len(body)), resp.Header.Get("Content-Length"),
+				"the origin sent a length, so the rewritten playlist has its corrected one")
+			assert.Empty(t, resp.TransferEncoding)
 			assert.Empty(t, resp.Header.Get("ETag"))
 			assert.Equal(t, "private, no-store", resp.Header.Get("Cache-Control"))
 		})
 	}
+}
+
+// TestPlaylistRewritingHead: a HEAD answer carries the origin's length of a
+// playlist that would be rewritten, so the length is dropped, not passed.
+func TestPlaylistRewritingHead(t *testing.T) {
+	t.Parallel()
+	g, token := playlistGate(t, nil)
+	req, err := http.NewRequest(http.MethodHead, g.URL+"/vod/42/media.m3u8?token="+token, nil)
+	require.NoError(t, err)
+	req.Host = playerHost
+	resp, body := g.do(t, req)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Empty(t, body)
+	assert.Empty(t, resp.Header.Get("Content-Length"))
+	assert.Equal(t, "private, no-store", resp.Header.Get("Cache-Control"), "the HEAD answer describes the rewritten playlist")
 }
 
 func TestPlaylistRewritingLeavesOthersAlone(t *testing.T) {

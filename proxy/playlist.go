@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"strings"
 )
 
@@ -72,10 +75,6 @@ func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
 			return nil
 		}
 		h := resp.Header
-		// The rewritten length is known only once the body has streamed:
-		// send it chunked (or as HTTP/2 frames) rather than read it whole.
-		h.Del("Content-Length")
-		resp.ContentLength = -1
 		h.Del("Content-Encoding")
 		// The body now differs from the origin's representation, and carries a
 		// bearer token that no shared cache may keep.
@@ -84,8 +83,46 @@ func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
 		}
 		h.Set("Cache-Control", "private, no-store")
 		resp.Body = newPlaylistReader(resp.Body, gzipped, newURIRewriter(pt.host, pt.pair))
+		return correctLength(resp)
+	}
+}
+
+// maxCorrectedPlaylist bounds how much of a rewritten playlist is held to
+// give it its corrected Content-Length: far above any real playlist (a
+// ten-hour VOD playlist of 2 s segments is about 2 MiB).
+const maxCorrectedPlaylist = 16 << 20
+
+// correctLength gives a rewritten playlist its new Content-Length when the
+// origin sent one: the origin had the whole playlist, so holding it costs the
+// player nothing. A playlist the origin streams without a length (chunked,
+// as some LL-HLS origins do) streams on, line by line, chunked. So does one
+// past maxCorrectedPlaylist, rather than be held whole.
+func correctLength(resp *http.Response) error {
+	h := resp.Header
+	if resp.ContentLength < 0 || resp.Request.Method == http.MethodHead {
+		// A HEAD answer's length was the origin's playlist's, not ours.
+		h.Del("Content-Length")
+		resp.ContentLength = -1
 		return nil
 	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCorrectedPlaylist+1))
+	if err != nil {
+		return err // ReverseProxy closes resp.Body and answers 502, or 499 when the player left
+	}
+	if len(body) > maxCorrectedPlaylist {
+		h.Del("Content-Length")
+		resp.ContentLength = -1
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		return nil
+	}
+	_ = resp.Body.Close()
+	resp.ContentLength = int64(len(body))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
 }
 
 // isPlaylist reports whether a response is an HLS playlist (RFC 8216 §4:
