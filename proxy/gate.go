@@ -174,13 +174,20 @@ func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision)
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, limitProblem{
 		problem: newProblem(http.StatusTooManyRequests, "too-many-streams", "Too many concurrent streams",
-			"This account is already playing on "+strconv.Itoa(d.Active)+" devices, its limit. Stop one of them, or retry after "+strconv.Itoa(retry)+" s."),
+			"This account is already playing on "+devices(d.Active)+", its limit. Stop one of them, or retry after "+strconv.Itoa(retry)+" s."),
 		UserID:     userID,
 		Limit:      d.Limit,
 		Active:     d.Active,
 		RetryAfter: retry,
 		Sessions:   slots,
 	})
+}
+
+func devices(n int) string {
+	if n == 1 {
+		return "1 device"
+	}
+	return strconv.Itoa(n) + " devices"
 }
 
 // retryAfterSeconds rounds up to whole seconds, at least 1 (RFC 9110 delay-seconds).

@@ -61,6 +61,7 @@ func TestPlanLimitsFromTokens(t *testing.T) {
 			resp, p := play("tv", 1)
 			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a 1-screen plan")
 			assert.Equal(t, 1.0, p["limit"], "the 429 reports the limit that applied")
+			assert.Contains(t, p["detail"], "playing on 1 device,", "one device, not \"1 devices\"")
 			assert.Equal(t, 1.0, p["active"])
 
 			// An upgrade: a new token with a bigger plan admits the next new session.
