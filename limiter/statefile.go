@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +66,28 @@ func (m *Memory) SaveStateFile(path string) (int, error) {
 		_ = d.Close()
 	}
 	return n, nil
+}
+
+// CheckStateFile reports whether SaveStateFile could write path: it creates
+// and removes a temporary file beside it. Checked at start, a directory that
+// is missing or read-only stops the process there, not at shutdown, when the
+// sessions it was meant to keep would be lost.
+func CheckStateFile(path string) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".check-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the temporary name would only confuse
+		}
+		return fmt.Errorf("directory %s: %w", dir, err)
+	}
+	name := tmp.Name()
+	err = tmp.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // LoadStateFile reads a file written by SaveStateFile; see ReadState.

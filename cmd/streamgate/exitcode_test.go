@@ -29,6 +29,8 @@ func TestExitCode(t *testing.T) {
 			stderr: []string{"-store-failure"}},
 		{name: "several problems, one line each", args: []string{"-demo", "-max-streams", "0", "-log-format", "xml"}, code: 2,
 			stderr: []string{"-max-streams", "-log-format"}},
+		{name: "a state file in a missing directory", args: []string{"-demo", "-state-file", "/nonexistent/streamgate/state.jsonl"}, code: 2,
+			stderr: []string{"-state-file"}},
 		{name: "help", args: []string{"-help"}, code: 0, stdout: "-max-streams"},
 		{name: "version", args: []string{"-version"}, code: 0, stdout: "streamgate "},
 	}

@@ -43,6 +43,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "streamgate %s (%s)\n", buildVersion(), runtime.Version())
 		return nil
 	}
+	if cfg.StateFile != "" {
+		if err := limiter.CheckStateFile(cfg.StateFile); err != nil {
+			return usageError{fmt.Errorf("invalid value for flag -state-file: cannot be written: %w", err)}
+		}
+	}
 	logger := newLogger(cfg, stderr)
 	tuneGC(getenv, logger)
 	return serve(ctx, cfg, logger)
