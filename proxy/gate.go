@@ -103,8 +103,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
 		if r.Context().Err() != nil {
 			// The player hung up while the store was asked: not a store
 			// failure, and nobody is left to answer.
-			g.Metrics.upstreamErrors.WithLabelValues("client_closed").Inc()
-			w.WriteHeader(StatusClientClosedRequest)
+			answerClientClosed(w, r, g.Metrics, g.Logger)
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()

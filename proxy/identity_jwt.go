@@ -185,10 +185,9 @@ func (j *JWTIdentity) Identify(r *http.Request) (Identity, *IdentityError) {
 		}
 		j.cache.add(token, id, exp)
 	}
-	switch {
-	case src != fromQuery:
+	if src != fromQuery {
 		id.PlaylistQuery = ""
-	case id.PlaylistQuery == "": // cached when it came in a header
+	} else if id.PlaylistQuery == "" { // cached when it came in a header
 		id.PlaylistQuery = j.playlistQuery(token)
 	}
 	return id, nil

@@ -130,9 +130,7 @@ func upstreamErrorHandler(m *Metrics, logger *slog.Logger) func(http.ResponseWri
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-			m.upstreamErrors.WithLabelValues("client_closed").Inc()
-			logger.Debug("client closed request", "method", r.Method, "path", r.URL.Path)
-			w.WriteHeader(StatusClientClosedRequest)
+			answerClientClosed(w, r, m, logger)
 		case isHeaderTimeout(err):
 			m.upstreamErrors.WithLabelValues("timeout").Inc()
 			logger.Warn("upstream timed out", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -145,6 +143,14 @@ func upstreamErrorHandler(m *Metrics, logger *slog.Logger) func(http.ResponseWri
 				"Origin unreachable", "The origin could not be reached or broke the connection."))
 		}
 	}
+}
+
+// answerClientClosed counts and logs a request whose player hung up before
+// it was answered, and writes the 499 that only the access log will see.
+func answerClientClosed(w http.ResponseWriter, r *http.Request, m *Metrics, logger *slog.Logger) {
+	m.upstreamErrors.WithLabelValues("client_closed").Inc()
+	logger.Debug("client closed request", "method", r.Method, "path", r.URL.Path)
+	w.WriteHeader(StatusClientClosedRequest)
 }
 
 // isHeaderTimeout tells a slow origin (504) from an unreachable one (502): a

@@ -33,8 +33,9 @@ func tuneGC(getenv func(string) string, logger *slog.Logger) {
 	limit := getenv("GOMEMLIMIT")
 	if limit == "" {
 		if l, ok := containerMemoryLimit(); ok {
-			debug.SetMemoryLimit(int64(float64(l) * memoryLimitShare))
-			limit = strconv.FormatInt(int64(float64(l)*memoryLimitShare), 10) + "B (90% of the container's limit)"
+			share := int64(float64(l) * memoryLimitShare)
+			debug.SetMemoryLimit(share)
+			limit = strconv.FormatInt(share, 10) + "B (90% of the container's limit)"
 		} else {
 			limit = "none (no container limit found; set GOMEMLIMIT to bound the heap)"
 		}
