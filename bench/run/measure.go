@@ -30,7 +30,7 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 	var before gateCounters
 	if s.Gate {
 		var err error
-		if before, err = scrapeGate(t.admin); err != nil {
+		if before, err = settledGate(ctx, t.admin); err != nil {
 			return s, fmt.Errorf("%s metrics: %w", t.name, err)
 		}
 	}
@@ -55,7 +55,7 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 		s.CPUPerReqUS = float64(cpu1-cpu0) * 1e6 / float64(ticks) / float64(r.Requests)
 	}
 	if s.Gate {
-		after, err := scrapeGate(t.admin)
+		after, err := settledGate(ctx, t.admin)
 		if err != nil {
 			return s, fmt.Errorf("%s metrics: %w", t.name, err)
 		}

@@ -66,6 +66,33 @@ type gateCounters struct {
 	admitted, rejected, invalid, storeCalls float64
 }
 
+// settledGate scrapes the gate's counters once its decisions have stopped
+// changing: the wrk run before may have left requests in flight that the
+// gate decides a moment later (with Redis, after a round trip), and counting
+// them in the next window would make it look as if the gate admitted more
+// than wrk sent. It gives up waiting after a few seconds.
+func settledGate(ctx context.Context, admin string) (gateCounters, error) {
+	last, err := scrapeGate(admin)
+	deadline := time.Now().Add(3 * time.Second)
+	for err == nil && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		var c gateCounters
+		if c, err = scrapeGate(admin); err == nil {
+			if c.decisions() == last.decisions() {
+				return c, nil
+			}
+			last = c
+		}
+	}
+	return last, err
+}
+
+func (c gateCounters) decisions() float64 { return c.admitted + c.rejected + c.invalid }
+
 func scrapeGate(admin string) (gateCounters, error) {
 	var c gateCounters
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{}).DialContext}}
