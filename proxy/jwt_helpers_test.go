@@ -28,6 +28,8 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
 // jwtTestKeys are generated once per test binary: an RSA key takes a while,
@@ -161,7 +163,7 @@ func (o *jwtOrigin) lastRequest() *http.Request {
 type jwtGate struct {
 	URL      string
 	origin   *jwtOrigin
-	identity proxy.Identifier
+	identity identity.Identifier
 	memory   *limiter.Memory
 	reg      *prometheus.Registry
 	clock    *jwtClock
@@ -169,8 +171,8 @@ type jwtGate struct {
 }
 
 type jwtGateOptions struct {
-	jwt     *proxy.JWTOptions // nil: header identity
-	header  proxy.HeaderIdentity
+	jwt     *tokenauth.JWTOptions // nil: header identity
+	header  identity.HeaderIdentity
 	limit   int
 	store   limiter.Store
 	handler http.HandlerFunc
@@ -196,7 +198,7 @@ func newJWTGate(t testing.TB, opts jwtGateOptions) *jwtGate {
 			o.Logger = logger
 		}
 		o.Registerer = g.reg
-		id, err := proxy.NewJWTIdentity(o)
+		id, err := tokenauth.NewJWTIdentity(o)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = id.Close() })
 		g.identity = id
@@ -266,7 +268,7 @@ func bearerRequest(t testing.TB, token string) *http.Request {
 	return req
 }
 
-func withNow(o proxy.JWTOptions, now func() time.Time) proxy.JWTOptions {
+func withNow(o tokenauth.JWTOptions, now func() time.Time) tokenauth.JWTOptions {
 	o.Now = now
 	return o
 }
