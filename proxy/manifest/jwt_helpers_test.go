@@ -6,9 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -92,22 +88,6 @@ func claimsFor(now time.Time, user, session string) jwt.MapClaims {
 	return jwt.MapClaims{"sub": user, "sid": session, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 }
 
-// writeJWKS writes a JSON Web Key Set, marshalled by go-jose, to a file.
-func writeJWKS(t testing.TB, keys ...jose.JSONWebKey) string {
-	t.Helper()
-	b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
-	require.NoError(t, err)
-	return writeTestFile(t, "keys.json", b)
-}
-
-// pemPublic is pub in PKIX PEM.
-func pemPublic(t testing.TB, pub any) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-}
-
 func writeTestFile(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -143,13 +123,6 @@ func newJWTOrigin(t testing.TB, h http.HandlerFunc) *jwtOrigin {
 	}))
 	t.Cleanup(o.Close)
 	return o
-}
-
-// pathSeen reports whether the origin was ever asked for path.
-func pathSeen(o *jwtOrigin, path string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.paths[path]
 }
 
 func (o *jwtOrigin) lastRequest() *http.Request {
@@ -228,18 +201,6 @@ func newJWTGate(t testing.TB, opts jwtGateOptions) *jwtGate {
 	return g
 }
 
-// get sends a GET of path with the token as a bearer header (empty: none)
-// and returns the response with its body read.
-func (g *jwtGate) get(t testing.TB, path, token string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, g.URL+path, nil)
-	require.NoError(t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	return g.do(t, req)
-}
-
 func (g *jwtGate) do(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := g.client.Do(req)
@@ -248,59 +209,4 @@ func (g *jwtGate) do(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp, body
-}
-
-// problemOf decodes a problem answer.
-func problemOf(t testing.TB, resp *http.Response, body []byte) map[string]any {
-	t.Helper()
-	require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), "body: %s", body)
-	var p map[string]any
-	require.NoError(t, json.Unmarshal(body, &p))
-	return p
-}
-
-// bearerRequest is a request carrying token as Authorization: Bearer.
-func bearerRequest(t testing.TB, token string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://gate.example/seg.ts", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	return req
-}
-
-func withNow(o tokenauth.JWTOptions, now func() time.Time) tokenauth.JWTOptions {
-	o.Now = now
-	return o
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// gatheredValue is the value of one counter or gauge series of reg; 0 when
-// the series does not exist.
-func gatheredValue(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range f.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, l := range m.GetLabel() {
-					found = found || (l.GetName() == labels[i] && l.GetValue() == labels[i+1])
-				}
-				if !found {
-					continue metrics
-				}
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	return 0
 }
