@@ -314,22 +314,31 @@ func (r *mpdReader) decl(in []byte) []byte {
 
 // tagPass passes a start tag on up to its '>'.
 func (r *mpdReader) tagPass(in []byte) []byte {
-	for i, c := range in {
-		switch {
+	i := 0
+	for {
+		var j int
+		if r.quote != 0 {
+			j = bytes.IndexByte(in[i:], r.quote)
+		} else {
+			j = bytes.IndexAny(in[i:], "\"'>")
+		}
+		if j < 0 {
+			r.out = append(r.out, in...)
+			return nil
+		}
+		i += j
+		switch c := in[i]; {
 		case r.quote != 0:
-			if c == r.quote {
-				r.quote = 0
-			}
-		case c == '"' || c == '\'':
-			r.quote = c
+			r.quote = 0
 		case c == '>':
 			r.out = append(r.out, in[:i+1]...)
 			r.st = mpdText
 			return in[i+1:]
+		default:
+			r.quote = c
 		}
+		i++
 	}
-	r.out = append(r.out, in...)
-	return nil
 }
 
 // tag gathers a start tag. Once its name is known, one the rewriter has no
