@@ -17,7 +17,13 @@ const mpdTokenMax = 64 << 10
 // mpdChunk is how much of the origin's body one Read takes in.
 const mpdChunk = 32 << 10
 
-var mpdChunks = sync.Pool{New: func() any { b := make([]byte, mpdChunk); return &b }}
+// mpdBuffers are a reader's buffers, pooled: an MPD is rewritten on every
+// reload of a live stream.
+type mpdBuffers struct {
+	in, out, pending, scratch, scratch2 []byte
+}
+
+var mpdPool = sync.Pool{New: func() any { return &mpdBuffers{in: make([]byte, mpdChunk)} }}
 
 // mpdState is where the rewriter stands in the XML.
 type mpdState uint8
@@ -46,7 +52,7 @@ type mpdReader struct {
 	body io.ReadCloser // the origin's body
 	gzip bool          // body is gzip-encoded; decoded on the first Read
 	src  io.Reader     // nil until opened
-	buf  *[]byte       // pooled input chunk; nil once closed
+	bufs *mpdBuffers   // nil until opened and once closed
 
 	uris      []uriRewriter // for URIs
 	templates []uriRewriter // for templates: a '$' in a pair doubled
@@ -101,13 +107,13 @@ func (r *mpdReader) Read(b []byte) (int, error) {
 // fill rewrites the next chunk of the body.
 func (r *mpdReader) fill() {
 	r.out, r.off = r.out[:0], 0
-	if r.src == nil {
+	if r.bufs == nil {
 		if r.err = r.open(); r.err != nil {
 			return
 		}
 	}
-	n, err := r.src.Read(*r.buf)
-	r.feed((*r.buf)[:n])
+	n, err := r.src.Read(r.bufs.in)
+	r.feed(r.bufs.in[:n])
 	if err == io.EOF {
 		// What was held is passed on: a body cut inside a tag is not ours
 		// to repair.
@@ -129,15 +135,21 @@ func (r *mpdReader) open() error {
 		}
 		r.src = zr
 	}
-	r.buf = mpdChunks.Get().(*[]byte)
+	r.bufs = mpdPool.Get().(*mpdBuffers)
+	r.out, r.pending, r.scratch, r.scratch2 = r.bufs.out[:0], r.bufs.pending[:0], r.bufs.scratch[:0], r.bufs.scratch2[:0]
 	return nil
 }
 
 // Close implements io.Closer.
 func (r *mpdReader) Close() error {
-	if r.buf != nil {
-		mpdChunks.Put(r.buf)
-		r.buf = nil
+	if r.bufs != nil {
+		// Buffers grown by a hostile MPD are left to the collector.
+		if cap(r.out) <= 4*mpdChunk && cap(r.pending) <= 2*mpdTokenMax {
+			r.bufs.out, r.bufs.pending, r.bufs.scratch, r.bufs.scratch2 = r.out[:0], r.pending[:0], r.scratch[:0], r.scratch2[:0]
+			mpdPool.Put(r.bufs)
+		}
+		r.bufs = nil
+		r.out, r.off, r.pending, r.scratch, r.scratch2 = nil, 0, nil, nil, nil
 	}
 	if r.body == nil {
 		return nil

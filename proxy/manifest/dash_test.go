@@ -198,9 +198,11 @@ func TestMPDRewritingStreams(t *testing.T) {
 
 func TestMPDReaderClose(t *testing.T) {
 	t.Parallel()
-	r := newMPDReader(io.NopCloser(strings.NewReader("<MPD/>")), false, testHost, []string{testPair}, "")
+	r := newMPDReader(io.NopCloser(strings.NewReader("<MPD><BaseURL>a</BaseURL></MPD>")), false, testHost, []string{testPair}, "")
+	_, err := r.Read(make([]byte, 8))
+	require.NoError(t, err)
 	require.NoError(t, r.Close())
 	require.NoError(t, r.Close(), "a second Close")
-	_, err := r.Read(make([]byte, 8))
-	assert.ErrorIs(t, err, io.ErrClosedPipe)
+	_, err = r.Read(make([]byte, 8))
+	assert.ErrorIs(t, err, io.ErrClosedPipe, "a Read after Close")
 }
