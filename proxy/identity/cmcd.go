@@ -54,17 +54,136 @@ func ReadCMCD(h http.Header, rawQuery string) CMCD {
 // AddHeader adds the keys of one CMCD header value (an RFC 8941 dictionary:
 // key[=value] entries separated by commas).
 func (c *CMCD) AddHeader(v string) {
-	sc := cmcdScanner{s: v}
-	sc.dictionary(c)
+	sc := cmcdScanner[string]{s: v}
+	var f cmcdFound
+	sc.dictionary(&f)
+	f.apply(c, func(sp cmcdSpan) string {
+		if !sp.escaped {
+			return v[sp.start:sp.end]
+		}
+		return unescapeSF(v[sp.start:sp.end])
+	})
 }
 
+// cmcdDecodeMax is the longest query value decoded on the stack; real ones
+// are a few hundred bytes.
+const cmcdDecodeMax = 1 << 10
+
 // AddQuery adds the keys of a CMCD query parameter value still
-// percent-encoded as it stands in the URL; it is decoded as it is scanned,
-// as url.QueryUnescape would ('+' is a space).
+// percent-encoded as it stands in the URL, decoded as url.QueryUnescape
+// would ('+' is a space). A value read from it is a substring of raw when
+// it holds no escape.
 func (c *CMCD) AddQuery(raw string) {
-	// Most values arrive escaped; one that is not is read as a header.
-	sc := cmcdScanner{s: raw, pct: strings.IndexByte(raw, '%') >= 0 || strings.IndexByte(raw, '+') >= 0}
-	sc.dictionary(c)
+	if strings.IndexByte(raw, '%') < 0 && strings.IndexByte(raw, '+') < 0 {
+		c.AddHeader(raw)
+		return
+	}
+	var buf [cmcdDecodeMax]byte
+	dec, ok := appendQueryUnescaped(buf[:0], raw)
+	if !ok {
+		return
+	}
+	sc := cmcdScanner[[]byte]{s: dec}
+	var f cmcdFound
+	sc.dictionary(&f)
+	f.apply(c, func(sp cmcdSpan) string {
+		b := dec[sp.start:sp.end]
+		if sp.escaped {
+			return unescapeSF(string(b))
+		}
+		if i := indexBytes(raw, b); i >= 0 {
+			return raw[i : i+len(b)]
+		}
+		return string(b)
+	})
+}
+
+// appendQueryUnescaped appends raw, its percent escapes and '+' decoded.
+// The runs between escapes are copied whole.
+func appendQueryUnescaped(dst []byte, raw string) ([]byte, bool) {
+	for raw != "" {
+		i := strings.IndexAny(raw, "%+")
+		if i < 0 {
+			return append(dst, raw...), true
+		}
+		dst = append(dst, raw[:i]...)
+		if raw[i] == '+' {
+			dst = append(dst, ' ')
+			raw = raw[i+1:]
+			continue
+		}
+		if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+			return dst, false
+		}
+		dst = append(dst, unhex(raw[i+1])<<4|unhex(raw[i+2]))
+		raw = raw[i+3:]
+	}
+	return dst, true
+}
+
+// indexBytes is strings.Index(s, string(b)) without the conversion.
+func indexBytes(s string, b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	for i := 0; i+len(b) <= len(s); {
+		j := strings.IndexByte(s[i:], b[0])
+		if j < 0 || i+j+len(b) > len(s) {
+			return -1
+		}
+		i += j
+		if s[i:i+len(b)] == string(b) {
+			return i
+		}
+		i++
+	}
+	return -1
+}
+
+// unescapeSF removes the backslashes of an RFC 8941 string's escapes.
+func unescapeSF(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// cmcdSpan is where a string's content or a token stands in the scanned
+// input.
+type cmcdSpan struct {
+	start, end int
+	escaped    bool // holds a backslash escape
+	set        bool
+}
+
+// cmcdFound is what one dictionary held of the keys the gate reads.
+type cmcdFound struct {
+	sid, cid, ot cmcdSpan
+	d, bl        time.Duration
+	hasD, hasBL  bool
+}
+
+func (f *cmcdFound) apply(c *CMCD, text func(cmcdSpan) string) {
+	if f.sid.set {
+		c.SessionID = text(f.sid)
+	}
+	if f.cid.set {
+		c.ContentID = text(f.cid)
+	}
+	if f.ot.set {
+		c.ObjectType = text(f.ot)
+	}
+	if f.hasD {
+		c.Duration = f.d
+	}
+	if f.hasBL {
+		c.BufferLength = f.bl
+	}
 }
 
 // CMCDQueryValue returns the raw (still percent-encoded) value of the first
@@ -83,68 +202,48 @@ func CMCDQueryValue(rawQuery string) (raw string, ok bool) {
 }
 
 func validEscapes(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' {
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return false
-			}
-			i += 2
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			return true
 		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return false
+		}
+		s = s[i+3:]
 	}
-	return true
 }
 
 // cmcdMaxMillis bounds d and bl: larger values (over 31 years) are not
 // media times, and would overflow a time.Duration.
 const cmcdMaxMillis = 1e12
 
-// cmcdScanner reads an RFC 8941 dictionary from s, decoding percent escapes
-// on the fly when pct is set, so that the query form needs no decoded copy.
-type cmcdScanner struct {
-	s   string
-	i   int
-	pct bool
+// cmcdScanner reads an RFC 8941 dictionary from s: a header value as it
+// is, or a query value decoded on the stack. Generic so that each form
+// gets its own code, with every byte access inlined.
+type cmcdScanner[S ~string | ~[]byte] struct {
+	s S
+	i int
 }
 
-// badByte stands for a malformed escape: it is valid nowhere in CMCD, so the
-// entry holding it is skipped.
-const badByte = 0
-
-// peek returns the decoded byte at the scan position and its width in s;
-// width 0 at the end.
-func (sc *cmcdScanner) peek() (byte, int) {
-	if !sc.pct && sc.i < len(sc.s) {
+// peek returns the byte at the scan position and its width: 1, or 0 at the
+// end.
+func (sc *cmcdScanner[S]) peek() (byte, int) {
+	if sc.i < len(sc.s) {
 		return sc.s[sc.i], 1
 	}
-	return sc.peekEscaped()
-}
-
-func (sc *cmcdScanner) peekEscaped() (byte, int) {
-	if sc.i >= len(sc.s) {
-		return 0, 0
-	}
-	switch c := sc.s[sc.i]; c {
-	case '+':
-		return ' ', 1
-	case '%':
-		if sc.i+2 < len(sc.s) && isHex(sc.s[sc.i+1]) && isHex(sc.s[sc.i+2]) {
-			return unhex(sc.s[sc.i+1])<<4 | unhex(sc.s[sc.i+2]), 3
-		}
-		return badByte, 1
-	default:
-		return c, 1
-	}
+	return 0, 0
 }
 
 // next returns the decoded byte at the scan position and moves past it.
-func (sc *cmcdScanner) next() (byte, bool) {
+func (sc *cmcdScanner[S]) next() (byte, bool) {
 	c, w := sc.peek()
 	sc.i += w
 	return c, w > 0
 }
 
 // is reports whether the next byte is c, and moves past it if so.
-func (sc *cmcdScanner) is(c byte) bool {
+func (sc *cmcdScanner[S]) is(c byte) bool {
 	if d, w := sc.peek(); w > 0 && d == c {
 		sc.i += w
 		return true
@@ -152,7 +251,7 @@ func (sc *cmcdScanner) is(c byte) bool {
 	return false
 }
 
-func (sc *cmcdScanner) skipOWS() {
+func (sc *cmcdScanner[S]) skipOWS() {
 	for {
 		c, w := sc.peek()
 		if w == 0 || (c != ' ' && c != '\t') {
@@ -174,7 +273,7 @@ type cmcdValue struct {
 
 // dictionary parses members until the end of s, committing each well-formed
 // one to c and skipping the rest up to the next comma.
-func (sc *cmcdScanner) dictionary(c *CMCD) {
+func (sc *cmcdScanner[S]) dictionary(c *cmcdFound) {
 	for {
 		sc.skipOWS()
 		if sc.i >= len(sc.s) {
@@ -221,7 +320,7 @@ func (sc *cmcdScanner) dictionary(c *CMCD) {
 
 // key reads a key (lcalpha or '*', then lcalpha, digits, "_-.*"). The keys
 // the gate reads are short: a longer one is read but reported with n = 0.
-func (sc *cmcdScanner) key(buf *[4]byte) (n int, ok bool) {
+func (sc *cmcdScanner[S]) key(buf *[4]byte) (n int, ok bool) {
 	first := true
 	for {
 		c, w := sc.peek()
@@ -245,7 +344,7 @@ func (sc *cmcdScanner) key(buf *[4]byte) (n int, ok bool) {
 
 // params reads an item's parameters (;key[=bare item]), which the gate
 // ignores.
-func (sc *cmcdScanner) params() bool {
+func (sc *cmcdScanner[S]) params() bool {
 	for sc.is(';') {
 		for sc.is(' ') {
 		}
@@ -264,7 +363,7 @@ func (sc *cmcdScanner) params() bool {
 }
 
 // item reads a member's value: a bare item or an inner list.
-func (sc *cmcdScanner) item(v *cmcdValue) bool {
+func (sc *cmcdScanner[S]) item(v *cmcdValue) bool {
 	if sc.is('(') {
 		return sc.innerList(v)
 	}
@@ -273,7 +372,7 @@ func (sc *cmcdScanner) item(v *cmcdValue) bool {
 
 // bareItem reads a bare item into v. It does not recurse, which keeps its
 // values on the stack.
-func (sc *cmcdScanner) bareItem(v *cmcdValue) bool {
+func (sc *cmcdScanner[S]) bareItem(v *cmcdValue) bool {
 	c, w := sc.peek()
 	switch {
 	case w == 0:
@@ -307,7 +406,7 @@ func (sc *cmcdScanner) bareItem(v *cmcdValue) bool {
 	return false
 }
 
-func (sc *cmcdScanner) innerList(v *cmcdValue) bool {
+func (sc *cmcdScanner[S]) innerList(v *cmcdValue) bool {
 	v.kind = 'l'
 	for {
 		for sc.is(' ') {
@@ -334,7 +433,7 @@ func (sc *cmcdScanner) innerList(v *cmcdValue) bool {
 
 // number reads an integer or a decimal (RFC 8941 §3.3.1-2), keeping the
 // integer part.
-func (sc *cmcdScanner) number(v *cmcdValue) bool {
+func (sc *cmcdScanner[S]) number(v *cmcdValue) bool {
 	v.kind = 'i'
 	v.neg = sc.is('-')
 	digits := 0
@@ -374,7 +473,7 @@ func (sc *cmcdScanner) number(v *cmcdValue) bool {
 
 // quoted reads a string's content after its opening quote: printable ASCII,
 // with \" and \\ as the only escapes.
-func (sc *cmcdScanner) quoted(v *cmcdValue) bool {
+func (sc *cmcdScanner[S]) quoted(v *cmcdValue) bool {
 	v.kind, v.start = 's', sc.i
 	for {
 		c, w := sc.peek()
@@ -385,9 +484,6 @@ func (sc *cmcdScanner) quoted(v *cmcdValue) bool {
 			v.end = sc.i
 			sc.i += w
 			return true
-		}
-		if w > 1 || (sc.pct && c == ' ') {
-			v.escaped = true
 		}
 		sc.i += w
 		switch {
@@ -403,16 +499,13 @@ func (sc *cmcdScanner) quoted(v *cmcdValue) bool {
 }
 
 // token reads a token (RFC 8941 §3.3.4).
-func (sc *cmcdScanner) token(v *cmcdValue) bool {
+func (sc *cmcdScanner[S]) token(v *cmcdValue) bool {
 	v.kind, v.start = 't', sc.i
 	for {
 		c, w := sc.peek()
 		if w == 0 || !isTokenByte(c) {
 			v.end = sc.i
 			return true
-		}
-		if w > 1 || (sc.pct && c == ' ') {
-			v.escaped = true
 		}
 		sc.i += w
 	}
@@ -421,7 +514,7 @@ func (sc *cmcdScanner) token(v *cmcdValue) bool {
 // skipEntry moves from the start of a malformed entry to the next comma
 // that is not inside a string. A quote opens a string only where a string
 // may start, so that a stray one does not swallow the entries after it.
-func (sc *cmcdScanner) skipEntry() {
+func (sc *cmcdScanner[S]) skipEntry() {
 	inString := false
 	var prev byte
 	for {
@@ -458,50 +551,28 @@ func wantedCMCDKey(key []byte) bool {
 }
 
 // commit stores a member the gate reads, when its value has the right type.
-func (sc *cmcdScanner) commit(c *CMCD, key string, v *cmcdValue) {
+func (sc *cmcdScanner[S]) commit(c *cmcdFound, key string, v *cmcdValue) {
 	switch key {
 	case "sid":
 		if v.kind == 's' {
-			c.SessionID = sc.text(v)
+			c.sid = cmcdSpan{v.start, v.end, v.escaped, true}
 		}
 	case "cid":
 		if v.kind == 's' {
-			c.ContentID = sc.text(v)
+			c.cid = cmcdSpan{v.start, v.end, v.escaped, true}
 		}
 	case "ot":
 		if v.kind == 't' {
-			c.ObjectType = sc.text(v)
+			c.ot = cmcdSpan{v.start, v.end, false, true}
 		}
 	case "d":
 		if v.kind == 'i' && !v.neg && v.num <= cmcdMaxMillis {
-			c.Duration = time.Duration(v.num) * time.Millisecond
+			c.d, c.hasD = time.Duration(v.num)*time.Millisecond, true
 		}
 	case "bl":
 		if (v.kind == 'i' || (v.kind == 'l' && v.nums > 0)) && !v.neg && v.num <= cmcdMaxMillis {
-			c.BufferLength = time.Duration(v.num) * time.Millisecond
+			c.bl, c.hasBL = time.Duration(v.num)*time.Millisecond, true
 		}
-	}
-}
-
-// text returns a string's content or a token, decoded; a substring of the
-// input when there was nothing to decode.
-func (sc *cmcdScanner) text(v *cmcdValue) string {
-	raw := sc.s[v.start:v.end]
-	if !v.escaped {
-		return raw
-	}
-	var b strings.Builder
-	b.Grow(len(raw))
-	dec := cmcdScanner{s: raw, pct: sc.pct}
-	for {
-		c, ok := dec.next()
-		if !ok {
-			return b.String()
-		}
-		if c == '\\' && v.kind == 's' {
-			c, _ = dec.next()
-		}
-		b.WriteByte(c)
 	}
 }
 
