@@ -23,6 +23,10 @@ const LiveWindow = 6
 // to play (suggestedPresentationDelay).
 const LiveDelay = 3
 
+// maxLiveSegment is the highest live segment number: its sequence number
+// (n+1) must fit the 32 bits of mfhd.
+const maxLiveSegment = 1<<32 - 2
+
 // LiveStart is the default origin of the live timeline: live segment number
 // n starts at LiveStart + n × SegmentDuration and carries the media of
 // segment n mod Segments. A fixed instant, so that every replica and every
@@ -198,9 +202,12 @@ func (o *Origin) segment(w http.ResponseWriter, r *http.Request, rd *rendition, 
 		o.media(w, r, rd, file, rd.segments[n])
 		return
 	}
-	// One segment past the edge is served too: a player whose clock runs a
-	// little ahead asks for it a moment early, and its bytes are known.
-	if n > o.liveEdge()+1 {
+	// A live segment is served even before its time: its bytes are known,
+	// and ffmpeg's DASH reader (5.1) does not wait for a segment's
+	// availability time but asks ahead, skipping every number answered with
+	// 404 until it is far ahead of the clock. Players that do wait are told
+	// what is live by the playlists and the MPD's clock.
+	if n > maxLiveSegment {
 		http.NotFound(w, r)
 		return
 	}
