@@ -102,11 +102,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	upstream := cfg.Upstream
 	var demoSrv *http.Server
 	if cfg.Demo {
+		origin, err := demo.New(demo.Options{})
+		if err != nil {
+			return err
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("demo origin: %w", err)
 		}
-		demoSrv = proxy.NewServer(demo.New(), logger)
+		demoSrv = proxy.NewServer(origin, logger)
 		g.Go(func() error { return serveUntilShutdown(demoSrv, ln) })
 		upstream = &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	}
