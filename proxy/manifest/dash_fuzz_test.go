@@ -12,7 +12,6 @@ import (
 	"testing/iotest"
 )
 
-
 // FuzzDASHRewrite checks the MPD rewriter on any input: it never panics, its
 // output does not depend on how the body arrives, it only ever adds the pair
 // (with its separator), and in a document that parses it never gives the

@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata")
+// UpdateGolden is shared with the external test package (hls_test.go): one
+// -update flag rewrites every golden file of the package.
+var UpdateGolden = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 const (
 	testHost = "stream.example.com"
@@ -64,7 +66,7 @@ func TestMPDRewritingGolden(t *testing.T) {
 			require.NoError(t, err)
 			got := rewriteMPD(t, in, identityReader, 32<<10, tc.pairs, tc.sessionID)
 			golden := filepath.Join("testdata", "dash", tc.name+".golden")
-			if *updateGolden {
+			if *UpdateGolden {
 				require.NoError(t, os.WriteFile(golden, got, 0o644))
 			}
 			want, err := os.ReadFile(golden)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -20,10 +19,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/manifest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/hls")
+var updateGolden = manifest.UpdateGolden
 
 // playerHost is the host the player believes it talks to.
 const playerHost = "stream.example.com"
