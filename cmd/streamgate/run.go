@@ -49,16 +49,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return usageError{fmt.Errorf("invalid value for flag -state-file: cannot be written: %w", err)}
 		}
 	}
-	logger := newLogger(cfg, stderr)
+	logger := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 	tuneGC(getenv, logger)
 	return serve(ctx, cfg, logger)
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "text" {
+// newLogger is the one logger of every command: format json or text, level
+// debug, info, warn or error, both validated by the caller.
+func newLogger(format, level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))

@@ -27,7 +27,7 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the admin API after this long")
 	fs.Usage = func() {}
-	user, err := parseInterspersed(fs, args)
+	user, err := statusUser(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stdout, "Usage: streamgate status [flags] [USER]\n\n"+
 			"Prints USER's active sessions, or with no USER this replica's totals.\n"+
@@ -74,22 +74,19 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	return nil
 }
 
-// parseInterspersed allows flags after the user, as in `status alice -json`.
-func parseInterspersed(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
+// statusUser is the one USER argument, which may come before flags, as in
+// `status alice -json`.
+func statusUser(fs *flag.FlagSet, args []string) (string, error) {
+	rest, err := parseInterleaved(fs, args)
+	switch {
+	case err != nil:
 		return "", err
+	case len(rest) > 1:
+		return "", fmt.Errorf("status: one user at most, got %q and %q", rest[0], rest[1])
+	case len(rest) == 1:
+		return rest[0], nil
 	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	user := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", fmt.Errorf("status: one user at most, got %q and %q", user, fs.Arg(0))
-	}
-	return user, nil
+	return "", nil
 }
 
 func envOr(getenv func(string) string, name, def string) string {
