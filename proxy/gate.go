@@ -105,7 +105,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		if r.Context().Err() != nil {
 			// The player hung up while the store was asked: not a store
 			// failure, and nobody is left to answer.
-			answerClientClosed(w, r, g.Metrics, g.Logger)
+			answerClientClosed(w, r, g.Metrics, g.Logger, phaseStore)
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()

@@ -395,8 +395,9 @@ func TestGateStoreFailure(t *testing.T) {
 		_, err := g.client.Do(req)
 		require.Error(t, err)
 		eventually(t, "the hang-up is counted", func() bool {
-			return metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "client_closed") == 1
+			return metricValue(t, g.reg, "streamgate_client_closed_total", "phase", "store") == 1
 		})
+		assert.Zero(t, metricValue(t, g.reg, "streamgate_client_closed_total", "phase", "upstream"))
 		assert.Zero(t, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
 		assert.Zero(t, g.origin.hits.Load())
 	})

@@ -20,6 +20,7 @@ type Metrics struct {
 	invalid         *prometheus.CounterVec
 	decision        prometheus.Histogram
 	upstreamErrors  *prometheus.CounterVec
+	clientClosed    *prometheus.CounterVec
 	byLimit         *limitCounters
 }
 
@@ -54,16 +55,26 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 		}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_upstream_errors_total",
-			Help: "Requests that got no answer from the origin: unreachable (502), timeout (504), or the player hung up first (499, client_closed).",
+			Help: "Requests that got no answer from the origin: unreachable (502) or timeout (504).",
 		}, []string{"reason"}),
+		clientClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamgate_client_closed_total",
+			Help: "Requests whose player hung up before the answer (499 in the log), by phase: while the store (store) or the origin (upstream) was asked. Not an origin failure.",
+		}, []string{"phase"}),
 	}
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors)
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.clientClosed)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
 	// Pre-create the label values operators alert on, so that rates exist from zero.
 	for _, r := range []string{"missing_user", "missing_session", "malformed_user", "malformed_session",
 		"missing_token", "invalid_token", "expired_token", "malformed_limit"} {
 		m.invalid.WithLabelValues(r)
+	}
+	for _, r := range []string{"unreachable", "timeout"} {
+		m.upstreamErrors.WithLabelValues(r)
+	}
+	for _, p := range []string{phaseStore, phaseUpstream} {
+		m.clientClosed.WithLabelValues(p)
 	}
 	if stats != nil {
 		reg.MustRegister(&statsCollector{stats: stats})

@@ -311,9 +311,10 @@ func TestProxyClientGoesAway(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 
 	eventually(t, "client_closed counted", func() bool {
-		return metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "client_closed") == 1
+		return metricValue(t, g.reg, "streamgate_client_closed_total", "phase", "upstream") == 1
 	})
 	assert.Zero(t, metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "unreachable"), "a hang-up is not an origin failure")
+	assert.Zero(t, metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"), "a hang-up is not an origin failure")
 	eventually(t, "logged at debug", func() bool {
 		return containsAll(g.logs.String(), `"level":"DEBUG"`, `"msg":"client closed request"`)
 	})
