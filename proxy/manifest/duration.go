@@ -39,7 +39,6 @@ const mpdDurationTagMax = 2 << 10
 
 const targetDurationTag = "#EXT-X-TARGETDURATION:"
 
-
 // Scan reads the next bytes of the body; ok once the duration is known,
 // after which further bytes are not looked at.
 func (s *DurationScanner) Scan(p []byte) (d time.Duration, ok bool) {
