@@ -1,11 +1,9 @@
 package limiter_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,26 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/limiter/redistest"
 )
-
-// syncBuffer is a log sink that goroutines may write to while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
 
 // traffic refreshes one session from a few goroutines until stopped, at most
 // maxCalls calls in all, and reports what it saw.
@@ -132,7 +113,7 @@ func TestGuardRedisOutage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			srv := redistest.Start(t)
-			logs := &syncBuffer{}
+			logs := &limitertest.SyncBuffer{}
 			// A deadline no loaded machine misses before the kill; after it every
 			// call fails at once (connection refused) whatever the deadline.
 			r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: time.Minute, Timeout: time.Second})
@@ -179,9 +160,9 @@ func TestGuardRedisOutage(t *testing.T) {
 			// calls failed.
 			require.Eventually(t, func() bool {
 				_ = s.Ping(ctx)
-				return logs.count("session store recovered") == 1
+				return logs.Count("session store recovered") == 1
 			}, 5*time.Second, 50*time.Millisecond)
-			assert.Equal(t, 1, logs.count("session store failing"))
+			assert.Equal(t, 1, logs.Count("session store failing"))
 
 			require.NoError(t, s.Close())
 			srv.Kill()
