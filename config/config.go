@@ -6,19 +6,15 @@ package config
 import (
 	"net/url"
 	"time"
+
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
 // Identity sources for -identity.
 const (
 	IdentityHeader = "header"
 	IdentityJWT    = "jwt"
-)
-
-// Failure policies for -store-failure.
-const (
-	FailOpen   = "open"
-	FailClosed = "closed"
-	FailLocal  = "local"
 )
 
 // Config is every setting of the proxy command, with its flag name.
@@ -77,7 +73,7 @@ type Config struct {
 	Store string
 	// StoreFailure is what to do when the store cannot be asked: open, closed
 	// or local (-store-failure, default open).
-	StoreFailure string
+	StoreFailure limiter.FailurePolicy
 	// StoreTimeout is the deadline of one store call (-store-timeout, default 100ms).
 	StoreTimeout time.Duration
 	// RefreshInterval: with a Redis store, a session refreshed in the store less
@@ -114,13 +110,13 @@ func Default() Config {
 		Identity:        IdentityHeader,
 		JWTSessionClaim: "sid",
 		JWTLimitClaim:   "max_streams",
-		JWTCacheSize:    65536,
+		JWTCacheSize:    tokenauth.DefaultTokenCacheSize,
 		TokenCookie:     "streamgate_token",
 		TokenParam:      "token",
-		MaxUsers:        1_000_000,
+		MaxUsers:        limiter.DefaultMaxUsers,
 		Store:           "memory",
-		StoreFailure:    FailOpen,
-		StoreTimeout:    100 * time.Millisecond,
+		StoreFailure:    limiter.FailOpen,
+		StoreTimeout:    limiter.DefaultStoreTimeout,
 		RefreshInterval: -1, // unset: derived from SessionTTL by DefaultRefreshInterval
 		ShutdownTimeout: 30 * time.Second,
 		LogFormat:       "json",

@@ -102,7 +102,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.LimitHeader, "limit-header", c.LimitHeader, "header identity: trusted request `header` carrying the user's limit, overriding -max-streams (default off)")
 	fs.Var(&intValue{&c.MaxUsers}, "max-users", "capacity of the in-memory table, in users; when full, the least recently active user is dropped")
 	fs.StringVar(&c.Store, "store", c.Store, "session store: memory, or redis://[user:pass@]host:port[/db] or rediss://... to share one limit across replicas")
-	fs.StringVar(&c.StoreFailure, "store-failure", c.StoreFailure, "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
+	fs.StringVar((*string)(&c.StoreFailure), "store-failure", string(c.StoreFailure), "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
 	fs.Var(&durationValue{&c.StoreTimeout}, "store-timeout", "deadline of one store call")
 	fs.Var(&optionalDurationValue{&c.RefreshInterval}, "refresh-interval", "Redis store: a session refreshed in the store less than this ago is admitted without a store call; 0 always calls (default min(10s, session-ttl/4))")
 	fs.StringVar(&c.StateFile, "state-file", c.StateFile, "memory store: write active sessions to this `file` on shutdown and read them back at start")

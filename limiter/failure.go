@@ -123,7 +123,7 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 		d = g.remember(ctx, req)
 		d.Limit = max(req.Limit, 1)
 	}
-	d.Degraded = true
+	d.Degraded = g.policy
 	return d, nil
 }
 

@@ -46,7 +46,7 @@ func startTraffic(s limiter.Store, req limiter.Request) *traffic {
 					tr.foreignErr.Store(err)
 				case err != nil:
 					tr.errs.Add(1)
-				case d.Degraded:
+				case d.Degraded != "":
 					tr.degraded.Add(1)
 				}
 				if err == nil && !d.Admitted() {
@@ -79,7 +79,7 @@ func TestGuardRedisOutage(t *testing.T) {
 				d, err := admitOutage(s, "alice", sid)
 				require.NoError(t, err)
 				assert.True(t, d.Admitted(), sid)
-				assert.True(t, d.Degraded, sid)
+				assert.Equal(t, limiter.FailOpen, d.Degraded, sid)
 			}
 		}},
 		{"closed refuses with ErrUnavailable", limiter.FailClosed, func(t *testing.T, s limiter.Store) {
@@ -92,12 +92,12 @@ func TestGuardRedisOutage(t *testing.T) {
 			d, err := admitOutage(s, "alice", "s1")
 			require.NoError(t, err)
 			assert.Equal(t, limiter.Refreshed, d.Result, "a session this replica admitted keeps playing")
-			assert.True(t, d.Degraded)
+			assert.Equal(t, limiter.FailLocal, d.Degraded)
 			d, err = admitOutage(s, "alice", "s4")
 			require.NoError(t, err)
 			assert.Equal(t, limiter.Rejected, d.Result, "alice holds three sessions here")
 			assert.Equal(t, 3, d.Active)
-			assert.True(t, d.Degraded)
+			assert.Equal(t, limiter.FailLocal, d.Degraded)
 			d, err = admitOutage(s, "bob", "b1")
 			require.NoError(t, err)
 			assert.Equal(t, limiter.Started, d.Result, "a user unknown here has free slots")
@@ -143,7 +143,7 @@ func TestGuardRedisOutage(t *testing.T) {
 				"ready again within a second of Redis coming back")
 			d, err := s.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "s1", Limit: 3})
 			require.NoError(t, err)
-			assert.False(t, d.Degraded, "decided by Redis again")
+			assert.Empty(t, d.Degraded, "decided by Redis again")
 			assert.Equal(t, limiter.Started, d.Result, "the restarted Redis is empty")
 			tr.halt()
 			assert.Nil(t, tr.foreignErr.Load(), "every failure wraps ErrUnavailable")
@@ -187,7 +187,7 @@ func TestGuardPassesDecisionsThrough(t *testing.T) {
 	d, err := s.Admit(ctx, limiter.Request{UserID: "u", SessionID: "s3", Limit: 2})
 	require.NoError(t, err)
 	assert.Equal(t, limiter.Rejected, d.Result)
-	assert.False(t, d.Degraded)
+	assert.Empty(t, d.Degraded)
 	st := s.(limiter.StatsReporter).Stats()
 	assert.Equal(t, 2, st.ActiveSessions, "the local table mirrors what this replica admitted")
 	assert.Equal(t, 1, st.TrackedUsers)

@@ -77,7 +77,7 @@ func TestRefreshCache(t *testing.T) {
 			if hit {
 				assert.Equal(t, Refreshed, d.Result)
 				assert.Equal(t, 3, d.Limit)
-				assert.False(t, d.Degraded)
+				assert.Empty(t, d.Degraded)
 			}
 		})
 	}

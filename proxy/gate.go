@@ -24,11 +24,9 @@ type GateOptions struct {
 	Store    limiter.Store
 	Identity identity.Identifier
 	// Limit is the default number of concurrent sessions per user.
-	Limit int
-	// FailurePolicy labels decisions the store's failure policy took (open, closed, local).
-	FailurePolicy string
-	Metrics       *Metrics
-	Logger        *slog.Logger
+	Limit   int
+	Metrics *Metrics
+	Logger  *slog.Logger
 	// Refusals, when not nil, counts each 429 per user for the console. It is
 	// touched on refusals only; admitted requests never reach it.
 	Refusals *limiter.Refusals
@@ -109,14 +107,14 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()
-		g.Logger.Debug("store unavailable; refusing request", "policy", g.FailurePolicy, "err", err)
+		g.Logger.Debug("store unavailable; refusing request", "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
 			"Session store unavailable", "The gate cannot check concurrent streams right now; try again shortly."))
 		return false
 	}
-	if d.Degraded {
-		g.Metrics.degraded.WithLabelValues(g.FailurePolicy).Inc()
+	if d.Degraded != "" {
+		g.Metrics.degraded.WithLabelValues(d.Degraded.String()).Inc()
 	}
 	g.Metrics.byLimit.inc(limit, d.Result)
 	switch d.Result {

@@ -331,7 +331,7 @@ func TestGateStoreFailure(t *testing.T) {
 	t.Run("a degraded decision is admitted and counted", func(t *testing.T) {
 		t.Parallel()
 		store := &limitertest.FaultyStore{AdmitFunc: func(req limiter.Request) (limiter.Decision, error) {
-			return limiter.Decision{Result: limiter.Started, Active: 1, Limit: req.Limit, Degraded: true}, nil
+			return limiter.Decision{Result: limiter.Started, Active: 1, Limit: req.Limit, Degraded: limiter.FailOpen}, nil
 		}}
 		g := newGateway(t, okOrigin, gatewayOptions{store: store})
 		resp, _ := g.get(t, "/a.ts", "alice", "tv")

@@ -128,7 +128,7 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	metrics := proxy.NewMetrics(g.reg, stats)
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: g.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
-		Limit: opts.limit, FailurePolicy: "open", Metrics: metrics, Logger: logger,
+		Limit: opts.limit, Metrics: metrics, Logger: logger,
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: opts.headerTimeout, Metrics: metrics, Logger: logger})
 	srv := proxytest.StartServer(t, proxy.Handler(logger, gate, up), logger)

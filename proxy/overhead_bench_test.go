@@ -36,7 +36,7 @@ func benchGate(b *testing.B, next http.Handler) http.Handler {
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
-		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
+		Limit: 3, Metrics: metrics, Logger: logger,
 	})
 	return proxy.Handler(logger, gate, next)
 }

@@ -122,13 +122,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	monitor := admin.NewMonitor(admin.MonitorOptions{Metrics: metrics, Stats: stats, Refusals: refusals, Top: top})
 
 	gate := proxy.Gate(proxy.GateOptions{
-		Store:         store,
-		Identity:      identity,
-		Limit:         cfg.MaxStreams,
-		FailurePolicy: cfg.StoreFailure,
-		Metrics:       metrics,
-		Logger:        logger,
-		Refusals:      refusals,
+		Store:    store,
+		Identity: identity,
+		Limit:    cfg.MaxStreams,
+		Metrics:  metrics,
+		Logger:   logger,
+		Refusals: refusals,
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
 		RewritePlaylists: cfg.Identity == config.IdentityJWT})

@@ -73,7 +73,7 @@ func NewGate(t testing.TB, opts GateOptions) *Gate {
 	}
 	metrics := proxy.NewMetrics(g.Reg, nil)
 	gate := proxy.Gate(proxy.GateOptions{Store: store, Identity: g.Identity, Limit: opts.Limit,
-		FailurePolicy: "open", Metrics: metrics, Logger: logger})
+		Metrics: metrics, Logger: logger})
 	u, err := url.Parse(g.Origin.URL)
 	require.NoError(t, err)
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger,
