@@ -191,6 +191,8 @@ type pageError struct {
 	Status   int    `json:"status"`
 	Body     string `json:"body"`
 	Message  string `json:"message"`
+	// RetryAfter is the answer's Retry-After as the page could read it.
+	RetryAfter string `json:"retryAfter"`
 	At       int64  `json:"at"` // ms since the page started
 }
 
@@ -226,6 +228,14 @@ func openPage(t *testing.T, name string, p page) *tab {
 		}),
 		chromedp.Navigate(p.url())), "opening %s", name)
 	return tb
+}
+
+// reload reloads the page, as a person does.
+func (tb *tab) reload() {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(tb.t, chromedp.Do(ctx, chromedp.Reload()), "%s: reloading", tb.name)
 }
 
 // close closes the tab, as a person closes a player.

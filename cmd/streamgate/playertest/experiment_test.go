@@ -30,6 +30,8 @@ func TestRefusalExperiment(t *testing.T) {
 	}
 	needBrowser(t)
 	statuses := []int{403, 404, 409, 410, 429, 451}
+	players := os.Getenv("STREAMGATE_PLAYER_EXPERIMENT_PLAYERS") // e.g. "hls,dash"; empty: all
+	streams := os.Getenv("STREAMGATE_PLAYER_EXPERIMENT_STREAMS") // e.g. "vod-segment"; empty: all
 	if s := os.Getenv("STREAMGATE_PLAYER_EXPERIMENT_STATUSES"); s != "" {
 		statuses = nil
 		for _, f := range strings.Split(s, ",") {
@@ -48,11 +50,19 @@ func TestRefusalExperiment(t *testing.T) {
 		if pc.path == vodDASH {
 			format = "DASH"
 		}
+		if players != "" && !strings.Contains(players, pc.player) {
+			continue
+		}
 		for _, st := range statuses {
-			runs = append(runs,
-				run{pc.player, format, "vod", "segment", st},
-				run{pc.player, format, "live", "segment", st},
-				run{pc.player, format, "live", "manifest", st})
+			for _, r := range []run{
+				{pc.player, format, "vod", "segment", st},
+				{pc.player, format, "live", "segment", st},
+				{pc.player, format, "live", "manifest", st},
+			} {
+				if streams == "" || strings.Contains(streams, r.stream+"-"+r.target) {
+					runs = append(runs, r)
+				}
+			}
 		}
 	}
 
@@ -89,10 +99,10 @@ func TestRefusalExperiment(t *testing.T) {
 		return a.status < b.status
 	})
 	var b strings.Builder
-	b.WriteString("| player | stream | refused | status | fatal | after first refusal | refused requests | error events before | body readable | still playing (not fatal) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| player | stream | refused | status | fatal | after first refusal | refused requests | refused requests in the 5 s after | non-fatal error events | body readable | still playing (not fatal) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range keys {
 		res := results[k]
-		fatal, after := "no (30 s)", "-"
+		fatal, after := fmt.Sprintf("no (%v)", experimentWindow()), "-"
 		if res.fatal {
 			fatal = "yes: " + res.code
 			after = fmt.Sprintf("%.1f s", res.after.Seconds())
@@ -101,8 +111,8 @@ func TestRefusalExperiment(t *testing.T) {
 		if !res.fatal {
 			playing = fmt.Sprint(res.playing)
 		}
-		fmt.Fprintf(&b, "| %s %s | %s | %s | %d | %s | %s | %d | %d | %v | %s |\n",
-			k.player, k.format, k.stream, k.target, k.status, fatal, after, res.refused, res.nonFatal, res.bodyReadable, playing)
+		fmt.Fprintf(&b, "| %s %s | %s | %s | %d | %s | %s | %d | %d | %d | %v | %s |\n",
+			k.player, k.format, k.stream, k.target, k.status, fatal, after, res.refused, res.refusedLater, res.nonFatal, res.bodyReadable, playing)
 	}
 	t.Log("\n" + b.String())
 	if out := os.Getenv("STREAMGATE_PLAYER_EXPERIMENT_OUT"); out != "" {
@@ -110,11 +120,21 @@ func TestRefusalExperiment(t *testing.T) {
 	}
 }
 
+// experimentWindow is how long a run waits for the fatal error after the
+// refusals start: longer than hls.js's fragment retries (1+2+4+8+8+8 s).
+func experimentWindow() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("STREAMGATE_PLAYER_EXPERIMENT_WINDOW")); err == nil {
+		return d
+	}
+	return 40 * time.Second
+}
+
 type experimentResult struct {
 	fatal        bool
 	code         string
 	after        time.Duration // from the first refused answer to the fatal error
 	refused      int           // refused answers the player asked for
+	refusedLater int           // refused answers in the 5 s after the fatal error (or the window)
 	nonFatal     int           // error events before the fatal one
 	bodyReadable bool          // the fatal error (or the last) carried the problem JSON
 	playing      bool          // currentTime still advancing when the run ended
@@ -186,7 +206,7 @@ func runRefusal(t *testing.T, player, format string, live bool, target string, s
 	o.mu.Unlock()
 
 	var res experimentResult
-	deadline := time.Now().Add(2*time.Second + 30*time.Second)
+	deadline := time.Now().Add(2*time.Second + experimentWindow())
 	var s pageState
 	var fatalSeen time.Time
 	for time.Now().Before(deadline) {
@@ -198,13 +218,18 @@ func runRefusal(t *testing.T, player, format string, live bool, target string, s
 		time.Sleep(200 * time.Millisecond)
 	}
 	before := s.CurrentTime
+	o.mu.Lock()
+	refusedAtEnd := o.refused
+	o.mu.Unlock()
+	// Did the player really stop asking? Watch it a little longer.
+	time.Sleep(5 * time.Second)
 	if s.Fatal == nil {
-		time.Sleep(time.Second)
 		res.playing = tb.state().CurrentTime > before
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	res.refused = o.refused
+	res.refused = refusedAtEnd
+	res.refusedLater = o.refused - refusedAtEnd
 	if s.Fatal != nil {
 		res.fatal = true
 		res.code = s.Fatal.Code

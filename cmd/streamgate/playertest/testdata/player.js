@@ -113,12 +113,14 @@ function startHls() {
   hls.on(Hls.Events.ERROR, (ev, data) => {
     const xhr = data.networkDetails;
     let body = '';
+    let retryAfter = '';
     if (xhr && xhr.readyState === 4) {
       body = xhr.responseType === '' || xhr.responseType === 'text' ? xhr.responseText : xhr.response;
+      retryAfter = xhr.getResponseHeader('Retry-After') || '';
     }
     report({
       fatal: !!data.fatal, code: data.details,
-      status: (data.response && data.response.code) || (xhr && xhr.status) || 0, body,
+      status: (data.response && data.response.code) || (xhr && xhr.status) || 0, body, retryAfter,
     });
   });
   hls.loadSource(src);
@@ -141,9 +143,10 @@ function startShaka() {
     const d = error.data || [];
     const status = error.code === 1001 ? d[1] : 0;
     if (status) seen(status);
+    const h = (error.code === 1001 && d[3]) || {};
     report({
       fatal: error.severity === 2, code: String(error.code), severity: error.severity,
-      status, body: error.code === 1001 ? d[2] : '',
+      status, body: error.code === 1001 ? d[2] : '', retryAfter: h['retry-after'] || '',
     });
   };
   player.addEventListener('error', (ev) => onError(ev.detail));
@@ -173,7 +176,8 @@ function startDash() {
   player.addResponseInterceptor((response) => {
     seen(response.status);
     if (response.status < 200 || response.status > 299) {
-      lastFailure = { status: response.status, body: response.data };
+      const h = response.headers || {};
+      lastFailure = { status: response.status, body: response.data, retryAfter: h['retry-after'] || h['Retry-After'] || '' };
     }
     return Promise.resolve(response);
   });
@@ -187,7 +191,7 @@ function startDash() {
     const f = lastFailure || {};
     report({
       fatal: true, code: String(err.code || ev.error), message: err.message || '',
-      status: f.status || 0, body: f.body || '',
+      status: f.status || 0, body: f.body || '', retryAfter: f.retryAfter || '',
     });
   });
   player.initialize(video, src, true);
