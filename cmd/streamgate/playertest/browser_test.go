@@ -193,7 +193,7 @@ type pageError struct {
 	Message  string `json:"message"`
 	// RetryAfter is the answer's Retry-After as the page could read it.
 	RetryAfter string `json:"retryAfter"`
-	At       int64  `json:"at"` // ms since the page started
+	At         int64  `json:"at"` // ms since the page started
 }
 
 // tab is one browser tab showing one player page.

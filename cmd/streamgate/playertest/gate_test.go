@@ -3,9 +3,7 @@ package playertest
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -54,6 +52,11 @@ func startGate(t *testing.T, args ...string) *gate {
 		case <-time.After(5 * time.Second):
 			_ = g.cmd.Process.Kill()
 			<-g.done
+		}
+		// Real players against the gate must never make it log an error
+		// (a panic recovered, an upstream failure).
+		if lines := g.logLines("ERROR"); len(lines) > 0 {
+			t.Errorf("streamgate logged errors: %v", lines)
 		}
 		if t.Failed() {
 			t.Logf("streamgate %v log:\n%s", all, g.logs.String())
@@ -115,13 +118,13 @@ func (g *gate) endSession(t *testing.T, user, session string) {
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 }
 
-// logLines returns streamgate's JSON log lines whose msg is msg.
-func (g *gate) logLines(msg string) []map[string]any {
+// logLines returns streamgate's JSON log lines of that level.
+func (g *gate) logLines(level string) []map[string]any {
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(g.logs.String()))
 	for sc.Scan() {
 		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == msg {
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line["level"] == level {
 			out = append(out, line)
 		}
 	}
@@ -167,12 +170,3 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
-
-// withTimeout is a context for one step of a test.
-func withTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-var _ = fmt.Sprint
