@@ -133,6 +133,19 @@ func needBrowser(t *testing.T) context.Context {
 	return browser.ctx
 }
 
+// browserTests bounds the browser tests that run at once: each plays up to
+// four tabs, and two shared cores decode only so many videos in time.
+var browserTests = make(chan struct{}, 4)
+
+// useBrowser is needBrowser for a whole test: call it once, after
+// t.Parallel, and it waits for a turn among the browser tests.
+func useBrowser(t *testing.T) {
+	t.Helper()
+	needBrowser(t)
+	browserTests <- struct{}{}
+	t.Cleanup(func() { <-browserTests })
+}
+
 // page is the query of one player page.
 type page struct {
 	Player  string   // hls, shaka or dash

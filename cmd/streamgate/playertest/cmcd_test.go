@@ -27,9 +27,9 @@ func TestCMCDSessions(t *testing.T) {
 	for _, mode := range []string{"header", "query"} {
 		for _, tc := range cmcdCases {
 			t.Run(tc.name+"/"+mode, func(t *testing.T) {
-				needBrowser(t)
 				needFlag(t, "-cmcd")
 				t.Parallel()
+				useBrowser(t)
 				g := startGate(t, jwtArgs(t)...)
 				user := "frank-" + tc.player + "-" + mode
 				p := page{Player: tc.player, Src: g.URL + tc.path, CMCD: mode,
@@ -62,9 +62,9 @@ func TestCMCDSessions(t *testing.T) {
 // fourth is refused; a reloaded page gets a new session and its old one frees
 // after its lease.
 func TestMintedSessionsHLSJS(t *testing.T) {
-	needBrowser(t)
 	needFlag(t, "-mint-sessions")
 	t.Parallel()
+	useBrowser(t)
 	const ttl = 3 * time.Second
 	args := append(jwtArgs(t), "-mint-sessions", "-session-ttl", ttl.String())
 	if hasFlag("-max-lease") {

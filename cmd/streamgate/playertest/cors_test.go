@@ -61,9 +61,9 @@ func TestCORSAnswers(t *testing.T) {
 func TestCORSBearer(t *testing.T) {
 	for _, tc := range playerCases {
 		t.Run(tc.name, func(t *testing.T) {
-			needBrowser(t)
 			needFlag(t, "-cors-origins")
 			t.Parallel()
+			useBrowser(t)
 			g := startGate(t, jwtArgs(t)...)
 			user := "judy"
 			pageFor := func(i int) page {
@@ -111,8 +111,8 @@ func TestDASHTokenInQuery(t *testing.T) {
 	})
 	for _, player := range []string{"shaka", "dash"} {
 		t.Run(player, func(t *testing.T) {
-			needBrowser(t)
 			t.Parallel()
+			useBrowser(t)
 			openPage(t, player, page{Player: player, Src: src(player)}).waitPlaying(startWithin)
 		})
 	}

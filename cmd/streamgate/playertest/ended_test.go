@@ -16,9 +16,9 @@ import (
 func TestEndedByOperator(t *testing.T) {
 	for _, tc := range playerCases {
 		t.Run(tc.name, func(t *testing.T) {
-			needBrowser(t)
 			needFlag(t, "-tombstone-ttl")
 			t.Parallel()
+			useBrowser(t)
 			g := startGate(t)
 			user := "erin"
 			var tabs []*tab
@@ -32,7 +32,7 @@ func TestEndedByOperator(t *testing.T) {
 			}
 
 			g.endSession(t, user, "device-1")
-			s := tabs[0].waitFatal(20 * time.Second)
+			s := tabs[0].waitFatal(giveUpWithin(tc.player))
 			assertRefusedWith(t, tabs[0], s, http.StatusGone)
 			assert.Contains(t, s.Fatal.Body, "session-ended")
 

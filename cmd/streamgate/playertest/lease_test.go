@@ -30,9 +30,9 @@ func probe(t *testing.T, g *gate, path, user, session string) int {
 // play, the admin API's expiry follows what each player really buffered, and
 // a player that is closed frees its slot within the TTL.
 func TestBufferingPlayersHoldTheirSlots(t *testing.T) {
-	needBrowser(t)
 	needFlag(t, "-max-lease")
 	t.Parallel()
+	useBrowser(t)
 	const ttl = 5 * time.Second
 	g := startGate(t, "-session-ttl", ttl.String())
 	user := "carol"
@@ -94,9 +94,9 @@ func TestBufferingPlayersHoldTheirSlots(t *testing.T) {
 func TestResumedAfterSlotTaken(t *testing.T) {
 	for _, tc := range playerCases {
 		t.Run(tc.name, func(t *testing.T) {
-			needBrowser(t)
 			needFlag(t, "-max-lease")
 			t.Parallel()
+			useBrowser(t)
 			const ttl = 3 * time.Second
 			g := startGate(t, "-session-ttl", ttl.String(), "-max-lease", "8s")
 			user := "dave"
@@ -121,10 +121,23 @@ func TestResumedAfterSlotTaken(t *testing.T) {
 			fourth.waitPlaying(startWithin)
 
 			paused.eval(`document.getElementById('video').play()`)
-			s := paused.waitFatal(15 * time.Second)
+			s := paused.waitFatal(giveUpWithin(tc.player))
 			require.NotZero(t, s.Fatal.Status, "the resumed player ended on the gate's answer: %s", s)
 			assertRefusedWith(t, paused, s, s.Fatal.Status)
 			t.Logf("%s: the resumed player ended with HTTP %d: %q", tc.name, s.Fatal.Status, paused.shownText())
 		})
 	}
+}
+
+// giveUpWithin bounds how long a player with its default settings takes to
+// give up once every segment it asks for is refused. hls.js retries a failed
+// fragment six times with backoff (1+2+4+8+8+8 s) whatever the status, when
+// the stream has no other variant (fragLoadPolicy.default.errorRetry,
+// base-stream-controller.ts onFragmentOrKeyLoadError); Shaka and dash.js give
+// up within seconds (TestRefusalExperiment).
+func giveUpWithin(player string) time.Duration {
+	if player == "hls" {
+		return 45 * time.Second
+	}
+	return 15 * time.Second
 }

@@ -35,8 +35,9 @@ const (
 func TestThreePlayFourthRefused(t *testing.T) {
 	for _, tc := range playerCases {
 		t.Run(tc.name, func(t *testing.T) {
+			needMedia(t)
 			t.Parallel()
-			needBrowser(t)
+			useBrowser(t)
 			g := startGate(t)
 			user := "alice"
 			var tabs []*tab
@@ -82,4 +83,7 @@ func assertRefusedWith(t *testing.T, tb *tab, s pageState, status int) {
 	assert.Equal(t, status, problem.Status)
 	require.NotEmpty(t, problem.Detail)
 	assert.Equal(t, problem.Detail, tb.shownText(), "%s: the page shows the problem's detail", tb.name)
+	if status == http.StatusTooManyRequests {
+		assert.NotEmpty(t, s.Fatal.RetryAfter, "%s: the page can read Retry-After", tb.name)
+	}
 }
