@@ -47,11 +47,16 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 
-	gateBin = filepath.Join(dir, "streamgate")
-	build := exec.Command("go", "build", "-o", gateBin, "github.com/streamgate/streamgate/cmd/streamgate")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building streamgate: %v\n%s", err, out)
-		return 1
+	// STREAMGATE_PLAYERTEST_BIN runs the tests against a binary built
+	// elsewhere (another branch, a release); by default this tree's.
+	gateBin = os.Getenv("STREAMGATE_PLAYERTEST_BIN")
+	if gateBin == "" {
+		gateBin = filepath.Join(dir, "streamgate")
+		build := exec.Command("go", "build", "-o", gateBin, "github.com/streamgate/streamgate/cmd/streamgate")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building streamgate: %v\n%s", err, out)
+			return 1
+		}
 	}
 	var help bytes.Buffer
 	cmd := exec.Command(gateBin, "-help")
