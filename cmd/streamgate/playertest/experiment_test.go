@@ -24,6 +24,17 @@ import (
 // its slot rests on it. Several minutes: only with
 // STREAMGATE_PLAYER_EXPERIMENT=1; the table goes to the test log and to
 // $STREAMGATE_PLAYER_EXPERIMENT_OUT when set.
+//
+// Measured with hls.js 1.7.4, Shaka Player 5.2.12 and dash.js 5.2.1 in
+// Chromium 156 (the figures are in the branch's report): none of the three
+// tells 403, 404, 409, 410, 429 and 451 apart. On VOD segments Shaka gives
+// up after one retry (about 2 s), dash.js after three (about 3 s), hls.js
+// after six retries with backoff (about 32 s) when the stream has no other
+// variant. On a live manifest hls.js gives up in about 3 s, dash.js in about
+// 2 s, and Shaka never (it asks again every 0.1 s for HLS). After its fatal
+// error a Shaka or dash.js player on live may still ask for segments; a page
+// that wants an end must destroy the player. Every player lets the page read
+// the problem JSON body.
 func TestRefusalExperiment(t *testing.T) {
 	if os.Getenv("STREAMGATE_PLAYER_EXPERIMENT") == "" {
 		t.Skip("a measurement, not a test: set STREAMGATE_PLAYER_EXPERIMENT=1")
