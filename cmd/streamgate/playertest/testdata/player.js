@@ -183,7 +183,8 @@ function startDash() {
   });
   const settings = {};
   settings.streaming = {};
-  if (cmcd) settings.streaming.cmcd = { enabled: true, mode: cmcd };
+  // dash.js names the header mode 'headers'.
+  if (cmcd) settings.streaming.cmcd = { enabled: true, mode: cmcd === 'header' ? 'headers' : 'query' };
   if (buffer) settings.streaming.buffer = { bufferTimeDefault: buffer, bufferTimeAtTopQuality: buffer, bufferTimeAtTopQualityLongForm: buffer };
   player.updateSettings(settings);
   player.on(dashjs.MediaPlayer.events.ERROR, (ev) => {
