@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 )
 
-// useDemo points every test at streamgate's own -demo origin instead of the
-// stream ffmpeg makes here. The demo must then serve real H.264/AAC at the
-// same paths (vodHLS, vodDASH).
-const useDemo = false
+// demoOrigin points every test at streamgate's own -demo origin instead of
+// the stream ffmpeg makes here; STREAMGATE_PLAYERTEST_DEMO=1 does the same
+// for one run. The demo must then serve real H.264/AAC at the same paths
+// (vodHLS, vodDASH).
+const demoOrigin = false
+
+func useDemo() bool { return demoOrigin || os.Getenv("STREAMGATE_PLAYERTEST_DEMO") == "1" }
 
 // The test stream: 60 s of VOD in 2 s segments, H.264 and AAC in fMP4, as HLS
 // (one muxed variant) and as DASH (separate video and audio adaptation sets).
@@ -24,7 +27,7 @@ const (
 
 // upstreamArgs are the streamgate flags that name the origin.
 func upstreamArgs() []string {
-	if useDemo {
+	if useDemo() {
 		return []string{"-demo"}
 	}
 	return []string{"-upstream", origin.URL}
