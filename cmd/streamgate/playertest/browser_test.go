@@ -275,6 +275,30 @@ func (tb *tab) state() pageState {
 	return s
 }
 
+// shot saves what the tab shows in the test's artifact directory (kept with
+// go test -artifacts) and in $STREAMGATE_SHOTS_DIR when set.
+func (tb *tab) shot() {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.t.Logf("%s: no screenshot: %v", tb.name, err)
+		return
+	}
+	name := strings.NewReplacer(" ", "-", "/", "-").Replace(tb.t.Name()+"-"+tb.name) + ".png"
+	dirs := []string{tb.t.ArtifactDir()}
+	if d := os.Getenv("STREAMGATE_SHOTS_DIR"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err == nil {
+			_ = os.WriteFile(filepath.Join(d, name), png, 0o644)
+		}
+	}
+	tb.t.Logf("%s: screenshot %s in %v", tb.name, name, dirs)
+}
+
 // shownText is what the page shows a person about a failure.
 func (tb *tab) shownText() string {
 	tb.t.Helper()
@@ -296,6 +320,7 @@ func (tb *tab) waitUntil(within time.Duration, what string, cond func(pageState)
 			return s
 		}
 		if time.Now().After(deadline) {
+			tb.shot()
 			tb.t.Fatalf("%s: not within %v: %s; last state %s", tb.name, within, what, s)
 		}
 		time.Sleep(200 * time.Millisecond)
