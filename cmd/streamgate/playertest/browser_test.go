@@ -134,8 +134,9 @@ func needBrowser(t *testing.T) context.Context {
 }
 
 // browserTests bounds the browser tests that run at once: each plays up to
-// four tabs, and two shared cores decode only so many videos in time.
-var browserTests = make(chan struct{}, 4)
+// four small videos, and two shared cores decode only so many in time (many
+// tests spend their time waiting on a player's retries, not decoding).
+var browserTests = make(chan struct{}, 6)
 
 // useBrowser is needBrowser for a whole test: call it once, after
 // t.Parallel, and it waits for a turn among the browser tests.

@@ -33,6 +33,14 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// The tests mostly wait on players in the browser, not on the CPU: let
+	// more of them run at once than go test's default of GOMAXPROCS (the
+	// browser's own budget is browserTests), unless -parallel was given.
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", "8")
+	}
 	if testing.Short() {
 		os.Exit(m.Run())
 	}

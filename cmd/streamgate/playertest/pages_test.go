@@ -1,14 +1,12 @@
 package playertest
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,36 +60,5 @@ func TestPagesSendCMCD(t *testing.T) {
 				assert.Equal(t, len(sids), cookies, "the cookie on every segment request")
 			})
 		}
-	}
-}
-
-// TestClosedPlayerFreesItsSlot: a page that closes its player ends its
-// session (DELETE /_streamgate/session); a fourth device then plays at once.
-func TestClosedPlayerFreesItsSlot(t *testing.T) {
-	for _, tc := range playerCases {
-		t.Run(tc.name, func(t *testing.T) {
-			needMedia(t)
-			t.Parallel()
-			useBrowser(t)
-			g := startGate(t)
-			user := "kim"
-			var tabs []*tab
-			for i := 1; i <= 3; i++ {
-				tabs = append(tabs, openPage(t, fmt.Sprintf("player %d", i),
-					userPage(tc.player, g.URL+tc.path, user, fmt.Sprintf("device-%d", i))))
-			}
-			for _, tb := range tabs {
-				tb.waitPlaying(startWithin)
-			}
-			require.Equal(t, http.StatusTooManyRequests, probe(t, g, tc.path, user, "device-4"))
-
-			tabs[0].eval(`window.closePlayer()`)
-			tabs[0].close()
-			eventually(t, 5*time.Second, "the closed player's slot freed", func() bool {
-				return g.streams(t, user).Active == 2
-			})
-			openPage(t, "player 4", userPage(tc.player, g.URL+tc.path, user, "device-4")).waitPlaying(startWithin)
-			assert.Equal(t, 3, g.streams(t, user).Active)
-		})
 	}
 }

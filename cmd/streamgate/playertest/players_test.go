@@ -31,7 +31,8 @@ const (
 )
 
 // TestThreePlayFourthRefused: three players of one user play; a fourth is
-// refused, and its page shows the 429's words.
+// refused, and its page shows the 429's words; once a person closes one of
+// the three, the fourth device plays.
 func TestThreePlayFourthRefused(t *testing.T) {
 	for _, tc := range playerCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +64,17 @@ func TestThreePlayFourthRefused(t *testing.T) {
 				})
 				assert.Nil(t, tb.state().Fatal)
 			}
+
+			// The person closes a player; its page ends the session
+			// (DELETE /_streamgate/session), and the fourth device plays.
+			fourth.close()
+			tabs[0].eval(`window.closePlayer()`)
+			tabs[0].close()
+			eventually(t, 5*time.Second, "the closed player's slot freed", func() bool {
+				return g.streams(t, user).Active == 2
+			})
+			openPage(t, "player 4 again", userPage(tc.player, g.URL+tc.path, user, "device-4")).waitPlaying(startWithin)
+			assert.Equal(t, 3, g.streams(t, user).Active)
 		})
 	}
 }
