@@ -29,6 +29,15 @@ func TestPagesSendCMCD(t *testing.T) {
 				cookies := 0
 				files := mediaHandler(mediaDir)
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					// An origin that lets the pages in, cookies and CMCD
+					// headers included, for when the browser checks CORS.
+					w.Header().Set("Access-Control-Allow-Origin", pages.URL)
+					w.Header().Set("Access-Control-Allow-Credentials", "true")
+					if r.Method == http.MethodOptions {
+						w.Header().Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+						w.WriteHeader(http.StatusNoContent)
+						return
+					}
 					if strings.HasSuffix(r.URL.Path, ".m4s") {
 						cmcd := r.Header.Get("CMCD-Session")
 						if mode == "query" {
