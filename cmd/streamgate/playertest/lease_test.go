@@ -127,10 +127,13 @@ func TestResumedAfterSlotTaken(t *testing.T) {
 			openPage(t, "player 4", p).waitPlaying(startWithin)
 
 			paused.eval(`document.getElementById('video').play()`)
+			resumed := time.Now()
 			s := paused.waitFatal(giveUpWithin(tc.player))
+			gaveUp := time.Since(resumed)
 			require.NotZero(t, s.Fatal.Status, "the resumed player ended on the gate's answer: %s", s)
 			assertRefusedWith(t, paused, s, s.Fatal.Status)
-			t.Logf("%s: the resumed player ended with HTTP %d: %q", tc.name, s.Fatal.Status, paused.shownText())
+			t.Logf("%s: the resumed player ended %.1f s after resuming, on HTTP %d: %q",
+				tc.name, gaveUp.Seconds(), s.Fatal.Status, paused.shownText())
 		})
 	}
 }
