@@ -8,11 +8,12 @@ import (
 	"path/filepath"
 )
 
-// demoOrigin points every test at streamgate's own -demo origin instead of
+// demoOrigin points every test at streamgate's own -demo origin (real H.264/AAC
+// since the demo was remade) instead of
 // the stream ffmpeg makes here; STREAMGATE_PLAYERTEST_DEMO=1 does the same
 // for one run. The demo must then serve real H.264/AAC at the same paths
 // (vodHLS, vodDASH).
-const demoOrigin = false
+const demoOrigin = true
 
 func useDemo() bool { return demoOrigin || os.Getenv("STREAMGATE_PLAYERTEST_DEMO") == "1" }
 
