@@ -67,8 +67,11 @@ type Config struct {
 	// carrying the user's limit, overriding MaxStreams (-limit-header,
 	// default none: off).
 	LimitHeader string
-	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
+	// MaxUsers bounds the in-memory table, in users (-max-users, default
+	// 1000000, or sized from the memory limit by cmd when not given).
 	MaxUsers int
+	// MaxUsersGiven is true when -max-users or its variable was given.
+	MaxUsersGiven bool
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
 	Store string
 	// StoreFailure is what to do when the store cannot be asked: open, closed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,11 @@ type MemoryOptions struct {
 	TTL time.Duration
 	// MaxUsers bounds the table (users, not sessions). Default DefaultMaxUsers.
 	MaxUsers int
+	// StateFile, when set, is checked and read back by NewMemory, which fails
+	// with ErrStateFile when it could not be written, and written by Close
+	// (format: WriteState). Logger gets a line for each. Default: none.
+	StateFile string
+	Logger    *slog.Logger
 	// Clock is the time source. Default: the wall clock at NewMemory advanced by
 	// the monotonic clock, which costs half of time.Now and never jumps.
 	Clock Clock
@@ -59,6 +65,7 @@ type Memory struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	state     *stateFile // nil without MemoryOptions.StateFile
 }
 
 type shard struct {
@@ -73,7 +80,8 @@ var (
 	_ StatsReporter = (*Memory)(nil)
 )
 
-// NewMemory returns a memory store; Close stops its sweeper.
+// NewMemory returns a memory store; Close stops its sweeper and writes its
+// state file.
 func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if opts.TTL <= 0 {
 		return nil, errors.New("memory store: TTL must be positive")
@@ -126,6 +134,10 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		go m.sweepEvery(interval)
 	} else {
 		close(m.done)
+	}
+	if err := m.openStateFile(opts.StateFile, opts.Logger); err != nil {
+		_ = m.Close()
+		return nil, err
 	}
 	return m, nil
 }
@@ -270,9 +282,15 @@ func (m *Memory) Stats() Stats {
 	}
 }
 
-// Close stops the background sweep. The table stays readable.
+// Close stops the background sweep and writes the state file, if any,
+// returning its error. The table stays readable.
 func (m *Memory) Close() error {
-	m.closeOnce.Do(func() { close(m.stop) })
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		<-m.done
+		err = m.closeStateFile()
+	})
 	<-m.done
-	return nil
+	return err
 }

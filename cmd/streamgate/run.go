@@ -6,13 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,14 +44,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "streamgate %s (%s)\n", buildVersion(), runtime.Version())
 		return nil
 	}
-	if cfg.StateFile != "" {
-		if err := limiter.CheckStateFile(cfg.StateFile); err != nil {
-			return usageError{fmt.Errorf("invalid value for flag -state-file: cannot be written: %w", err)}
-		}
-	}
 	logger := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
-	tuneGC(getenv, logger)
-	return serve(ctx, cfg, logger)
+	rt := tuneGC(getenv)
+	if !cfg.MaxUsersGiven {
+		cfg.MaxUsers = rt.maxUsers()
+	}
+	return serve(ctx, cfg, logger, rt)
 }
 
 // newLogger is the one logger of every command: format json or text, level
@@ -66,7 +64,9 @@ func newLogger(format, level string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+// serve makes everything that can fail at start before it logs a line, so
+// that a bad flag value found there is the only line on stderr.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, rt runtimeTuning) error {
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("proxy listener -listen %s: %w", cfg.Listen, err)
@@ -78,25 +78,27 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer adminLn.Close()
 
-	store, err := newStore(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
 	)
-	stats, _ := store.(limiter.StatsReporter)
-	metrics := proxy.NewMetrics(reg, stats)
 	identity, closeIdentity, err := newIdentity(cfg, reg, logger)
 	if err != nil {
 		return err
 	}
 	defer closeIdentity()
+	store, err := newStore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	// Closed once: before the last log line when all went well (the memory
+	// store writes its state file then), on the way out otherwise.
+	closeStore := sync.OnceValue(store.Close)
+	defer closeStore()
+	stats, _ := store.(limiter.StatsReporter)
+	metrics := proxy.NewMetrics(reg, stats)
 
 	// Everything that can fail at start has been made; from here on, every
 	// server runs in the group and stops in shutdown.
@@ -141,6 +143,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	g.Go(func() error { return serveUntilShutdown(proxySrv, proxyLn) })
 	g.Go(func() error { return serveUntilShutdown(adminSrv, adminLn) })
 	g.Go(func() error { monitor.Run(gctx); return nil })
+	logger.Info("go runtime", rt.logAttrs(cfg)...)
 	logger.Info("streamgate listening",
 		"proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(),
 		"upstream", upstream.Redacted(), "demo", cfg.Demo, "store", storeName(cfg),
@@ -148,12 +151,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	g.Go(func() error {
 		<-gctx.Done()
-		shutdown(cfg, logger, health, proxySrv, adminSrv, demoSrv, store)
+		shutdown(cfg, logger, health, proxySrv, adminSrv, demoSrv)
 		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	_ = closeStore() // its errors are logged by the store
 	logger.Info("streamgate stopped")
 	return nil
 }
@@ -167,10 +171,10 @@ func serveUntilShutdown(srv *http.Server, ln net.Listener) error {
 }
 
 // shutdown turns readiness off, stops accepting players at once, lets
-// in-flight responses finish within -shutdown-timeout, saves the state file,
-// and stops the admin listener last so probes and a final scrape still work
-// during the drain.
-func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, proxySrv, adminSrv, demoSrv *http.Server, store limiter.Store) {
+// in-flight responses finish within -shutdown-timeout, and stops the admin
+// listener last so probes and a final scrape still work during the drain.
+// The memory store writes its state file when serve closes it.
+func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, proxySrv, adminSrv, demoSrv *http.Server) {
 	health.Drain()
 	logger.Info("draining", "timeout", cfg.ShutdownTimeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -182,9 +186,6 @@ func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, prox
 	if demoSrv != nil {
 		_ = demoSrv.Close()
 	}
-	if cfg.StateFile != "" {
-		saveState(cfg.StateFile, store, logger)
-	}
 	adminCtx, cancelAdmin := context.WithTimeout(context.Background(), time.Second)
 	defer cancelAdmin()
 	if err := adminSrv.Shutdown(adminCtx); err != nil {
@@ -192,39 +193,16 @@ func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, prox
 	}
 }
 
-func saveState(path string, store limiter.Store, logger *slog.Logger) {
-	m, ok := store.(*limiter.Memory)
-	if !ok {
-		return
-	}
-	n, err := m.SaveStateFile(path)
-	if err != nil {
-		logger.Error("state file not written", "path", path, "err", err)
-		return
-	}
-	logger.Info("state file written", "path", path, "users", n)
-}
-
 func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	if cfg.UsesRedis() {
 		return newRedisStore(cfg, logger)
 	}
-	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers})
-	if err != nil {
-		return nil, err
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers,
+		StateFile: cfg.StateFile, Logger: logger})
+	if errors.Is(err, limiter.ErrStateFile) {
+		return nil, usageError{fmt.Errorf("invalid value for flag -state-file: %w", err)}
 	}
-	if cfg.StateFile != "" {
-		n, err := m.LoadStateFile(cfg.StateFile)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			logger.Info("no state file yet; starting empty", "path", cfg.StateFile)
-		case err != nil:
-			logger.Warn("state file not fully restored", "path", cfg.StateFile, "users", n, "err", err)
-		default:
-			logger.Info("state file restored", "path", cfg.StateFile, "users", n)
-		}
-	}
-	return m, nil
+	return m, err
 }
 
 func storeName(cfg config.Config) string {
