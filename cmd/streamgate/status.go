@@ -103,7 +103,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
-	fmt.Fprintf(w, "%s: %d of %d sessions active", v.UserID, v.Active, v.Limit)
+	fmt.Fprintf(w, "%s: %d of %d sessions active", printable(v.UserID), v.Active, v.Limit)
 	if v.Refusals != nil {
 		fmt.Fprintf(w, ", %d refused in the last %s on this replica", v.Refusals.Count, seconds(v.Refusals.WindowSeconds))
 	}
@@ -118,19 +118,19 @@ func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
 		if s.Device != nil {
 			dev = *s.Device
 		}
-		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\n", s.SessionID, since(now, s.StartedAt), since(now, s.LastSeen),
-			since(s.ExpiresAt, now), orDash(dev.Address), orDash(dev.UserAgent))
+		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\n", printable(s.SessionID), since(now, s.StartedAt), since(now, s.LastSeen),
+			since(s.ExpiresAt, now), orDash(printable(dev.Address)), orDash(printable(dev.UserAgent)))
 	}
 	_ = tw.Flush()
 }
 
 func printTotals(w io.Writer, o admin.Overview, top admin.TopUsers) {
-	store := o.Store.Kind + ", answering"
+	store := printable(o.Store.Kind) + ", answering"
 	if !o.Store.Healthy {
-		store = o.Store.Kind + ", NOT ANSWERING: " + o.Store.Error
+		store = printable(o.Store.Kind) + ", NOT ANSWERING: " + printable(o.Store.Error)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "streamgate\t%s (%s), up %s\n", o.Version, o.GoVersion, seconds(int(o.UptimeSeconds)))
+	fmt.Fprintf(tw, "streamgate\t%s (%s), up %s\n", printable(o.Version), printable(o.GoVersion), seconds(int(o.UptimeSeconds)))
 	fmt.Fprintf(tw, "ready\t%s\n", yesNo(o.Ready))
 	fmt.Fprintf(tw, "store\t%s\n", store)
 	fmt.Fprintf(tw, "active sessions\t%d (limit %d per user, TTL %ds)\n", o.ActiveSessions, o.Limit, o.SessionTTLSeconds)
@@ -152,7 +152,7 @@ func ranking(users []limiter.UserCount) string {
 	}
 	parts := make([]string, len(users))
 	for i, u := range users {
-		parts[i] = fmt.Sprintf("%s (%d)", u.UserID, u.Count)
+		parts[i] = fmt.Sprintf("%s (%d)", printable(u.UserID), u.Count)
 	}
 	return strings.Join(parts, ", ")
 }
