@@ -1,0 +1,67 @@
+-- Shared by every script: the Go side puts it in front of each one.
+--
+-- A user's hash holds two kinds of fields, times in µs of Redis's clock:
+--   <session id>  "<expires>;<lastSeen>;<startedAt>;<bu1>;<bu2>;<bu3>;<hint>;<device>"
+--                 bu1..bu3 are bufferedUntil per track (main, video, audio),
+--                 hint the segment duration; records of the previous format,
+--                 "<lastSeen>:<startedAt>:<device>", expire at lastSeen + TTL.
+--   " <session id>"  a mark, "<until>;<reason>": o ended by the operator,
+--                 r replaced, l lapsed. Ids are visible ASCII, so no id
+--                 starts with a space.
+
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- expires_of reads a record's expiry with one match: the loops call it on
+-- every field.
+local function expires_of(rec, ttl)
+  local n, sep = string.match(rec, '^(%d+)([;:])')
+  if sep == ';' then return tonumber(n) end
+  return tonumber(n) + ttl
+end
+
+local function parse(rec, ttl)
+  local e, ls, st, b1, b2, b3, h, dev = string.match(rec, '^(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);(.*)$')
+  if e then
+    return {exp = tonumber(e), seen = tonumber(ls), started = tonumber(st),
+      bu = {tonumber(b1), tonumber(b2), tonumber(b3)}, hint = tonumber(h), dev = dev}
+  end
+  local ls2, st2, dev2 = string.match(rec, '^(%d+):(%d+):(.*)$')
+  return {exp = tonumber(ls2) + ttl, seen = tonumber(ls2), started = tonumber(st2),
+    bu = {0, 0, 0}, hint = 0, dev = dev2}
+end
+
+local function encode(s)
+  return string.format('%d;%d;%d;%d;%d;%d;%d;', s.exp, s.seen, s.started, s.bu[1], s.bu[2], s.bu[3], s.hint) .. s.dev
+end
+
+-- expiry: max(lastSeen, bufferedUntil) + TTL, never past lastSeen + lease,
+-- never before lastSeen + TTL.
+local function expiry(s, ttl, lease)
+  local e = s.seen + ttl
+  local b = math.max(s.bu[1], s.bu[2], s.bu[3])
+  if lease > ttl and b > s.seen then
+    e = math.max(e, math.min(b + ttl, s.seen + lease))
+  end
+  return e
+end
+
+-- extend makes the key live at least until the given time.
+local function extend(key, untilus, now)
+  local want = math.ceil((untilus - now) / 1000)
+  if want > 0 and redis.call('PTTL', key) < want then
+    redis.call('PEXPIRE', key, want)
+  end
+end
+
+-- cap keeps the 32 marks that expire last; marks is a list of {field, until}.
+local function cap(key, marks)
+  if #marks <= 32 then return end
+  table.sort(marks, function(a, b) return a[2] > b[2] end)
+  local drop = {}
+  for i = 33, #marks do drop[#drop + 1] = marks[i][1] end
+  redis.call('HDEL', key, unpack(drop))
+end
+
