@@ -112,11 +112,14 @@ for t = 1, 3 do
   local left = tonumber(ARGV[13 + t])
   if left > 0 then s.bu[t] = math.max(s.bu[t], now + left) end
 end
-if hint > 0 then s.hint = hint end
-if not nomedia and d <= 0 then d = s.hint end
-if nomedia then d = 0 end
-if d > 0 or bl > 0 then
-  s.bu[track] = math.max(s.bu[track], now + bl) + d
+-- Under the TTL-only rule (no lease longer than the TTL) media changes nothing.
+if lease > ttl then
+  if hint > 0 then s.hint = hint end
+  if not nomedia and d <= 0 then d = s.hint end
+  if nomedia then d = 0 end
+  if d > 0 or bl > 0 then
+    s.bu[track] = math.max(s.bu[track], now + bl) + d
+  end
 end
 s.seen = now
 s.exp = expiry(s, ttl, lease)

@@ -91,6 +91,17 @@ func (u *user) prune(now, keep int64) int {
 	if len(u.ended) > 0 {
 		u.pruneTombs(now)
 	}
+	// The common case, nothing expired, copies nothing.
+	expired := false
+	for i := range u.sessions {
+		if now >= u.sessions[i].expires {
+			expired = true
+			break
+		}
+	}
+	if !expired {
+		return 0
+	}
 	kept := u.sessions[:0]
 	for _, s := range u.sessions {
 		if now < s.expires {
@@ -197,6 +208,11 @@ func (u *user) start(sessionID string, sk uint64, now int64, dev Device) *entry 
 // heartbeat applies an admitted request to e: its media, its buffer length,
 // its hint, and the new expiry.
 func (e *entry) heartbeat(req *Request, now, ttl, maxLease int64) {
+	e.lastSeen = now
+	if maxLease <= ttl {
+		e.expires = now + ttl // the TTL-only rule: media changes nothing
+		return
+	}
 	if req.SegmentHint > 0 {
 		e.hint = int64(req.SegmentHint)
 	}
@@ -204,7 +220,6 @@ func (e *entry) heartbeat(req *Request, now, ttl, maxLease int64) {
 		t := req.track()
 		e.buffered[t] = max(e.buffered[t], now+int64(max(req.Buffer, 0))) + d
 	}
-	e.lastSeen = now
 	e.expires = expiry(now, e.bufferedUntil(), ttl, maxLease)
 }
 
