@@ -2,6 +2,7 @@ package limiter_test
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -58,7 +59,11 @@ func TestStateFileKeepsMediaAndTombstones(t *testing.T) {
 	saved := newRulesMemory(t, clock, rules)
 	_, err := saved.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "tv", Limit: 3, NoMedia: true, SegmentHint: 6 * time.Second})
 	require.NoError(t, err)
-	_, err = saved.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "tv", Limit: 3, Media: 2 * stateTTL, Track: limiter.TrackVideo})
+	_, err = saved.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "tv", Limit: 3, Media: 2 * stateTTL, Track: limiter.TrackVideo,
+		Network: limiter.NetworkOf(netip.MustParseAddr("192.0.2.1"))})
+	require.NoError(t, err)
+	_, err = saved.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "tv", Limit: 3, NoMedia: true,
+		Network: limiter.NetworkOf(netip.MustParseAddr("2001:db8::1"))})
 	require.NoError(t, err)
 	mustAdmit(t, saved, "alice", "kicked", 3)
 	_, err = saved.End(ctx, "alice", "kicked", limiter.EndedByOperator)
@@ -75,7 +80,9 @@ func TestStateFileKeepsMediaAndTombstones(t *testing.T) {
 	n, err = restored.LoadStateFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	assert.Equal(t, before, list(t, restored, "alice"), "bufferedUntil and expiry survive")
+	assert.Equal(t, before, list(t, restored, "alice"), "bufferedUntil, expiry and networks survive")
+	require.Len(t, before, 1)
+	assert.Equal(t, 2, before[0].Networks)
 	d, err := restored.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "kicked", Limit: 3})
 	require.NoError(t, err)
 	assert.Equal(t, limiter.Ended, d.Result, "the tombstone survives")

@@ -44,6 +44,10 @@ type Request struct {
 	// renditions fetched side by side are one stream of media time: each
 	// track keeps its own bufferedUntil and the session's is the latest.
 	Track Track
+	// Network is the client's network (NetworkOf), 0 when unknown. A
+	// session remembers the networks that use it (Decision.Shared,
+	// Session.Networks).
+	Network Network
 }
 
 // Track is the kind of media a request delivers. Audio and video fetched
@@ -150,6 +154,11 @@ type Decision struct {
 	// session was over the limit: enforcing, it would have been rejected (or,
 	// under EvictOldest, would have replaced the oldest session).
 	WouldReject bool
+	// Shared says that this request brought a second client network to a
+	// session while another network had used it less than SharedWindow ago:
+	// set once per session, the first time, so that a counter of it counts
+	// shared sessions.
+	Shared bool
 	// Lapsed, with Result Rejected, says that the session was active before
 	// and expired (less than the tombstone TTL ago, as far as the store still
 	// knows), as opposed to a session never seen.
@@ -170,6 +179,9 @@ type Session struct {
 	// BufferedUntil is when the media delivered to the session runs out
 	// (the latest of its tracks); zero when it was given none.
 	BufferedUntil time.Time
+	// Networks is how many client networks have used the session since it
+	// was last used from one network alone for a TTL; 0 when none was known.
+	Networks int
 }
 
 // Store decides admissions atomically per user and keeps the sessions it admitted.

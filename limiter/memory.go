@@ -52,6 +52,7 @@ type Memory struct {
 	maxLease int64
 	tombTTL  int64
 	rules    Rules
+	ns       rulesNs
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
@@ -104,6 +105,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		maxLease: int64(opts.Rules.MaxLease),
 		tombTTL:  int64(opts.Rules.TombstoneTTL),
 		rules:    opts.Rules,
+		ns:       rulesNs{ttl: int64(opts.TTL), maxLease: int64(opts.Rules.MaxLease), window: int64(opts.Rules.SharedWindow)},
 		bumpGap:  int64(opts.TTL / bumpDivisor),
 		clock:    opts.Clock,
 		keys:     newKeyer(),
@@ -171,17 +173,32 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 
 	if u == nil {
 		u = &user{id: strings.Clone(req.UserID), bumped: now}
-		u.start(req.SessionID, sk, now, req.Device).heartbeat(&req, now, m.ttl, m.maxLease)
+		e := u.start(req.SessionID, sk, now, req.Device)
+		if m.rules.BindNetwork {
+			e.bound = req.Network
+		}
+		e.heartbeat(&req, now, &m.ns)
 		m.sessions.Add(1)
 		m.insert(sh, uk, u, now)
 		return Decision{Result: Started, Active: 1, Limit: limit}, nil
 	}
-	if i := u.find(sk); i >= 0 {
-		u.sessions[i].heartbeat(&req, now, m.ttl, m.maxLease)
+	i, elsewhere := -1, false
+	if m.rules.BindNetwork {
+		i, elsewhere = u.findBound(sk, req.Network, now, m.ns.window)
+	} else {
+		i = u.find(sk)
+	}
+	if i >= 0 {
+		shared := u.sessions[i].heartbeat(&req, now, &m.ns)
 		m.bump(sh, uk, u, now)
-		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit}, nil
+		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit, Shared: shared}, nil
 	}
 	d := Decision{Result: Started, Limit: limit}
+	if elsewhere {
+		// The same id from a second network at once: another session.
+		// Counted as shared even when it is rejected.
+		d.Shared = u.markShared(sk)
+	}
 	if t := u.tomb(sk); t >= 0 {
 		if r := u.ended[t].reason; r != lapsed {
 			return Decision{Result: Ended, EndReason: r, Active: len(u.sessions), Limit: limit}, nil
@@ -203,6 +220,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 				RetryAfter: u.retryAfter(now),
 				Sessions:   u.list(),
 				Lapsed:     d.Lapsed,
+				Shared:     d.Shared,
 			}, nil
 		}
 	}
@@ -210,7 +228,11 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		u.ended = slices.Delete(u.ended, u.tomb(sk), u.tomb(sk)+1)
 		d.Lapsed = false
 	}
-	u.start(req.SessionID, sk, now, req.Device).heartbeat(&req, now, m.ttl, m.maxLease)
+	e := u.start(req.SessionID, sk, now, req.Device)
+	if m.rules.BindNetwork {
+		e.bound, e.shared = req.Network, elsewhere
+	}
+	e.heartbeat(&req, now, &m.ns)
 	m.sessions.Add(1)
 	m.bump(sh, uk, u, now)
 	d.Active = len(u.sessions)
@@ -270,12 +292,14 @@ func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReas
 	if u == nil {
 		return false, nil
 	}
-	i := u.find(m.keys.session(sessionID))
-	if i >= 0 {
+	// Under BindNetwork one id may hold a session per network: end them all.
+	sk, ended := m.keys.session(sessionID), false
+	for i := u.find(sk); i >= 0; i = u.find(sk) {
 		m.evict(u, i, reason, now)
+		ended = true
 	}
 	m.dropIfEmpty(sh, uk, u, now)
-	return i >= 0, nil
+	return ended, nil
 }
 
 // EndAll implements Store.

@@ -80,7 +80,7 @@ type Redis struct {
 	ttlMicros string
 	rules     Rules
 	// leaseMicros, keepMicros and policy are the Rules as script arguments.
-	leaseMicros, keepMicros, policy string
+	leaseMicros, keepMicros, policy, windowMicros string
 	// offset estimates Redis's clock, so that an admission's deadline is
 	// given to the script in Redis's time.
 	offset    clockOffset
@@ -163,17 +163,18 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	}
 	rules := opts.Rules.withDefaults()
 	r := &Redis{
-		ttl:         opts.TTL,
-		ttlMicros:   strconv.FormatInt(opts.TTL.Microseconds(), 10),
-		rules:       rules,
-		leaseMicros: strconv.FormatInt(rules.MaxLease.Microseconds(), 10),
-		keepMicros:  strconv.FormatInt(rules.TombstoneTTL.Microseconds(), 10),
-		policy:      scriptPolicy(rules),
-		offset:      clockOffset{clock: monotonicClock()},
-		flushDone:   make(chan struct{}),
-		timeout:     opts.Timeout,
-		logger:      opts.Logger,
-		clientOpt:   copt,
+		ttl:          opts.TTL,
+		ttlMicros:    strconv.FormatInt(opts.TTL.Microseconds(), 10),
+		rules:        rules,
+		leaseMicros:  strconv.FormatInt(rules.MaxLease.Microseconds(), 10),
+		keepMicros:   strconv.FormatInt(rules.TombstoneTTL.Microseconds(), 10),
+		policy:       scriptPolicy(rules),
+		windowMicros: strconv.FormatInt(rules.SharedWindow.Microseconds(), 10),
+		offset:       clockOffset{clock: monotonicClock()},
+		flushDone:    make(chan struct{}),
+		timeout:      opts.Timeout,
+		logger:       opts.Logger,
+		clientOpt:    copt,
 		// Every script may run twice when a reply is lost: admitting twice
 		// refreshes what the first run started, listing reads, and ending
 		// twice only reports "was not active" the second time.
@@ -292,8 +293,16 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 		at   int64
 		left [numTracks]int64
 	)
+	// Under network binding the cache knows a session per network, as Redis
+	// names its records.
+	cacheReq := &req
+	if r.rules.BindNetwork && req.Network != 0 {
+		bound := req
+		bound.SessionID += "\t" + req.Network.String()
+		cacheReq = &bound
+	}
 	if r.cache != nil {
-		d, ok, carried := r.cache.lookup(&req, limit)
+		d, ok, carried := r.cache.lookup(cacheReq, limit)
 		if ok {
 			return d, nil
 		}
@@ -304,10 +313,17 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 		noMedia = "1"
 	}
 	deadline := r.deadline(ctx)
+	network, bind := "", "0"
+	if req.Network != 0 {
+		network = req.Network.String()
+	}
+	if r.rules.BindNetwork {
+		bind = "1"
+	}
 	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros,
 		encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
 		micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
-		nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]))
+		nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros)
 	if err != nil {
 		return Decision{}, fmt.Errorf("admitting session: %w", err)
 	}
@@ -321,7 +337,7 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 			r.cache.forget(req.UserID, d.Evicted)
 		}
 		if d.Admitted() {
-			r.cache.record(req.UserID, req.SessionID, d.Active, at, ad)
+			r.cache.record(req.UserID, cacheReq.SessionID, req.Network, d.Active, at, ad)
 		}
 	}
 	return d, nil
@@ -386,7 +402,7 @@ func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, admitte
 	d := Decision{Result: Result(nums[0]), Active: int(nums[1]), Limit: limit}
 	switch d.Result {
 	case Refreshed, Started:
-		if len(reply) < 9 {
+		if len(reply) < 10 {
 			return Decision{}, ad, fmt.Errorf("unexpected reply to the admission script: %v", msg)
 		}
 		d.WouldReject = nums[3] == 1
@@ -403,7 +419,9 @@ func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, admitte
 		for t := range ad.left {
 			ad.left[t] = ints[1+t] * 1000
 		}
-		return d, ad, nil
+		shared, err := reply[9].AsInt64()
+		d.Shared = shared == 1
+		return d, ad, err
 	case Ended:
 		reason, err := reply[3].ToString()
 		if err != nil {
@@ -416,7 +434,15 @@ func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, admitte
 		return Decision{}, ad, fmt.Errorf("unexpected reply to the admission script: %v", msg)
 	}
 	d.Lapsed = nums[3] == 1
-	pairs, err := replyStrings(reply[4:])
+	if len(reply) < 5 {
+		return Decision{}, ad, fmt.Errorf("unexpected reply to the admission script: %v", msg)
+	}
+	shared, err := reply[4].AsInt64()
+	if err != nil {
+		return Decision{}, ad, err
+	}
+	d.Shared = shared == 1
+	pairs, err := replyStrings(reply[5:])
 	if err != nil {
 		return Decision{}, ad, err
 	}

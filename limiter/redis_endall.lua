@@ -16,8 +16,8 @@ for i = 1, #fields, 2 do
     if now < expires_of(rec, ttl) then
       active = active + 1
       if reason ~= '' and keep > 0 then
-        redis.call('HSET', key, ' ' .. f, string.format('%d;%s', now + keep, reason))
-        marks[#marks + 1] = {' ' .. f, now + keep}
+        redis.call('HSET', key, ' ' .. base(f), string.format('%d;%s', now + keep, reason))
+        marks[#marks + 1] = {' ' .. base(f), now + keep}
       end
     end
   end

@@ -53,6 +53,7 @@ var errBadRecord = errors.New("malformed session record in redis")
 type record struct {
 	expires, lastSeen, started int64
 	buffered                   int64 // the latest of the tracks
+	networks                   int
 	device                     string
 }
 
@@ -67,19 +68,24 @@ func parseRecord(s string, ttlMicros int64) (record, error) {
 		}
 		return record{expires: ls + ttlMicros, lastSeen: ls, started: st, device: dev}, nil
 	}
-	var n [7]int64
+	// expires;lastSeen;started;bu1;bu2;bu3;hint;net1;seen1;net2;seen2;networks;shared;bound;device
+	var f [14]string
 	rest := s
-	for i := range n {
-		var f string
+	for i := range f {
 		var ok bool
-		f, rest, ok = strings.Cut(rest, ";")
-		v, err := strconv.ParseInt(f, 10, 64)
-		if !ok || err != nil {
+		if f[i], rest, ok = strings.Cut(rest, ";"); !ok {
+			return record{}, errBadRecord
+		}
+	}
+	var n [7]int64
+	for i, j := range [...]int{0, 1, 2, 3, 4, 5, 11} {
+		v, err := strconv.ParseInt(f[j], 10, 64)
+		if err != nil {
 			return record{}, errBadRecord
 		}
 		n[i] = v
 	}
-	return record{expires: n[0], lastSeen: n[1], started: n[2], buffered: max(n[3], n[4], n[5]), device: rest}, nil
+	return record{expires: n[0], lastSeen: n[1], started: n[2], buffered: max(n[3], n[4], n[5]), networks: int(n[6]), device: rest}, nil
 }
 
 // isMark reports whether a hash field is a tombstone or a lapsed mark, not
@@ -130,8 +136,10 @@ func sessionsFrom(pairs []string, now int64, ttl time.Duration) ([]Session, time
 		if soonest < 0 || left < soonest {
 			soonest = left
 		}
+		id, _, _ := strings.Cut(pairs[i], "\t") // a session bound to a network
 		s := Session{
-			ID:        pairs[i],
+			ID:        id,
+			Networks:  rec.networks,
 			StartedAt: time.UnixMicro(rec.started).UTC(),
 			LastSeen:  time.UnixMicro(rec.lastSeen).UTC(),
 			ExpiresAt: time.UnixMicro(rec.expires).UTC(),
@@ -148,5 +156,6 @@ func sessionsFrom(pairs []string, now int64, ttl time.Duration) ([]Session, time
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	// A session bound to several networks is listed once per network.
 	return out, time.Duration(max(soonest, 0)) * time.Microsecond, nil
 }

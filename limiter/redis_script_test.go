@@ -21,7 +21,7 @@ func TestAdmitScriptDeadline(t *testing.T) {
 	t.Cleanup(c.Close)
 	ctx := context.Background()
 	args := func(deadline string) []string {
-		return []string{"s1", "3", "60000000", "0:", "0", "0", "refuse", "0", "0", "0", "0", deadline, "600000000", "0", "0", "0"}
+		return []string{"s1", "3", "60000000", "0:", "0", "0", "refuse", "0", "0", "0", "0", deadline, "600000000", "0", "0", "0", "", "0", "10000000"}
 	}
 	script := rueidis.NewLuaScript(libSource + admitSource)
 

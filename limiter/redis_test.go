@@ -166,8 +166,8 @@ func TestRedisKeys(t *testing.T) {
 		assert.Equal(t, "hash", typ)
 		rec, err := raw.Do(ctx, raw.B().Hget().Key("streamgate:{alice}").Field("phone").Build()).ToString()
 		require.NoError(t, err)
-		// expires;lastSeen;startedAt;bufferedUntil×3;hint;device
-		assert.Regexp(t, `^\d{16};\d{16};\d{16};0;0;0;0;8:Player/2192\.0\.2\.1:4000$`, rec)
+		// expires;lastSeen;startedAt;bufferedUntil×3;hint;networks (2 × net;seen, count, shared, bound);device
+		assert.Regexp(t, `^\d{16};\d{16};\d{16};0;0;0;0;;0;;0;0;0;;8:Player/2192\.0\.2\.1:4000$`, rec)
 	})
 
 	t.Run("every key carries a TTL no longer than the session TTL", func(t *testing.T) {

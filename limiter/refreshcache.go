@@ -60,6 +60,9 @@ type cachedSession struct {
 	active int
 	// hint is the session's segment hint (ns) as the store last said.
 	hint int64
+	// net is the client network of the last store call: a request from
+	// another network goes to the store, which keeps the session's networks.
+	net Network
 	// buffered is bufferedUntil per track (ns of the cache's clock): the
 	// store's at the last call, advanced by the hits since.
 	buffered [numTracks]int64
@@ -126,7 +129,8 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 			continue
 		}
 		// A new hint goes to the store, so that every replica uses it.
-		if now-s.refreshed < c.interval && (req.SegmentHint <= 0 || int64(req.SegmentHint) == s.hint) {
+		if now-s.refreshed < c.interval && (req.SegmentHint <= 0 || int64(req.SegmentHint) == s.hint) &&
+			(req.Network == 0 || req.Network == s.net) {
 			if d := req.media(s.hint); d > 0 || req.Buffer > 0 {
 				t := req.track()
 				s.buffered[t] = max(s.buffered[t], now+int64(max(req.Buffer, 0))) + d
@@ -147,7 +151,7 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 
 // record notes that the store admitted sessionID at at (a time from now),
 // with what its reply said of the session's media.
-func (c *refreshCache) record(userID, sessionID string, active int, at int64, ad admitted) {
+func (c *refreshCache) record(userID, sessionID string, net Network, active int, at int64, ad admitted) {
 	now := c.now()
 	var buffered [numTracks]int64
 	for t, l := range ad.left {
@@ -170,7 +174,7 @@ func (c *refreshCache) record(userID, sessionID string, active int, at int64, ad
 	for _, s := range u.sessions {
 		switch {
 		case s.id == sessionID:
-			s.refreshed, s.active, s.hint, found = max(s.refreshed, at), active, ad.hint, true
+			s.refreshed, s.active, s.hint, s.net, found = max(s.refreshed, at), active, ad.hint, net, true
 			for t := range buffered {
 				s.buffered[t] = max(s.buffered[t], buffered[t])
 			}
@@ -184,7 +188,7 @@ func (c *refreshCache) record(userID, sessionID string, active int, at int64, ad
 	clear(u.sessions[len(kept):])
 	u.sessions = kept
 	if !found {
-		u.sessions = append(u.sessions, cachedSession{id: strings.Clone(sessionID), refreshed: at, active: active, hint: ad.hint, buffered: buffered})
+		u.sessions = append(u.sessions, cachedSession{id: strings.Clone(sessionID), refreshed: at, active: active, hint: ad.hint, net: net, buffered: buffered})
 	}
 }
 

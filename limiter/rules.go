@@ -55,6 +55,17 @@ type Rules struct {
 	// Shadow (-enforce=false) admits and records every session; one over
 	// the limit is marked Decision.WouldReject and nothing is evicted.
 	Shadow bool
+	// SharedWindow is how recently another network must have used a
+	// session for a new one to use it at the same time (Decision.Shared,
+	// BindNetwork); a session silent this long on its network has moved
+	// (a phone leaving Wi-Fi). Default DefaultSharedWindow.
+	SharedWindow time.Duration
+	// BindNetwork (-session-binding network): a session id used from
+	// another network while its network used it less than SharedWindow ago
+	// counts as another session, with its own slot (Started) or Rejected; a
+	// session silent that long on its network moves to the new one. Requests
+	// with Network 0 match any network.
+	BindNetwork bool
 }
 
 func (r Rules) withDefaults() Rules {
@@ -63,6 +74,9 @@ func (r Rules) withDefaults() Rules {
 	}
 	if r.TombstoneTTL < 0 {
 		r.TombstoneTTL = 0
+	}
+	if r.SharedWindow <= 0 {
+		r.SharedWindow = DefaultSharedWindow
 	}
 	if r.MaxLease < 0 {
 		r.MaxLease = 0
@@ -100,3 +114,6 @@ func (req *Request) track() int {
 	}
 	return int(TrackMain)
 }
+
+// rulesNs are the rules a heartbeat applies, in ns.
+type rulesNs struct{ ttl, maxLease, window int64 }

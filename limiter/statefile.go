@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,7 +18,7 @@ import (
 // stateVersion is the format of the state file: one JSON header line, then
 // one JSON line per user, so that a large table streams in and out without
 // being held twice in memory. Version 2 added the sessions' media
-// (bufferedUntil, segmentHintMs) and the users' tombstones; version 1 files
+// (bufferedUntil, segmentHintMs), their client networks and the users' tombstones; version 1 files
 // are still read.
 const stateVersion = 2
 
@@ -41,6 +42,16 @@ type stateSession struct {
 	// BufferedUntil is keyed by track name: main, video, audio.
 	BufferedUntil map[string]time.Time `json:"bufferedUntil,omitempty"`
 	SegmentHintMs int64                `json:"segmentHintMs,omitempty"`
+	// Networks are the last client networks (hex) and when they used it.
+	Networks      []stateNetwork `json:"networks,omitempty"`
+	NetworksCount int            `json:"networksCount,omitempty"`
+	Shared        bool           `json:"shared,omitempty"`
+	BoundTo       string         `json:"boundTo,omitempty"`
+}
+
+type stateNetwork struct {
+	Network string    `json:"network"`
+	Seen    time.Time `json:"seen"`
 }
 
 // stateTomb is a tombstone: a session ended by the operator or replaced.
@@ -158,6 +169,15 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 				Device:        deviceOrNil(s.device()),
 				SegmentHintMs: time.Duration(s.hint).Milliseconds(),
 			}
+			for _, ns := range s.nets {
+				if ns.net != 0 {
+					ss.Networks = append(ss.Networks, stateNetwork{Network: ns.net.String(), Seen: time.Unix(0, ns.seen).UTC()})
+				}
+			}
+			ss.NetworksCount, ss.Shared = int(s.networks), s.shared
+			if s.bound != 0 {
+				ss.BoundTo = s.bound.String()
+			}
 			for t, b := range s.buffered {
 				if b > now {
 					if ss.BufferedUntil == nil {
@@ -271,6 +291,15 @@ func (m *Memory) restoreUser(su stateUser) bool {
 			if b, ok := s.BufferedUntil[name]; ok {
 				e.buffered[t] = b.UnixNano()
 			}
+		}
+		for i, ns := range s.Networks {
+			if n, err := strconv.ParseUint(ns.Network, 16, 64); err == nil && i < len(e.nets) {
+				e.nets[i] = netSeen{net: Network(n), seen: ns.Seen.UnixNano()}
+			}
+		}
+		e.networks, e.shared = uint8(min(max(s.NetworksCount, 0), 255)), s.Shared
+		if n, err := strconv.ParseUint(s.BoundTo, 16, 64); err == nil {
+			e.bound = Network(n)
 		}
 		e.expires = expiry(last, e.bufferedUntil(), m.ttl, m.maxLease)
 		if now >= e.expires {

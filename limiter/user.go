@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// entry is one session as the memory store keeps it: 88 bytes, times as Unix
+// entry is one session as the memory store keeps it: 136 bytes, times as Unix
 // nanoseconds. Sessions are matched by key, so a heartbeat never reads the
 // id's bytes (a cache miss each).
 type entry struct {
@@ -19,6 +19,14 @@ type entry struct {
 	// buffered is bufferedUntil per Track; hint the stored SegmentHint.
 	buffered [numTracks]int64
 	hint     int64
+	// nets are the two networks that used the session last; networks
+	// counts those that used it (saturating), shared is set once it had two
+	// at the same time.
+	nets     [2]netSeen
+	networks uint8
+	shared   bool
+	// bound is the network the session is bound to under BindNetwork.
+	bound Network
 	// meta is the session id and the device, packed by packMeta: one
 	// allocation per session, with no pointer in it for the GC to follow.
 	meta string
@@ -181,6 +189,45 @@ func (u *user) find(sk uint64) int {
 	return -1
 }
 
+// findBound is find under BindNetwork: the session of key sk bound to n, or
+// one bound elsewhere that has been silent for the window, which moves to
+// n. It returns -1 when sk is unknown or only busy on other networks, and
+// then whether it is busy elsewhere.
+func (u *user) findBound(sk uint64, n Network, now, window int64) (i int, elsewhere bool) {
+	moved := -1
+	for i := range u.sessions {
+		e := &u.sessions[i]
+		if e.key != sk {
+			continue
+		}
+		if e.bound == n || e.bound == 0 || n == 0 {
+			return i, false
+		}
+		if now-e.lastSeen >= window {
+			moved = i
+		} else {
+			elsewhere = true
+		}
+	}
+	if moved >= 0 {
+		u.sessions[moved].bound = n
+		return moved, false
+	}
+	return -1, elsewhere
+}
+
+// markShared marks every binding of sk shared and reports whether none was.
+func (u *user) markShared(sk uint64) bool {
+	first := true
+	for i := range u.sessions {
+		if u.sessions[i].key == sk {
+			first = first && !u.sessions[i].shared
+			u.sessions[i].shared = true
+		}
+	}
+	return first
+}
+
 func (u *user) remove(i int) {
 	u.sessions = slices.Delete(u.sessions, i, i+1)
 }
@@ -205,13 +252,18 @@ func (u *user) start(sessionID string, sk uint64, now int64, dev Device) *entry 
 	return &u.sessions[len(u.sessions)-1]
 }
 
-// heartbeat applies an admitted request to e: its media, its buffer length,
-// its hint, and the new expiry.
-func (e *entry) heartbeat(req *Request, now, ttl, maxLease int64) {
+// heartbeat applies an admitted request to e: its network, its media, its
+// buffer length, its hint, and the new expiry. It reports whether the
+// request made the session shared (Decision.Shared).
+func (e *entry) heartbeat(req *Request, now int64, r *rulesNs) (shared bool) {
+	ttl, maxLease := r.ttl, r.maxLease
 	e.lastSeen = now
+	if req.Network != 0 {
+		shared = e.seeNetwork(req.Network, now, ttl, r.window)
+	}
 	if maxLease <= ttl {
 		e.expires = now + ttl // the TTL-only rule: media changes nothing
-		return
+		return shared
 	}
 	if req.SegmentHint > 0 {
 		e.hint = int64(req.SegmentHint)
@@ -221,6 +273,7 @@ func (e *entry) heartbeat(req *Request, now, ttl, maxLease int64) {
 		e.buffered[t] = max(e.buffered[t], now+int64(max(req.Buffer, 0))) + d
 	}
 	e.expires = expiry(now, e.bufferedUntil(), ttl, maxLease)
+	return shared
 }
 
 // bufferedUntil is the latest of the tracks' bufferedUntil.
@@ -260,6 +313,7 @@ func (u *user) list() []Session {
 			LastSeen:  time.Unix(0, s.lastSeen).UTC(),
 			ExpiresAt: time.Unix(0, s.expires).UTC(),
 			Device:    s.device(),
+			Networks:  int(s.networks),
 		}
 		if b := s.bufferedUntil(); b > 0 {
 			out[i].BufferedUntil = time.Unix(0, b).UTC()

@@ -294,6 +294,7 @@ func Run(t *testing.T, h Harness) {
 	runLeases(t, h)
 	runCachedHeartbeats(t, h)
 	runPolicies(t, h)
+	runNetworks(t, h)
 }
 
 // Race starts callers goroutines that call decide at the same moment and
