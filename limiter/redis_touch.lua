@@ -12,11 +12,14 @@ local now = now_us()
 local s = parse(rec, ttl)
 if now >= s.exp then return 0 end
 s.seen = math.max(s.seen, now - tonumber(ARGV[4]))
-for t = 1, 3 do
-  local left = tonumber(ARGV[4 + t])
-  if left > 0 then s.bu[t] = math.max(s.bu[t], now + left) end
+-- Under the TTL-only rule (no lease longer than the TTL) media changes nothing.
+if lease > ttl then
+  for t = 1, 3 do
+    local left = tonumber(ARGV[4 + t])
+    if left > 0 then s.bu[t] = math.max(s.bu[t], now + left) end
+  end
+  if tonumber(ARGV[8]) > 0 then s.hint = tonumber(ARGV[8]) end
 end
-if tonumber(ARGV[8]) > 0 then s.hint = tonumber(ARGV[8]) end
 s.exp = expiry(s, ttl, lease)
 redis.call('HSET', key, sid, encode(s))
 extend(key, s.exp, now)
