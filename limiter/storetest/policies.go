@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,6 +49,40 @@ func runPolicies(t *testing.T, h Harness) {
 		list, err = s.List(ctx, u)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"s1", "s3", "s4"}, ids(list), "a request of an ended session changes nothing")
+	})
+
+	t.Run("concurrent newcomers under evict-oldest: never over the limit, one eviction each", func(t *testing.T) {
+		s := h.open(t, T, limiter.Rules{OnLimit: limiter.EvictOldest})
+		const rounds, callers, limit = 20, 8, 3
+		for round := range rounds {
+			u := newUser("evictrace")
+			held := round % (limit + 1)
+			for i := range held {
+				decide(t, s, req(u, fmt.Sprintf("held-%d", i), limit))
+			}
+			var mu sync.Mutex
+			evicted := map[string]bool{}
+			admitted := Race(t, callers, func(i int) limiter.Decision {
+				d, err := s.Admit(ctx, req(u, fmt.Sprintf("new-%d", i), limit))
+				require.NoError(t, err)
+				if d.Evicted != "" {
+					mu.Lock()
+					assert.False(t, evicted[d.Evicted], "%s evicted twice", d.Evicted)
+					evicted[d.Evicted] = true
+					mu.Unlock()
+				}
+				assert.LessOrEqual(t, d.Active, limit)
+				return d
+			})
+			require.Equal(t, callers, admitted, "round %d: every newcomer is admitted", round)
+			assert.Len(t, evicted, held+callers-limit, "round %d: one eviction per newcomer over the limit", round)
+			list, err := s.List(ctx, u)
+			require.NoError(t, err)
+			require.Len(t, list, limit, "round %d", round)
+			for _, sess := range list {
+				assert.False(t, evicted[sess.ID], "round %d: %s evicted yet listed", round, sess.ID)
+			}
+		}
 	})
 
 	t.Run("an operator's end leaves a tombstone, a player's does not", func(t *testing.T) {
