@@ -116,4 +116,3 @@ func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, admitte
 	d.Sessions, d.RetryAfter, err = sessionsFrom(pairs, now, r.ttl)
 	return d, ad, err
 }
-
