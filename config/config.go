@@ -32,7 +32,7 @@ type Config struct {
 	// UpstreamTimeout is the longest wait for the origin's response headers
 	// (-upstream-timeout, default 15s). Bodies are never timed.
 	UpstreamTimeout time.Duration
-	// Demo serves a built-in synthetic HLS origin and proxies to it (-demo).
+	// Demo serves the built-in demo origin (proxy/demo) and proxies to it (-demo); default false.
 	Demo bool
 	// MaxStreams is the number of concurrent sessions per user (-max-streams, default 3).
 	MaxStreams int

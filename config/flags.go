@@ -84,7 +84,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.AdminListen, "admin-listen", c.AdminListen, "admin listener `address` (health, metrics, API); never expose it to players")
 	fs.Var(&urlValue{&c.Upstream}, "upstream", "origin base `URL`, e.g. http://127.0.0.1:8081/vod; required unless -demo")
 	fs.Var(&durationValue{&c.UpstreamTimeout}, "upstream-timeout", "longest wait for the origin's response headers; bodies are never timed")
-	fs.BoolVar(&c.Demo, "demo", c.Demo, "serve a built-in synthetic HLS origin and use it as the upstream")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "serve a built-in demo origin (HLS and DASH, VOD and live, real H.264/AAC) and use it as the upstream")
 	fs.Var(&intValue{&c.MaxStreams}, "max-streams", "concurrent playback sessions per user")
 	fs.Var(&durationValue{&c.SessionTTL}, "session-ttl", "heartbeat timeout: a session silent this long has ended")
 	fs.StringVar(&c.UserHeader, "user-header", c.UserHeader, "request `header` carrying the user id")

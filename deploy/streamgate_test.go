@@ -117,10 +117,10 @@ func liveScrape(t *testing.T) string {
 	in := startStreamgate(t, "-demo")
 	statuses := []int{}
 	for _, s := range []string{"phone", "tv", "laptop", "tablet"} {
-		statuses = append(statuses, get(t, in.proxy+"/master.m3u8", "alice", s))
+		statuses = append(statuses, get(t, in.proxy+"/vod/master.m3u8", "alice", s))
 	}
 	require.Equal(t, []int{200, 200, 200, 429}, statuses)
-	require.Equal(t, http.StatusUnauthorized, get(t, in.proxy+"/master.m3u8", "", "x"))
+	require.Equal(t, http.StatusUnauthorized, get(t, in.proxy+"/vod/master.m3u8", "", "x"))
 	resp, err := http.Get(in.admin + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()

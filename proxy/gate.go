@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/manifest"
 )
 
 // Paths of the player-facing control endpoints on the proxy listener.
@@ -20,7 +22,7 @@ const (
 // GateOptions configures Gate.
 type GateOptions struct {
 	Store    limiter.Store
-	Identity Identifier
+	Identity identity.Identifier
 	// Limit is the default number of concurrent sessions per user.
 	Limit int
 	// FailurePolicy labels decisions the store's failure policy took (open, closed, local).
@@ -82,12 +84,12 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.admit(w, r, id) {
-		g.next.ServeHTTP(w, withPlaylistQuery(r, id))
+		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 	}
 }
 
 // admit asks the store and, when the request may not proceed, answers it.
-func (g *gate) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
+func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity) bool {
 	limit := g.Limit
 	if id.Limit > 0 {
 		limit = id.Limit
@@ -132,7 +134,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
 	return false
 }
 
-func (g *gate) end(w http.ResponseWriter, r *http.Request, id Identity) {
+func (g *gate) end(w http.ResponseWriter, r *http.Request, id identity.Identity) {
 	if _, err := g.Store.End(r.Context(), id.UserID, id.SessionID, limiter.EndedByPlayer); err != nil {
 		g.Logger.Warn("ending session failed", "err", err)
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",

@@ -15,11 +15,12 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 func TestGateRejectsRequestsWithoutAValidIdentity(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("a", proxy.MaxIDLength+1)
+	long := strings.Repeat("a", identity.MaxIDLength+1)
 	tests := []struct {
 		name   string
 		method string
@@ -74,7 +75,7 @@ func TestGateAcceptsIDsOfEveryVisibleASCIICharacter(t *testing.T) {
 		name, user, session string
 	}{
 		{name: "every visible character", user: visible.String(), session: visible.String()},
-		{name: "exactly 128 bytes", user: strings.Repeat("u", proxy.MaxIDLength), session: strings.Repeat("s", proxy.MaxIDLength)},
+		{name: "exactly 128 bytes", user: strings.Repeat("u", identity.MaxIDLength), session: strings.Repeat("s", identity.MaxIDLength)},
 		{name: "one byte", user: "u", session: "s"},
 	}
 	for _, tt := range tests {

@@ -23,6 +23,7 @@ import (
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/limiter/storetest"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 const testTTL = time.Minute
@@ -146,7 +147,7 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	stats, _ := g.store.(limiter.StatsReporter)
 	metrics := proxy.NewMetrics(g.reg, stats)
 	gate := proxy.Gate(proxy.GateOptions{
-		Store: g.store, Identity: proxy.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
+		Store: g.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: opts.limit, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: opts.headerTimeout, Metrics: metrics, Logger: logger})

@@ -6,9 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,13 +19,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
 // jwtTestKeys are generated once per test binary: an RSA key takes a while,
@@ -90,22 +89,6 @@ func claimsFor(now time.Time, user, session string) jwt.MapClaims {
 	return jwt.MapClaims{"sub": user, "sid": session, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 }
 
-// writeJWKS writes a JSON Web Key Set, marshalled by go-jose, to a file.
-func writeJWKS(t testing.TB, keys ...jose.JSONWebKey) string {
-	t.Helper()
-	b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
-	require.NoError(t, err)
-	return writeTestFile(t, "keys.json", b)
-}
-
-// pemPublic is pub in PKIX PEM.
-func pemPublic(t testing.TB, pub any) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-}
-
 func writeTestFile(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -143,25 +126,12 @@ func newJWTOrigin(t testing.TB, h http.HandlerFunc) *jwtOrigin {
 	return o
 }
 
-// pathSeen reports whether the origin was ever asked for path.
-func pathSeen(o *jwtOrigin, path string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.paths[path]
-}
-
-func (o *jwtOrigin) lastRequest() *http.Request {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.last
-}
-
 // jwtGate is the proxy listener as run() builds it with -identity jwt (or
 // header with -limit-header), on a real socket in front of a real origin.
 type jwtGate struct {
 	URL      string
 	origin   *jwtOrigin
-	identity proxy.Identifier
+	identity identity.Identifier
 	memory   *limiter.Memory
 	reg      *prometheus.Registry
 	clock    *jwtClock
@@ -169,8 +139,8 @@ type jwtGate struct {
 }
 
 type jwtGateOptions struct {
-	jwt     *proxy.JWTOptions // nil: header identity
-	header  proxy.HeaderIdentity
+	jwt     *tokenauth.JWTOptions // nil: header identity
+	header  identity.HeaderIdentity
 	limit   int
 	store   limiter.Store
 	handler http.HandlerFunc
@@ -196,7 +166,7 @@ func newJWTGate(t testing.TB, opts jwtGateOptions) *jwtGate {
 			o.Logger = logger
 		}
 		o.Registerer = g.reg
-		id, err := proxy.NewJWTIdentity(o)
+		id, err := tokenauth.NewJWTIdentity(o)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = id.Close() })
 		g.identity = id
@@ -256,22 +226,6 @@ func problemOf(t testing.TB, resp *http.Response, body []byte) map[string]any {
 	require.NoError(t, json.Unmarshal(body, &p))
 	return p
 }
-
-// bearerRequest is a request carrying token as Authorization: Bearer.
-func bearerRequest(t testing.TB, token string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://gate.example/seg.ts", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	return req
-}
-
-func withNow(o proxy.JWTOptions, now func() time.Time) proxy.JWTOptions {
-	o.Now = now
-	return o
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // gatheredValue is the value of one counter or gauge series of reg; 0 when
 // the series does not exist.

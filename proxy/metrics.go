@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/streamgate/streamgate/limiter"
 )
@@ -71,6 +72,28 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 }
 
 func (m *Metrics) observeDecision(d time.Duration) { m.decision.Observe(d.Seconds()) }
+
+// DecisionTotals are the gate's decisions since the process started.
+type DecisionTotals struct {
+	Started, Refreshed         uint64
+	RefusedLimit, RefusedStore uint64
+}
+
+// Totals reads the gate's decision counters, for the admin console's monitor.
+func (m *Metrics) Totals() DecisionTotals {
+	return DecisionTotals{
+		Started: counterValue(m.admittedNew), Refreshed: counterValue(m.admittedRefresh),
+		RefusedLimit: counterValue(m.rejectedLimit), RefusedStore: counterValue(m.rejectedStore),
+	}
+}
+
+func counterValue(c prometheus.Counter) uint64 {
+	var pb dto.Metric
+	if err := c.Write(&pb); err != nil {
+		return 0
+	}
+	return uint64(pb.GetCounter().GetValue())
+}
 
 // statsCollector reads the store's counters once per scrape, so the hot path
 // updates nothing but the store's own atomics.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // benchGate builds the proxy listener's handler chain exactly as run() does,
@@ -34,7 +35,7 @@ func benchGate(b *testing.B, next http.Handler) http.Handler {
 	logger := slog.New(slog.DiscardHandler)
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
 	gate := proxy.Gate(proxy.GateOptions{
-		Store: store, Identity: proxy.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
+		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
 	return proxy.Handler(logger, gate, next)

@@ -11,7 +11,8 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/limiter/redistest"
-	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
 // planStores are the stores plan limits must work on: both take the limit
@@ -41,7 +42,7 @@ func TestPlanLimitsFromTokens(t *testing.T) {
 	for _, st := range planStores() {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			opts := proxy.JWTOptions{SecretFile: writeTestFile(t, "secret", k.secret), SessionClaim: "sid",
+			opts := tokenauth.JWTOptions{SecretFile: writeTestFile(t, "secret", k.secret), SessionClaim: "sid",
 				LimitClaim: "max_streams", CacheSize: 64}
 			g := newJWTGate(t, jwtGateOptions{jwt: &opts, limit: 3, store: st.new(t)})
 			play := func(session string, plan int) (*http.Response, map[string]any) {
@@ -109,7 +110,7 @@ func TestPlanLimitsFromHeader(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			g := newJWTGate(t, jwtGateOptions{limit: 3, store: st.new(t),
-				header: proxy.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithLimitHeader("x-plan-streams")})
+				header: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithLimitHeader("x-plan-streams")})
 			play := func(session string, plan ...string) *http.Response {
 				req, err := http.NewRequest(http.MethodGet, g.URL+"/seg.ts", nil)
 				require.NoError(t, err)

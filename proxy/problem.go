@@ -35,3 +35,9 @@ func writeProblem(w http.ResponseWriter, status int, body any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// WriteProblem answers an RFC 9457 problem of type problemBase+slug, as every
+// answer of the gate does; the admin API answers its own problems with it.
+func WriteProblem(w http.ResponseWriter, status int, slug, title, detail string) {
+	writeProblem(w, status, newProblem(status, slug, title, detail))
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // panicky is an upstream that fails in the ways a handler can.
@@ -50,7 +51,7 @@ func newPanickyServer(t *testing.T) (*httptest.Server, *syncBuffer, *http.Client
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	gate := proxy.Gate(proxy.GateOptions{
-		Store: store, Identity: proxy.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
+		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 3, Metrics: proxy.NewMetrics(prometheus.NewRegistry(), store), Logger: logger,
 	})
 	srv := startServer(t, proxy.Handler(logger, gate, http.HandlerFunc(panicky)), logger)

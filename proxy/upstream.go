@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/streamgate/streamgate/proxy/manifest"
 )
 
 // StatusClientClosedRequest is nginx's 499: the player hung up before the
@@ -46,10 +48,10 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 			if opts.RewritePlaylists {
-				askPlainPlaylist(pr)
+				manifest.AskPlainPlaylist(pr)
 			}
 		},
-		ModifyResponse: playlistHook(opts),
+		ModifyResponse: manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger),
 		Transport:      NewTransport(opts.HeaderTimeout),
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),

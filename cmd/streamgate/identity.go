@@ -7,18 +7,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamgate/streamgate/config"
-	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
 // newIdentity builds the Identifier that -identity names. close releases
 // what it holds (a JWKS URL's background refresh). Keys and secrets are read
 // here, at start: a file that is missing or holds no usable key is a bad
 // flag value (exit status 2); a JWKS URL that does not answer is not.
-func newIdentity(cfg config.Config, reg prometheus.Registerer, logger *slog.Logger) (id proxy.Identifier, close func(), err error) {
+func newIdentity(cfg config.Config, reg prometheus.Registerer, logger *slog.Logger) (id identity.Identifier, close func(), err error) {
 	if cfg.Identity != config.IdentityJWT {
-		return proxy.NewHeaderIdentity(cfg.UserHeader, cfg.SessionHeader).WithLimitHeader(cfg.LimitHeader), func() {}, nil
+		return identity.NewHeaderIdentity(cfg.UserHeader, cfg.SessionHeader).WithLimitHeader(cfg.LimitHeader), func() {}, nil
 	}
-	j, err := proxy.NewJWTIdentity(proxy.JWTOptions{
+	j, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{
 		Keys: cfg.JWTKeys, SecretFile: cfg.JWTSecretFile,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		SessionClaim: cfg.JWTSessionClaim, LimitClaim: cfg.JWTLimitClaim,
@@ -26,7 +27,7 @@ func newIdentity(cfg config.Config, reg prometheus.Registerer, logger *slog.Logg
 		Registerer: reg, Logger: logger,
 	})
 	switch {
-	case errors.Is(err, proxy.ErrJWKSUnavailable):
+	case errors.Is(err, tokenauth.ErrJWKSUnavailable):
 		return nil, nil, err
 	case err != nil:
 		return nil, nil, usageError{err}

@@ -68,7 +68,7 @@ func TestRunJWTDemo(t *testing.T) {
 	in := start(t, "-demo", "-identity", "jwt", "-jwt-secret-file", secretFile, "-max-streams", "3")
 	p := newPlayer(t, in.proxyURL)
 
-	resp, body := p.do(t, http.MethodGet, "/master.m3u8", "", "")
+	resp, body := p.do(t, http.MethodGet, "/vod/master.m3u8", "", "")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, body)
 	assert.Equal(t, "Bearer", resp.Header.Get("WWW-Authenticate"))
 
@@ -79,15 +79,17 @@ func TestRunJWTDemo(t *testing.T) {
 		return s
 	}
 	tok := mintToken("tv", 1)
-	resp, body = p.do(t, http.MethodGet, "/master.m3u8?token="+tok, "", "")
+	resp, body = p.do(t, http.MethodGet, "/vod/master.m3u8?token="+tok, "", "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	assert.Contains(t, body, "720p/index.m3u8?token="+tok+"\n", "the variants carry the token")
+	assert.Contains(t, body, "360p/index.m3u8?token="+tok+"\n", "the variants carry the token")
+	assert.Contains(t, body, `URI="audio/index.m3u8?token=`+tok+`"`, "so does the audio rendition")
 
-	resp, body = p.do(t, http.MethodGet, "/720p/index.m3u8?token="+tok, "", "")
+	resp, body = p.do(t, http.MethodGet, "/vod/360p/index.m3u8?token="+tok, "", "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	assert.Contains(t, body, "seg-0.ts?token="+tok+"\n")
+	assert.Contains(t, body, "seg-0.m4s?token="+tok+"\n")
+	assert.Contains(t, body, `#EXT-X-MAP:URI="init.mp4?token=`+tok+`"`)
 
-	resp, body = p.do(t, http.MethodGet, "/master.m3u8?token="+mintToken("phone", 1), "", "")
+	resp, body = p.do(t, http.MethodGet, "/vod/master.m3u8?token="+mintToken("phone", 1), "", "")
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a one-screen plan: %s", body)
 	assert.Contains(t, body, `"limit":1`)
 	require.NoError(t, in.stop(t))

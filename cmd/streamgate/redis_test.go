@@ -99,7 +99,7 @@ func (r *replica) stop(t *testing.T) {
 // play asks the proxy for a segment as user/session and returns the status.
 func (r *replica) play(t *testing.T, user, session string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, r.proxy+"/720p/seg-1.ts", nil)
+	req, err := http.NewRequest(http.MethodGet, r.proxy+"/vod/360p/seg-1.m4s", nil)
 	require.NoError(t, err)
 	req.Header.Set("X-User-Id", user)
 	req.Header.Set("X-Session-Id", session)

@@ -22,6 +22,7 @@ import (
 	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/admin"
 	"github.com/streamgate/streamgate/proxy/demo"
 )
 
@@ -101,18 +102,22 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	upstream := cfg.Upstream
 	var demoSrv *http.Server
 	if cfg.Demo {
+		origin, err := demo.New(demo.Options{})
+		if err != nil {
+			return err
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("demo origin: %w", err)
 		}
-		demoSrv = proxy.NewServer(demo.New(), logger)
+		demoSrv = proxy.NewServer(origin, logger)
 		g.Go(func() error { return serveUntilShutdown(demoSrv, ln) })
 		upstream = &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	}
-	health := proxy.NewHealth(store, cfg.StoreTimeout)
+	health := admin.NewHealth(store, cfg.StoreTimeout)
 	refusals := limiter.NewRefusals(limiter.RefusalsOptions{})
 	top, _ := store.(limiter.TopLister)
-	monitor := proxy.NewMonitor(proxy.MonitorOptions{Metrics: metrics, Stats: stats, Refusals: refusals, Top: top})
+	monitor := admin.NewMonitor(admin.MonitorOptions{Metrics: metrics, Stats: stats, Refusals: refusals, Top: top})
 
 	gate := proxy.Gate(proxy.GateOptions{
 		Store:         store,
@@ -126,7 +131,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
 		RewritePlaylists: cfg.Identity == config.IdentityJWT})
 	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin), logger)
-	adminSrv := proxy.NewServer(proxy.Recover(logger)(proxy.NewAdmin(proxy.AdminOptions{
+	adminSrv := proxy.NewServer(proxy.Recover(logger)(admin.NewAdmin(admin.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,
 		Version: buildVersion(), StoreKind: storeName(cfg), SessionTTL: cfg.SessionTTL, Settings: settings(cfg),
 		Stats: stats, Monitor: monitor,
@@ -164,7 +169,7 @@ func serveUntilShutdown(srv *http.Server, ln net.Listener) error {
 // in-flight responses finish within -shutdown-timeout, saves the state file,
 // and stops the admin listener last so probes and a final scrape still work
 // during the drain.
-func shutdown(cfg config.Config, logger *slog.Logger, health *proxy.Health, proxySrv, adminSrv, demoSrv *http.Server, store limiter.Store) {
+func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, proxySrv, adminSrv, demoSrv *http.Server, store limiter.Store) {
 	health.Drain()
 	logger.Info("draining", "timeout", cfg.ShutdownTimeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -241,10 +246,10 @@ func buildInfo() prometheus.Collector {
 }
 
 // settings are the flags in force as the console shows them, secrets masked.
-func settings(cfg config.Config) []proxy.Setting {
-	var out []proxy.Setting
+func settings(cfg config.Config) []admin.Setting {
+	var out []admin.Setting
 	for _, s := range cfg.Settings() {
-		out = append(out, proxy.Setting{Name: s.Flag, Value: s.Value, Default: s.Default, Help: s.Help})
+		out = append(out, admin.Setting{Name: s.Flag, Value: s.Value, Default: s.Default, Help: s.Help})
 	}
 	return out
 }

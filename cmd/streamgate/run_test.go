@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -83,12 +84,31 @@ func TestRunDemo(t *testing.T) {
 	t.Parallel()
 	in := start(t, "-demo")
 	p := newPlayer(t, in.proxyURL)
-	resp, body := p.do(t, http.MethodGet, "/master.m3u8", "alice", "tv")
+	resp, body := p.do(t, http.MethodGet, "/vod/master.m3u8", "alice", "tv")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.True(t, strings.HasPrefix(body, "#EXTM3U"))
-	resp, body = p.do(t, http.MethodGet, "/720p/seg-0.ts", "alice", "tv")
+	resp, body = p.do(t, http.MethodGet, "/vod/360p/seg-0.m4s", "alice", "tv")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, byte(0x47), body[0], "an MPEG-TS segment")
+	assert.Equal(t, "video/mp4", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "styp", body[4:8], "a CMAF fragment")
+
+	// The README's ffplay line, with ffmpeg: the identity headers reach the
+	// gate on every request of the player, and the media decodes.
+	if ffmpeg, err := exec.LookPath("ffmpeg"); err == nil || os.Getenv("CI") != "" {
+		require.NoError(t, err, "ffmpeg is installed in CI (make deps)")
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, ffmpeg, "-nostdin", "-v", "error",
+			"-headers", "X-User-Id: alice\r\nX-Session-Id: tv\r\n",
+			"-i", in.proxyURL+"/vod/master.m3u8", "-t", "4", "-f", "null", "-").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Empty(t, strings.TrimSpace(string(out)))
+		// Without them the gate refuses the player.
+		out, err = exec.CommandContext(ctx, ffmpeg, "-nostdin", "-v", "error",
+			"-i", in.proxyURL+"/vod/master.m3u8", "-t", "4", "-f", "null", "-").CombinedOutput()
+		require.Error(t, err)
+		assert.Contains(t, string(out), "401", "the gate refused a request without identity")
+	}
 	require.NoError(t, in.stop(t))
 }
 

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/streamgate/streamgate/limiter"
-	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/admin"
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // statusCommand is `streamgate status [-admin URL] [-token T] [-json] [USER]`:
@@ -21,7 +22,7 @@ import (
 func statusCommand(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("streamgate status", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // a bad flag is one line on stderr, from main
-	admin := fs.String("admin", envOr(getenv, "STREAMGATE_ADMIN_URL", "http://127.0.0.1:9090"), "admin listener `URL` [STREAMGATE_ADMIN_URL]")
+	adminURL := fs.String("admin", envOr(getenv, "STREAMGATE_ADMIN_URL", "http://127.0.0.1:9090"), "admin listener `URL` [STREAMGATE_ADMIN_URL]")
 	token := fs.String("token", getenv("STREAMGATE_ADMIN_TOKEN"), "admin bearer `token` [STREAMGATE_ADMIN_TOKEN]")
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the admin API after this long")
@@ -38,12 +39,12 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return usageError{err}
 	}
-	if user != "" && !proxy.ValidID(user) {
+	if user != "" && !identity.ValidID(user) {
 		return usageError{fmt.Errorf("status: user id %q must be 1 to 128 visible ASCII characters", user)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c := &proxy.AdminClient{BaseURL: *admin, Token: *token, HTTP: &http.Client{}}
+	c := &admin.AdminClient{BaseURL: *adminURL, Token: *token, HTTP: &http.Client{}}
 	if user != "" {
 		v, err := c.Streams(ctx, user)
 		if err != nil {
@@ -65,8 +66,8 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	if *asJSON {
 		return printJSON(stdout, struct {
-			Overview proxy.Overview `json:"overview"`
-			Top      proxy.TopUsers `json:"top"`
+			Overview admin.Overview `json:"overview"`
+			Top      admin.TopUsers `json:"top"`
 		}{o, top})
 	}
 	printTotals(stdout, o, top)
@@ -104,7 +105,7 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func printStreams(w io.Writer, v proxy.UserStreams, now time.Time) {
+func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
 	fmt.Fprintf(w, "%s: %d of %d sessions active", v.UserID, v.Active, v.Limit)
 	if v.Refusals != nil {
 		fmt.Fprintf(w, ", %d refused in the last %s on this replica", v.Refusals.Count, seconds(v.Refusals.WindowSeconds))
@@ -126,7 +127,7 @@ func printStreams(w io.Writer, v proxy.UserStreams, now time.Time) {
 	_ = tw.Flush()
 }
 
-func printTotals(w io.Writer, o proxy.Overview, top proxy.TopUsers) {
+func printTotals(w io.Writer, o admin.Overview, top admin.TopUsers) {
 	store := o.Store.Kind + ", answering"
 	if !o.Store.Healthy {
 		store = o.Store.Kind + ", NOT ANSWERING: " + o.Store.Error

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/config"
-	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/admin"
 )
 
 // status runs `streamgate status args...` as main would and returns the exit
@@ -41,11 +41,11 @@ func TestStatus(t *testing.T) {
 	resp, _ = p.do(t, http.MethodGet, "/seg-1.ts", "bob", "tv")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	admin := []string{"-admin", in.adminURL, "-token", "s3cret"}
+	adminArgs := []string{"-admin", in.adminURL, "-token", "s3cret"}
 
 	t.Run("a user's sessions as a table", func(t *testing.T) {
 		t.Parallel()
-		code, out, errs := status(t, nil, append(admin, "alice")...)
+		code, out, errs := status(t, nil, append(adminArgs, "alice")...)
 		require.Equal(t, 0, code, errs)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		require.Len(t, lines, 6, out)
@@ -59,20 +59,20 @@ func TestStatus(t *testing.T) {
 		t.Parallel()
 		code, out, errs := status(t, nil, "alice", "-admin", in.adminURL, "-token", "s3cret", "-json")
 		require.Equal(t, 0, code, errs)
-		var v proxy.UserStreams
+		var v admin.UserStreams
 		require.NoError(t, json.Unmarshal([]byte(out), &v), out)
 		assert.Equal(t, 3, v.Active)
 		assert.Len(t, v.Sessions, 3)
 	})
 	t.Run("an unknown user", func(t *testing.T) {
 		t.Parallel()
-		code, out, _ := status(t, nil, append(admin, "nobody")...)
+		code, out, _ := status(t, nil, append(adminArgs, "nobody")...)
 		assert.Equal(t, 0, code)
 		assert.Equal(t, "nobody: 0 of 3 sessions active, 0 refused in the last 5m on this replica\n", out)
 	})
 	t.Run("the totals", func(t *testing.T) {
 		t.Parallel()
-		code, out, errs := status(t, nil, admin...)
+		code, out, errs := status(t, nil, adminArgs...)
 		require.Equal(t, 0, code, errs)
 		for _, want := range []string{
 			`(?m)^ready\s+yes$`,
@@ -89,11 +89,11 @@ func TestStatus(t *testing.T) {
 	})
 	t.Run("the totals as JSON", func(t *testing.T) {
 		t.Parallel()
-		code, out, _ := status(t, nil, append(admin, "-json")...)
+		code, out, _ := status(t, nil, append(adminArgs, "-json")...)
 		require.Equal(t, 0, code)
 		var v struct {
-			Overview proxy.Overview `json:"overview"`
-			Top      proxy.TopUsers `json:"top"`
+			Overview admin.Overview `json:"overview"`
+			Top      admin.TopUsers `json:"top"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(out), &v), out)
 		assert.Equal(t, 4, v.Overview.ActiveSessions)

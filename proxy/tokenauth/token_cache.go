@@ -1,0 +1,83 @@
+package tokenauth
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/streamgate/streamgate/proxy/identity"
+)
+
+// tokenCacheShards splits the verified-token cache so that players of
+// unrelated users rarely wait on one lock.
+const tokenCacheShards = 16
+
+// tokenCache remembers tokens whose signature and claims were verified, until
+// their exp, so that a session's every segment request costs a map lookup
+// rather than a signature check. It is bounded: the least recently used
+// token goes first, and merely costs one more verification later. Only
+// tokens that verified are kept, so forged tokens cannot fill it.
+type tokenCache struct {
+	seed   maphash.Seed
+	shards [tokenCacheShards]tokenShard
+}
+
+type tokenShard struct {
+	mu  sync.Mutex
+	lru *simplelru.LRU[string, verifiedToken]
+}
+
+// verifiedToken is what a token said, and until when it may be believed.
+type verifiedToken struct {
+	id identity.Identity
+	// exp is the token's exp in Unix nanoseconds.
+	exp int64
+}
+
+// newTokenCache holds up to size tokens; size < 1 returns nil, a cache that
+// keeps nothing.
+func newTokenCache(size int) *tokenCache {
+	if size < 1 {
+		return nil
+	}
+	c := &tokenCache{seed: maphash.MakeSeed()}
+	per := max((size+tokenCacheShards-1)/tokenCacheShards, 1)
+	for i := range c.shards {
+		c.shards[i].lru, _ = simplelru.NewLRU[string, verifiedToken](per, nil) // errors only on size < 1
+	}
+	return c
+}
+
+func (c *tokenCache) shard(token string) *tokenShard {
+	return &c.shards[maphash.String(c.seed, token)%tokenCacheShards]
+}
+
+// get returns the identity of a token verified before and not expired at now.
+func (c *tokenCache) get(token string, now int64) (identity.Identity, bool) {
+	if c == nil {
+		return identity.Identity{}, false
+	}
+	sh := c.shard(token)
+	sh.mu.Lock()
+	v, ok := sh.lru.Get(token)
+	if ok && now >= v.exp {
+		sh.lru.Remove(token)
+		ok = false
+	}
+	sh.mu.Unlock()
+	return v.id, ok
+}
+
+// add remembers a verified token. The key is copied, so that the cache never
+// pins the memory of the request it came in.
+func (c *tokenCache) add(token string, id identity.Identity, exp int64) {
+	if c == nil {
+		return
+	}
+	sh := c.shard(token)
+	sh.mu.Lock()
+	sh.lru.Add(strings.Clone(token), verifiedToken{id: id, exp: exp})
+	sh.mu.Unlock()
+}
