@@ -31,14 +31,14 @@ func (s *FaultyStore) Admit(ctx context.Context, req limiter.Request) (limiter.D
 	return limiter.Decision{}, ErrStoreDown
 }
 
-func (s *FaultyStore) End(context.Context, string, string) (bool, error) {
+func (s *FaultyStore) End(context.Context, string, string, limiter.EndReason) (bool, error) {
 	if s.EndFunc != nil {
 		return false, s.EndFunc()
 	}
 	return false, nil
 }
 
-func (s *FaultyStore) EndAll(context.Context, string) (int, error) { return 0, nil }
+func (s *FaultyStore) EndAll(context.Context, string, limiter.EndReason) (int, error) { return 0, nil }
 
 func (s *FaultyStore) List(context.Context, string) ([]limiter.Session, error) {
 	return []limiter.Session{}, nil
