@@ -64,7 +64,7 @@ func TestMaxUsersFollowsTheMemoryLimit(t *testing.T) {
 		want    float64
 		because string
 	}{
-		{name: "a 256Mi container", cgroup: "268435456", want: float64(268435456*9/10/2/bytesPerUser),
+		{name: "a 256Mi container", cgroup: "268435456", want: float64(268435456 * 9 / 10 / 2 / bytesPerUser),
 			because: "half of the memory limit (90% of the container's memory limit"},
 		{name: "GOMEMLIMIT wins over the container", cgroup: "268435456", env: map[string]string{"GOMEMLIMIT": "64MiB"},
 			want: 64 << 20 / 2 / bytesPerUser, because: "half of the memory limit (GOMEMLIMIT, 67108864 bytes) at 512 bytes per user"},
