@@ -118,7 +118,7 @@ func TestRefreshCacheBounded(t *testing.T) {
 			clock.Advance(100 * time.Millisecond)
 		}
 		sh := c.shardFor("u")
-		u, ok := sh.users.Peek("u")
+		u, ok := sh.LRU.Peek("u")
 		require.True(t, ok)
 		assert.LessOrEqual(t, len(u.sessions), 10)
 	})

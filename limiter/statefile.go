@@ -193,8 +193,8 @@ func (m *Memory) WriteState(w io.Writer) (int, error) {
 		return 0, err
 	}
 	written := 0
-	for i := range m.shards {
-		for _, su := range m.snapshotShard(&m.shards[i]) {
+	for i := range m.table.Len() {
+		for _, su := range m.snapshotShard(m.table.At(i)) {
 			if err := enc.Encode(su); err != nil {
 				return written, err
 			}
@@ -206,10 +206,10 @@ func (m *Memory) WriteState(w io.Writer) (int, error) {
 
 func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	now := m.clock().UnixNano()
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh.Lock()
+	defer sh.Unlock()
 	var out []stateUser
-	for _, u := range sh.users.Values() { // oldest first
+	for _, u := range sh.LRU.Values() { // oldest first
 		su := stateUser{UserID: u.id}
 		for _, s := range u.sessions {
 			if now >= s.expires {
@@ -323,9 +323,9 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	uk := m.keys.user(su.UserID)
 	now := m.clock().UnixNano()
 	sh := m.shardFor(uk)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if _, ok := sh.users.Peek(uk); ok {
+	sh.Lock()
+	defer sh.Unlock()
+	if _, ok := sh.LRU.Peek(uk); ok {
 		return false
 	}
 	u := &user{id: su.UserID}
