@@ -10,12 +10,14 @@
 //   - proxy/tokenauth: signed-token identity: JWT verification, JWKS files
 //     and URLs, where tokens come from, the verified-token cache. The only
 //     user of golang-jwt and go-jose.
-//   - proxy/manifest: manifest rewriting (HLS playlists) for players whose
-//     token came in the query.
+//   - proxy/manifest: manifest rewriting (HLS playlists, DASH MPDs) for
+//     players whose token came in the query.
 //   - proxy/admin: the admin listener: API, console, monitor, admin client,
 //     web/ and openapi.json.
 //   - proxy/demo: the demo origin.
+//   - proxy/proxytest: what the HTTP tests of these packages share (test
+//     code only).
 //
 // Imports run one way: cmd → proxy/admin → proxy → proxy/identity,
-// proxy/manifest → limiter; proxy/tokenauth → proxy/identity.
+// proxy/manifest → limiter; proxy/tokenauth → proxy/identity, limiter.
 package proxy
