@@ -31,13 +31,6 @@ var (
 // DefaultStoreTimeout is the default deadline of one store call.
 const DefaultStoreTimeout = 100 * time.Millisecond
 
-// reconnect backoff while the first connection cannot be made: short enough
-// that /readyz turns 200 within a second of Redis coming up.
-const (
-	minReconnectDelay = 50 * time.Millisecond
-	maxReconnectDelay = 500 * time.Millisecond
-)
-
 // RedisOptions configures a Redis store.
 type RedisOptions struct {
 	// URL is redis://[user:pass@]host:port[/db] or rediss://… for TLS; more
@@ -75,6 +68,7 @@ type Redis struct {
 	logger    *slog.Logger
 	clientOpt rueidis.ClientOption
 	client    atomic.Pointer[rueidis.Client]
+	gate      *dialGate
 	cache     *refreshCache
 
 	admitScript, endScript, endAllScript, listScript *rueidis.Lua
@@ -136,6 +130,9 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if copt.ClientName == "" {
 		copt.ClientName = "streamgate"
 	}
+	// Connects back off while they fail (redis_dial.go).
+	gate := newDialGate()
+	copt.DialCtxFn = gate.DialCtx
 	// A connection broken while idle (Redis restarted) is only found out by
 	// the next call on it: retry such a call at once, within the same
 	// deadline, until it meets a fresh connection. Retries with a delay
@@ -153,6 +150,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		timeout:   opts.Timeout,
 		logger:    opts.Logger,
 		clientOpt: copt,
+		gate:      gate,
 		// Every script may run twice when a reply is lost: admitting twice
 		// refreshes what the first run started, listing reads, and ending
 		// twice only reports "was not active" the second time.
@@ -188,9 +186,11 @@ const flushDelay = 50 * time.Microsecond
 // every stale one in turn.
 const immediateRetries = 4
 
-// retryAtOnce is the client's RetryDelayFn: a few immediate retries, then none.
-func retryAtOnce(attempts int, _ rueidis.Completed, _ error) time.Duration {
-	if attempts <= immediateRetries {
+// retryAtOnce is the client's RetryDelayFn: a few immediate retries of a
+// call that met a broken connection, then none. A failed connect is not
+// retried: the next attempt waits for the dial backoff.
+func retryAtOnce(attempts int, _ rueidis.Completed, err error) time.Duration {
+	if attempts <= immediateRetries && !isConnectError(err) {
 		return 0
 	}
 	return -1
@@ -208,8 +208,7 @@ func (r *Redis) connect() error {
 
 func (r *Redis) connectLoop() {
 	defer close(r.done)
-	delay := minReconnectDelay
-	t := time.NewTimer(delay)
+	t := time.NewTimer(r.gate.untilNext())
 	defer t.Stop()
 	for {
 		select {
@@ -221,8 +220,7 @@ func (r *Redis) connectLoop() {
 			r.logger.Info("connected to redis")
 			return
 		}
-		delay = min(2*delay, maxReconnectDelay)
-		t.Reset(delay)
+		t.Reset(r.gate.untilNext())
 	}
 }
 

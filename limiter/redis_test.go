@@ -231,7 +231,7 @@ func TestRedisDeadline(t *testing.T) {
 
 	srv.Pause()
 	t.Cleanup(srv.Resume)
-	for _, call := range []func() error{
+	for i, call := range []func() error{
 		func() error {
 			_, err := s.Admit(ctx, limiter.Request{UserID: "u", SessionID: "s", Limit: 1})
 			return err
@@ -244,7 +244,11 @@ func TestRedisDeadline(t *testing.T) {
 		select {
 		case err := <-done:
 			assert.ErrorIs(t, err, limiter.ErrUnavailable)
-			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			if i == 0 {
+				// Later calls may instead meet the dial backoff, once
+				// a reconnect to the stopped server has timed out.
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+			}
 		case <-time.After(10 * timeout):
 			t.Fatal("a call to a stopped redis outlived its deadline tenfold")
 		}
