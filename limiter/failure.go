@@ -60,7 +60,8 @@ type GuardOptions struct {
 // which the local policy decides from and which the session gauges read.
 // The store bounds each of its own calls (Redis: RedisOptions.Timeout); Guard
 // only decides what a failed call means. Store failures are logged on the
-// transitions only: healthy → failing (warn) and failing → recovered (info).
+// transitions only: healthy → failing (warn) and failing → recovered (info),
+// at most one line per 10 s while the store flaps (failure_log.go).
 type Guard struct {
 	store  Store
 	local  *Memory
@@ -71,8 +72,8 @@ type Guard struct {
 	failing     atomic.Bool
 	lastFailure atomic.Int64 // Unix ns of the clock
 	mu          sync.Mutex   // serialises the transitions
-	since       int64
 	failedCalls atomic.Uint64
+	log         *transitionLog
 }
 
 var (
@@ -96,7 +97,8 @@ func NewGuard(store Store, opts GuardOptions) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local table: %w", err)
 	}
-	return &Guard{store: store, local: local, policy: opts.Policy, clock: opts.Clock, logger: opts.Logger}, nil
+	return &Guard{store: store, local: local, policy: opts.Policy, clock: opts.Clock, logger: opts.Logger,
+		log: newTransitionLog(opts.Logger, opts.Policy)}, nil
 }
 
 // Admit implements Store.
@@ -200,6 +202,7 @@ func (g *Guard) TopUsers(n int) []UserCount { return g.local.TopUsers(n) }
 
 // Close closes the store and the local table.
 func (g *Guard) Close() error {
+	g.log.close()
 	return errors.Join(g.store.Close(), g.local.Close())
 }
 
@@ -237,10 +240,9 @@ func (g *Guard) failed(err error) {
 	if g.failing.Load() {
 		return
 	}
-	g.since = now
 	g.failedCalls.Store(1)
 	g.failing.Store(true)
-	g.logger.Warn("session store failing; deciding by -store-failure until it answers again", "policy", string(g.policy), "err", err)
+	g.log.failing(err)
 }
 
 // succeeded notes a call that worked. A call that began while the store was
@@ -255,8 +257,5 @@ func (g *Guard) succeeded(wasFailing bool, start int64) {
 		return
 	}
 	g.failing.Store(false)
-	g.logger.Info("session store recovered",
-		"policy", string(g.policy),
-		"down_for", time.Duration(g.clock().UnixNano()-g.since).Round(time.Millisecond).String(),
-		"failed_calls", g.failedCalls.Load())
+	g.log.recovered(g.failedCalls.Load())
 }

@@ -236,9 +236,10 @@ func (r *Redis) call(ctx context.Context, do func(context.Context, rueidis.Clien
 		r.errs.Add(1)
 		return rueidis.RedisMessage{}, fmt.Errorf("%w: %w", ErrUnavailable, errNotConnected)
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	cctx, release := r.withDeadline(ctx)
 	msg, err := do(cctx, *c).ToMessage()
-	cancel()
+	err = callError(cctx, err)
+	release()
 	if err != nil {
 		if ctx.Err() == nil {
 			r.errs.Add(1)
@@ -367,9 +368,10 @@ func (r *Redis) List(ctx context.Context, userID string) ([]Session, error) {
 	return sessions, nil
 }
 
-// Ping implements Store: one PING, with the store's deadline.
+// Ping implements Store: one PING, with the store's deadline. It may
+// connect during the dial backoff.
 func (r *Redis) Ping(ctx context.Context) error {
-	_, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+	_, err := r.call(context.WithValue(ctx, probeKey{}, true), func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return c.Do(ctx, c.B().Ping().Build())
 	})
 	if err != nil {

@@ -38,6 +38,8 @@ var errDialBackoff = errors.New("not connecting to redis: backing off after a fa
 type dialGate struct {
 	dial  func(context.Context, string, *net.Dialer, *tls.Config) (net.Conn, error)
 	dials atomic.Uint64
+	// lastRead is when Redis last sent anything on any connection (monoNow).
+	lastRead atomic.Int64
 
 	mu    sync.Mutex
 	delay time.Duration // 0 while connects work
@@ -59,7 +61,7 @@ func plainDial(ctx context.Context, dst string, d *net.Dialer, cfg *tls.Config) 
 
 // DialCtx is the client's DialCtxFn.
 func (g *dialGate) DialCtx(ctx context.Context, dst string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
-	if wait := g.wait(); wait > 0 {
+	if wait := g.wait(); wait > 0 && ctx.Value(probeKey{}) == nil {
 		return nil, fmt.Errorf("%w (next attempt in %s)", errDialBackoff, wait.Round(time.Millisecond))
 	}
 	g.dials.Add(1)
@@ -68,7 +70,17 @@ func (g *dialGate) DialCtx(ctx context.Context, dst string, d *net.Dialer, cfg *
 		g.failed()
 		return nil, err
 	}
-	return &probedConn{Conn: c, gate: g}, nil
+	pc := &probedConn{Conn: c, gate: g}
+	// The client's handshake on a new connection waits up to the dial
+	// timeout whatever the call's context says. When the call that dialed
+	// meets its store deadline before Redis answered the handshake, end the
+	// handshake too, so that a hung Redis costs that call the store timeout.
+	pc.stop = context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && pc.state.Load() == 0 {
+			_ = c.SetDeadline(time.Now())
+		}
+	})
+	return pc, nil
 }
 
 // wait is the time left before the next connect may be made.
@@ -117,11 +129,17 @@ type probedConn struct {
 	net.Conn
 	gate  *dialGate
 	state atomic.Uint32 // 0 unknown, 1 answered, 2 closed unanswered
+	stop  func() bool   // stops watching the dialing call's context
 }
 
 func (c *probedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.state.CompareAndSwap(0, 1) {
+	if n == 0 {
+		return n, err
+	}
+	c.gate.lastRead.Store(monoNow())
+	if c.state.Load() == 0 && c.state.CompareAndSwap(0, 1) {
+		c.stop()
 		c.gate.succeeded()
 	}
 	return n, err
@@ -129,10 +147,16 @@ func (c *probedConn) Read(p []byte) (int, error) {
 
 func (c *probedConn) Close() error {
 	if c.state.CompareAndSwap(0, 2) {
+		c.stop()
 		c.gate.failed()
 	}
 	return c.Conn.Close()
 }
+
+// probeKey marks the context of a readiness probe (Ping), which may connect
+// during the backoff: probes come a few times a minute, not with traffic,
+// and they let /readyz see a returning Redis at once.
+type probeKey struct{}
 
 // isConnectError reports whether err is a connect that failed or was not
 // made: retrying it at once would only dial again.
