@@ -74,6 +74,7 @@ type Guard struct {
 	mu          sync.Mutex   // serialises the transitions
 	failedCalls atomic.Uint64
 	log         *transitionLog
+	provisional provisional
 }
 
 var (
@@ -97,8 +98,12 @@ func NewGuard(store Store, opts GuardOptions) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local table: %w", err)
 	}
-	return &Guard{store: store, local: local, policy: opts.Policy, clock: opts.Clock, logger: opts.Logger,
-		log: newTransitionLog(opts.Logger, opts.Policy)}, nil
+	g := &Guard{store: store, local: local, policy: opts.Policy, clock: opts.Clock, logger: opts.Logger,
+		log: newTransitionLog(opts.Logger, opts.Policy), provisional: newProvisional(opts.TTL)}
+	if r, ok := store.(*Redis); ok {
+		r.useMirror(guardMirror{g}) // the sessions it re-seeds an empty Redis with
+	}
+	return g, nil
 }
 
 // Admit implements Store.
@@ -109,6 +114,7 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 		g.succeeded(wasFailing, start)
 		if d.Admitted() {
 			g.remember(ctx, req)
+			g.provisional.confirm(req.UserID, req.SessionID)
 		}
 		return d, nil
 	}
@@ -118,12 +124,16 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 	g.failed(err)
 	switch g.policy {
 	case FailClosed:
+		g.touch(ctx, req)
 		return Decision{}, unavailable(err)
 	case FailLocal:
 		d, _ = g.local.Admit(ctx, req)
 	default:
 		d = g.remember(ctx, req)
 		d.Limit = max(req.Limit, 1)
+	}
+	if d.Result == Started || (d.Admitted() && g.provisional.has(req.UserID, req.SessionID)) {
+		g.provisional.add(req.UserID, req.SessionID) // or keep it provisional while it plays
 	}
 	d.Degraded = true
 	return d, nil
@@ -137,12 +147,23 @@ func (g *Guard) remember(ctx context.Context, req Request) Decision {
 	return d
 }
 
+// touch refreshes a session the local table knows, and adds nothing: a
+// device refused by the closed policy is still playing, and the local table
+// is what re-seeds an empty Redis (redis_reseed.go).
+func (g *Guard) touch(ctx context.Context, req Request) {
+	req.Limit = 1
+	if d, _ := g.local.Admit(ctx, req); d.Result == Started {
+		_, _ = g.local.End(ctx, req.UserID, req.SessionID)
+	}
+}
+
 // End implements Store. The session leaves the local table even when the
 // store cannot be asked, so that the local policy frees its slot here.
 func (g *Guard) End(ctx context.Context, userID, sessionID string) (bool, error) {
 	wasFailing, start := g.started()
 	ended, err := g.store.End(ctx, userID, sessionID)
 	_, _ = g.local.End(ctx, userID, sessionID)
+	g.provisional.confirm(userID, sessionID)
 	if err != nil {
 		return false, g.failedCall(ctx, err)
 	}

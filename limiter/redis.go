@@ -70,14 +70,16 @@ type Redis struct {
 	client    atomic.Pointer[rueidis.Client]
 	gate      *dialGate
 	cache     *refreshCache
+	reseed    *reseeder
 
 	admitScript, endScript, endAllScript, listScript *rueidis.Lua
 
 	calls, errs atomic.Uint64
 
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	stop       chan struct{}
+	done       chan struct{}
+	reseedDone chan struct{}
+	closeOnce  sync.Once
 }
 
 var (
@@ -161,6 +163,8 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
+	r.reseed = newReseeder(r)
+	gate.onConnect = r.reseed.suspect
 	if opts.RefreshInterval > 0 {
 		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), opts.MaxUsers, opts.Clock); err != nil {
 			return nil, fmt.Errorf("redis store: %w", err)
@@ -172,6 +176,11 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	} else {
 		close(r.done)
 	}
+	r.reseedDone = make(chan struct{})
+	go func() {
+		defer close(r.reseedDone)
+		r.reseed.loop(r.stop)
+	}()
 	return r, nil
 }
 
@@ -231,9 +240,18 @@ var errNotConnected = errors.New("not connected to redis yet")
 // caller gave up first (a player hanging up is not Redis failing).
 func (r *Redis) call(ctx context.Context, do func(context.Context, rueidis.Client) rueidis.RedisResult) (rueidis.RedisMessage, error) {
 	r.calls.Add(1)
+	msg, err := r.roundTrip(ctx, do)
+	if err != nil && ctx.Err() == nil {
+		r.errs.Add(1)
+	}
+	return msg, err
+}
+
+// roundTrip is call without the counting: the marker checks of
+// redis_reseed.go are not calls of the gate's.
+func (r *Redis) roundTrip(ctx context.Context, do func(context.Context, rueidis.Client) rueidis.RedisResult) (rueidis.RedisMessage, error) {
 	c := r.client.Load()
 	if c == nil {
-		r.errs.Add(1)
 		return rueidis.RedisMessage{}, fmt.Errorf("%w: %w", ErrUnavailable, errNotConnected)
 	}
 	cctx, release := r.withDeadline(ctx)
@@ -241,9 +259,6 @@ func (r *Redis) call(ctx context.Context, do func(context.Context, rueidis.Clien
 	err = callError(cctx, err)
 	release()
 	if err != nil {
-		if ctx.Err() == nil {
-			r.errs.Add(1)
-		}
 		return msg, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return msg, nil
@@ -256,8 +271,27 @@ func (r *Redis) script(ctx context.Context, s *rueidis.Lua, userID string, args 
 }
 
 // Admit implements Store: from the refresh cache when this replica refreshed
-// the session less than RefreshInterval ago, else one script run.
+// the session less than RefreshInterval ago, else one script run. A decision
+// other than a refresh taken while a new connection was made is taken again
+// once Redis is known not to have lost its sessions (redis_reseed.go).
 func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
+	gen, losses := r.reseed.gen.Load(), r.reseed.losses.Load()
+	d, err := r.admit(ctx, req)
+	if err == nil && d.Result != Refreshed && r.reseed.gen.Load() != gen {
+		if err := r.reseed.ready(ctx, req.UserID); err != nil {
+			return Decision{}, fmt.Errorf("admitting session: %w", err)
+		}
+		if r.reseed.losses.Load() != losses {
+			return r.redecide(ctx, req, d)
+		}
+	}
+	if err == nil && d.Result == Started {
+		return r.inGrace(ctx, req, d)
+	}
+	return d, err
+}
+
+func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
 	var at int64
 	if r.cache != nil {
@@ -265,6 +299,12 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 			return d, nil
 		}
 		at = r.cache.now()
+	}
+	if err := r.reseed.ready(ctx, req.UserID); err != nil {
+		return Decision{}, fmt.Errorf("admitting session: %w", err)
+	}
+	if r.reseed.unknownInGrace(ctx, req) {
+		return Decision{}, fmt.Errorf("admitting session: %w: redis is being re-seeded after losing its sessions", ErrUnavailable)
 	}
 	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros, encodeDevice(req.Device))
 	if err != nil {
@@ -391,6 +431,7 @@ func (r *Redis) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		<-r.done
+		<-r.reseedDone
 		if c := r.client.Load(); c != nil {
 			(*c).Close()
 		}

@@ -38,6 +38,8 @@ var errDialBackoff = errors.New("not connecting to redis: backing off after a fa
 type dialGate struct {
 	dial  func(context.Context, string, *net.Dialer, *tls.Config) (net.Conn, error)
 	dials atomic.Uint64
+	// onConnect is called when a new connection got Redis's first answer.
+	onConnect func()
 	// lastRead is when Redis last sent anything on any connection (monoNow).
 	lastRead atomic.Int64
 
@@ -141,6 +143,9 @@ func (c *probedConn) Read(p []byte) (int, error) {
 	if c.state.Load() == 0 && c.state.CompareAndSwap(0, 1) {
 		c.stop()
 		c.gate.succeeded()
+		if c.gate.onConnect != nil {
+			c.gate.onConnect()
+		}
 	}
 	return n, err
 }
