@@ -72,6 +72,10 @@ type Config struct {
 	MaxUsers int
 	// MaxUsersGiven is true when -max-users or its variable was given.
 	MaxUsersGiven bool
+	// OnFull is what a new user gets when the memory table is full of users
+	// with live sessions: evict (the least recently active user is dropped)
+	// or refuse (503) (-on-full, default evict).
+	OnFull limiter.OnFull
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
 	Store string
 	// StoreFailure is what to do when the store cannot be asked: open, closed
@@ -117,6 +121,7 @@ func Default() Config {
 		TokenCookie:     "streamgate_token",
 		TokenParam:      "token",
 		MaxUsers:        limiter.DefaultMaxUsers,
+		OnFull:          limiter.OnFullEvict,
 		Store:           "memory",
 		StoreFailure:    limiter.FailOpen,
 		StoreTimeout:    limiter.DefaultStoreTimeout,

@@ -71,6 +71,9 @@ func (c Config) Validate() error {
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)
 	}
+	if _, err := limiter.ParseOnFull(string(c.OnFull)); err != nil {
+		bad("on-full", "%v", err)
+	}
 	if _, err := limiter.ParseFailurePolicy(string(c.StoreFailure)); err != nil {
 		bad("store-failure", "%v", err)
 	} else if c.StoreFailure == limiter.FailClosed && !c.UsesRedis() {

@@ -45,6 +45,9 @@ type MemoryOptions struct {
 	// Rules are the session rules: leases, the policy over the limit,
 	// tombstones, shadow mode.
 	Rules Rules
+	// OnFull is what a new user gets when the table is full of live users.
+	// Default OnFullEvict.
+	OnFull OnFull
 }
 
 // Memory is the single-replica store: an LRU-bounded table of users, split in
@@ -62,6 +65,7 @@ type Memory struct {
 	keys     keyer
 	table    *Sharded[key, *user, struct{}]
 	maxUsers int64
+	refuse   bool // OnFullRefuse
 
 	users    atomic.Int64
 	sessions atomic.Int64
@@ -96,6 +100,12 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if opts.Clock == nil {
 		opts.Clock = monotonicClock()
 	}
+	if opts.OnFull == "" {
+		opts.OnFull = OnFullEvict
+	}
+	if _, err := ParseOnFull(string(opts.OnFull)); err != nil {
+		return nil, fmt.Errorf("memory store: %w", err)
+	}
 	n := ShardCount(opts.MaxUsers, minShardUsers, maxShards)
 	opts.Rules = opts.Rules.withDefaults()
 	m := &Memory{
@@ -108,6 +118,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		clock:    opts.Clock,
 		keys:     newKeyer(),
 		maxUsers: int64(opts.MaxUsers),
+		refuse:   opts.OnFull == OnFullRefuse,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -169,6 +180,9 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	defer sh.Unlock()
 
 	if u == nil {
+		if m.refuse && !m.makeRoom(sh, now) {
+			return Decision{}, ErrTableFull
+		}
 		u = &user{id: strings.Clone(req.UserID), bumped: now}
 		e := u.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {

@@ -284,3 +284,14 @@ func (u *cachedUser) holdsPending() bool {
 	}
 	return false
 }
+
+// clear drops every entry: after Redis lost its sessions, none of them says
+// anything true of Redis.
+func (c *refreshCache) clear() {
+	for i := range c.table.Len() {
+		sh := c.table.At(i)
+		sh.Lock()
+		sh.LRU.Purge()
+		sh.Unlock()
+	}
+}
