@@ -63,7 +63,7 @@ type Memory struct {
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
-	table    *Sharded[key, *user, struct{}]
+	table    Sharded[key, *user, struct{}] // by value: one load less per request
 	maxUsers int64
 	refuse   bool // OnFullRefuse
 
@@ -134,7 +134,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
 	}
-	m.table = table
+	m.table = *table
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = min(opts.TTL/4, 5*time.Second)

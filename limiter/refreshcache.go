@@ -25,7 +25,7 @@ type refreshCache struct {
 	interval int64
 	clock    Clock
 	seed     maphash.Seed
-	table    *Sharded[string, *cachedUser, []sessionRef]
+	table    Sharded[string, *cachedUser, []sessionRef]
 }
 
 // cacheShard is one lock of the cache and the LRU of its users. Its Extra
@@ -82,7 +82,7 @@ func newRefreshCache(interval int64, maxUsers int, clock Clock) (*refreshCache, 
 	if err != nil {
 		return nil, err
 	}
-	return &refreshCache{interval: interval, clock: clock, seed: maphash.MakeSeed(), table: table}, nil
+	return &refreshCache{interval: interval, clock: clock, seed: maphash.MakeSeed(), table: *table}, nil
 }
 
 func (c *refreshCache) shardFor(userID string) *cacheShard {

@@ -19,7 +19,7 @@ const tokenCacheShards = 16
 // tokens that verified are kept, so forged tokens cannot fill it.
 type tokenCache struct {
 	seed   maphash.Seed
-	shards *limiter.Sharded[string, verifiedToken, struct{}]
+	shards limiter.Sharded[string, verifiedToken, struct{}]
 }
 
 // verifiedToken is what a token said, and until when it may be believed.
@@ -37,7 +37,7 @@ func newTokenCache(size int) *tokenCache {
 	}
 	per := max((size+tokenCacheShards-1)/tokenCacheShards, 1)
 	shards, _ := limiter.NewSharded[string, verifiedToken, struct{}](tokenCacheShards, per, nil) // errors only on size < 1
-	return &tokenCache{seed: maphash.MakeSeed(), shards: shards}
+	return &tokenCache{seed: maphash.MakeSeed(), shards: *shards}
 }
 
 func (c *tokenCache) shard(token string) *limiter.Shard[string, verifiedToken, struct{}] {
