@@ -71,6 +71,15 @@ type Config struct {
 	// carrying the user's limit, overriding MaxStreams (-limit-header,
 	// default none: off).
 	LimitHeader string
+	// CORSOrigins is a comma-separated list of web origins
+	// (scheme://host[:port]) whose pages may play through the gate, with
+	// credentials, or "*" for any page, without credentials
+	// (-cors-origins, default empty: no CORS).
+	CORSOrigins string
+	// MintSessions gives a manifest request that has a user but no session
+	// id a fresh session id, threaded through the manifest's URIs as
+	// sg_session (-mint-sessions, default false).
+	MintSessions bool
 	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
 	MaxUsers int
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
