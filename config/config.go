@@ -71,6 +71,13 @@ type Config struct {
 	// carrying the user's limit, overriding MaxStreams (-limit-header,
 	// default none: off).
 	LimitHeader string
+	// CMCD reads the Common Media Client Data players send: its sid is the
+	// session id of a request whose configured source gave none, and its d,
+	// bl and ot keep a buffering player's session active (-cmcd, default true).
+	CMCD bool
+	// MaxLease caps how long after a session's last request the media it
+	// was given keeps it active; 0 is the TTL-only rule (-max-lease, default 5m).
+	MaxLease time.Duration
 	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
 	MaxUsers int
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
@@ -117,6 +124,8 @@ func Default() Config {
 		JWTCacheSize:    65536,
 		TokenCookie:     "streamgate_token",
 		TokenParam:      "token",
+		CMCD:            true,
+		MaxLease:        5 * time.Minute,
 		MaxUsers:        1_000_000,
 		Store:           "memory",
 		StoreFailure:    FailOpen,
