@@ -71,6 +71,13 @@ type Config struct {
 	// carrying the user's limit, overriding MaxStreams (-limit-header,
 	// default none: off).
 	LimitHeader string
+	// CMCD reads the Common Media Client Data players send: its sid is the
+	// session id of a request whose configured source gave none, and its d,
+	// bl and ot keep a buffering player's session active (-cmcd, default true).
+	CMCD bool
+	// MaxLease caps how long after a session's last request the media it
+	// was given keeps it active; 0 is the TTL-only rule (-max-lease, default 5m).
+	MaxLease time.Duration
 	// CORSOrigins is a comma-separated list of web origins
 	// (scheme://host[:port]) whose pages may play through the gate, with
 	// credentials, or "*" for any page, without credentials
@@ -126,6 +133,8 @@ func Default() Config {
 		JWTCacheSize:    65536,
 		TokenCookie:     "streamgate_token",
 		TokenParam:      "token",
+		CMCD:            true,
+		MaxLease:        5 * time.Minute,
 		MaxUsers:        1_000_000,
 		Store:           "memory",
 		StoreFailure:    FailOpen,

@@ -83,6 +83,13 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.end(w, r, id)
 		return
 	}
+	if id.SessionID == "" {
+		// A manifest from a player that sends its session id only from its
+		// next request on (CMCD): it passes without taking a slot, and the
+		// media it lists does not pass without one.
+		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+		return
+	}
 	if g.admit(w, r, id) {
 		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 	}

@@ -20,6 +20,9 @@ type Identity struct {
 	// appended: the token came in the query, and a player that cannot set
 	// headers must keep it on every request.
 	PlaylistQuery string
+	// CMCD is what the player sent as Common Media Client Data, read once
+	// per request; zero when it sent none or -cmcd is off.
+	CMCD CMCD
 }
 
 // Error is why a request carries no usable identity. It becomes a 401 or
@@ -86,6 +89,8 @@ type HeaderIdentity struct {
 	userHeader, sessionHeader string
 	// limitHeader, when set, carries the user's limit.
 	limitHeader string
+	// cmcd: CMCD is read, and its sid stands in for a missing session header.
+	cmcd bool
 }
 
 var _ Identifier = HeaderIdentity{}
@@ -109,6 +114,13 @@ func (h HeaderIdentity) WithLimitHeader(name string) HeaderIdentity {
 	return h
 }
 
+// WithCMCD returns h reading CMCD (-cmcd) when on: its sid is the session
+// id of a request without the session header.
+func (h HeaderIdentity) WithCMCD(on bool) HeaderIdentity {
+	h.cmcd = on
+	return h
+}
+
 // Identify implements Identifier.
 func (h HeaderIdentity) Identify(r *http.Request) (Identity, *Error) {
 	users := r.Header[h.userHeader]
@@ -120,16 +132,18 @@ func (h HeaderIdentity) Identify(r *http.Request) (Identity, *Error) {
 		return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "malformed_user",
 			Detail: "The " + h.userHeader + " header must appear once and hold 1 to 128 visible ASCII characters."}
 	}
+	id := Identity{UserID: users[0]}
 	sessions := r.Header[h.sessionHeader]
-	if len(sessions) == 0 || sessions[0] == "" {
-		return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "missing_session",
-			Detail: "The request has no " + h.sessionHeader + " header."}
+	if len(sessions) > 0 && (len(sessions) > 1 || sessions[0] != "") {
+		if len(sessions) > 1 || !ValidID(sessions[0]) {
+			return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "malformed_session",
+				Detail: "The " + h.sessionHeader + " header must appear once and hold 1 to 128 visible ASCII characters."}
+		}
+		id.SessionID = sessions[0]
 	}
-	if len(sessions) > 1 || !ValidID(sessions[0]) {
-		return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "malformed_session",
-			Detail: "The " + h.sessionHeader + " header must appear once and hold 1 to 128 visible ASCII characters."}
+	if ierr := id.FinishSession(r, h.cmcd, "the "+h.sessionHeader+" header"); ierr != nil {
+		return Identity{}, ierr
 	}
-	id := Identity{UserID: users[0], SessionID: sessions[0]}
 	if h.limitHeader != "" {
 		if limits := r.Header[h.limitHeader]; len(limits) > 0 && (len(limits) > 1 || limits[0] != "") {
 			n, ok := ParseLimit(limits[0])
