@@ -67,8 +67,8 @@ func playlistTokenOf(r *http.Request) *playlistToken {
 
 // AskPlainPlaylist is part of the ReverseProxy's Rewrite. For a marked
 // request it removes the marked parameters from the URL sent to the origin,
-// and a manifest's asks the origin for an uncompressed body, so that it can
-// be rewritten as it streams (a gzip answer is decoded all the same).
+// and a manifest's asks the origin for the whole body, uncompressed, so that
+// it can be rewritten as it streams (a gzip answer is decoded all the same).
 func AskPlainPlaylist(pr *httputil.ProxyRequest) {
 	pt := playlistTokenOf(pr.In)
 	if pt == nil {
@@ -76,7 +76,13 @@ func AskPlainPlaylist(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.URL.RawQuery = StripQuery(pr.Out.URL.RawQuery, pairNames(pt.pairs)...)
 	if p := pr.In.URL.Path; hasSuffixFold(p, ".m3u8") || hasSuffixFold(p, ".mpd") {
-		pr.Out.Header.Del("Accept-Encoding")
+		h := pr.Out.Header
+		h.Del("Accept-Encoding")
+		// Only a whole manifest can be rewritten: ffmpeg asks for
+		// "bytes=0-", which origins answer 206. The player gets the whole
+		// rewritten manifest in a 200, which RFC 9110 §14.2 allows.
+		h.Del("Range")
+		h.Del("If-Range")
 	}
 }
 
