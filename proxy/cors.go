@@ -69,6 +69,7 @@ var (
 	corsMethods     = []string{corsAllowMethods}
 	corsExpose      = []string{corsExposeHeaders}
 	corsMaxAgeValue = []string{corsMaxAge}
+	corsVaryOrigin  = []string{"Origin"}
 )
 
 type cors struct {
@@ -114,19 +115,25 @@ func (c *cors) setOrigin(h http.Header, origin []string) {
 		return
 	}
 	h["Access-Control-Allow-Credentials"] = corsTrue
-	addVary(h, "Origin")
+	addVaryOrigin(h)
 }
 
-// addVary adds token to Vary unless one of its values lists it already.
-func addVary(h http.Header, token string) {
-	for _, v := range h["Vary"] {
+// addVaryOrigin adds Origin to Vary unless one of its values lists it
+// already.
+func addVaryOrigin(h http.Header) {
+	vary := h["Vary"]
+	if len(vary) == 0 {
+		h["Vary"] = corsVaryOrigin
+		return
+	}
+	for _, v := range vary {
 		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, token) {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Origin") {
 				return
 			}
 		}
 	}
-	h.Add("Vary", token)
+	h["Vary"] = append(vary[:len(vary):len(vary)], "Origin")
 }
 
 // corsWriter adds the CORS headers to an answer, the gate's own or the
