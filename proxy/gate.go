@@ -105,7 +105,11 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.admit(w, r, id) {
-		g.next.ServeHTTP(w, manifest.WithQuery(r, "", id.PlaylistQuery, id.SessionQuery))
+		if id.SessionQuery == "" {
+			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+			return
+		}
+		g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
 	}
 }
 

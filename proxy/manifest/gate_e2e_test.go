@@ -349,3 +349,39 @@ func doWith(t *testing.T, c *http.Client, req *http.Request) (*http.Response, []
 	require.NoError(t, err)
 	return resp, b
 }
+
+// TestMintedLiveDASHReloads: a live MPD reloaded from its Location keeps the
+// session it was minted with, instead of minting, and taking, one more.
+func TestMintedLiveDASHReloads(t *testing.T) {
+	t.Parallel()
+	g := newDemoGate(t, demoGateOptions{mint: true})
+	get := func(rawURL string) (*http.Response, []byte) {
+		req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-User-Id", "mia")
+		return doWith(t, g.client, req)
+	}
+	first := g.URL + "/live/manifest.mpd"
+	resp, body := get(first)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
+	loc := regexp.MustCompile(`<Location>([^<]*)</Location>`).FindStringSubmatch(string(body))
+	require.NotNil(t, loc, "%s", body)
+	base, err := url.Parse(first)
+	require.NoError(t, err)
+	ref, err := url.Parse(strings.ReplaceAll(loc[1], "&amp;", "&"))
+	require.NoError(t, err)
+	reload := base.ResolveReference(ref)
+	sid := reload.Query().Get(identity.SessionParam)
+	require.NotEmpty(t, sid)
+	assert.Equal(t, "/live/manifest.mpd", reload.Path)
+
+	for range 3 {
+		resp, body = get(reload.String())
+		require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
+		assert.Contains(t, string(body), identity.SessionParam+"="+sid, "the reload keeps the session")
+		assert.Contains(t, string(body), "<Location>./manifest.mpd?"+identity.SessionParam+"="+sid+"</Location>", "and names itself again")
+	}
+	list, err := g.memory.List(t.Context(), "mia")
+	require.NoError(t, err)
+	assert.Len(t, list, 1, "one player, one slot")
+}

@@ -27,9 +27,12 @@ type playlistKey struct{}
 type playlistToken struct {
 	pairs []string
 	host  string
-	// session is a session id the gate minted for this manifest: an MPD
-	// also gets it in CMCDParameters@sessionID.
+	// session is the session id sg_session carries: an MPD also gets it in
+	// CMCDParameters@sessionID.
 	session string
+	// self is, for an MPD with a session, the last segment of its path and
+	// its query as the player sent them: a live MPD's Location.
+	self string
 }
 
 // WithPlaylistQuery marks r for manifest rewriting when its identity came
@@ -45,9 +48,11 @@ func WithPlaylistQuery(r *http.Request, pair string) *http.Request {
 // WithQuery marks r so that the manifest answered to it gets pairs (escaped
 // name=value pairs: the query token, sg_session) added to every URI that
 // points back at this host, and that the URL sent to the origin goes
-// without them. minted, when set, is a session id the gate minted for this
-// manifest. Empty pairs are skipped; with none left r is returned as it is.
-func WithQuery(r *http.Request, minted string, pairs ...string) *http.Request {
+// without them. session, when set, is the session id sg_session carries
+// (minted now, or brought back): an MPD also gets it in
+// CMCDParameters@sessionID, and a live one a Location naming itself with it.
+// Empty pairs are skipped; with none left r is returned as it is.
+func WithQuery(r *http.Request, session string, pairs ...string) *http.Request {
 	var kept []string
 	for _, p := range pairs {
 		if p != "" {
@@ -57,7 +62,16 @@ func WithQuery(r *http.Request, minted string, pairs ...string) *http.Request {
 	if len(kept) == 0 {
 		return r
 	}
-	return r.WithContext(context.WithValue(r.Context(), playlistKey{}, &playlistToken{pairs: kept, host: r.Host, session: minted}))
+	pt := &playlistToken{pairs: kept, host: r.Host, session: session}
+	if session != "" && hasSuffixFold(r.URL.Path, ".mpd") {
+		p := r.URL.EscapedPath()
+		// "./" keeps a segment with a colon from reading as a scheme.
+		pt.self = "./" + p[strings.LastIndexByte(p, '/')+1:]
+		if r.URL.RawQuery != "" {
+			pt.self += "?" + r.URL.RawQuery
+		}
+	}
+	return r.WithContext(context.WithValue(r.Context(), playlistKey{}, pt))
 }
 
 func playlistTokenOf(r *http.Request) *playlistToken {
@@ -133,7 +147,11 @@ func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
 		if hls {
 			resp.Body = newPlaylistReader(resp.Body, gzipped, newURIRewriter(pt.host, pt.pairs...))
 		} else {
-			resp.Body = newMPDReader(resp.Body, gzipped, pt.host, pt.pairs, pt.session)
+			mpd := newMPDReader(resp.Body, gzipped, pt.host, pt.pairs, pt.session)
+			if pt.self != "" {
+				mpd.location = string(newURIRewriter(pt.host, pt.pairs...).appendURI(nil, []byte(pt.self)))
+			}
+			resp.Body = mpd
 		}
 		return correctLength(resp)
 	}

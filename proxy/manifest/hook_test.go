@@ -86,3 +86,33 @@ func TestAskPlainPlaylist(t *testing.T) {
 		})
 	}
 }
+
+// TestMintedLiveMPDLocation: a minted live MPD names itself, with the
+// session, in a Location, so that the player's reloads keep the session; a
+// static one is left without.
+func TestMintedLiveMPDLocation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, mpd, want string
+	}{
+		{name: "dynamic", mpd: `<?xml version="1.0"?>` + "\n" + `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic"><Period/></MPD>`,
+			want: `type="dynamic"><Location>./live.mpd?token=t&amp;sg_session=m1</Location><Period/>`},
+		{name: "prefixed", mpd: `<d:MPD xmlns:d="urn:mpeg:dash:schema:mpd:2011" type='dynamic'><d:Period/></d:MPD>`,
+			want: `type='dynamic'><d:Location>./live.mpd?token=t&amp;sg_session=m1</d:Location><d:Period/>`},
+		{name: "static", mpd: `<MPD type="static"><Period/></MPD>`, want: `<MPD type="static"><Period/></MPD>`},
+		{name: "no type", mpd: `<MPD><Period/></MPD>`, want: `<MPD><Period/></MPD>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodGet, "http://stream.example.com/x/live.mpd?token=t", nil)
+			req = WithQuery(req, "m1", "token=t", "sg_session=m1")
+			resp := &http.Response{StatusCode: http.StatusOK, Request: req, ContentLength: -1,
+				Header: http.Header{"Content-Type": {"application/dash+xml"}}, Body: io.NopCloser(bytes.NewReader([]byte(tt.mpd)))}
+			require.NoError(t, rewritePlaylists(slog.New(slog.DiscardHandler))(resp))
+			out, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Contains(t, string(out), tt.want)
+		})
+	}
+}
