@@ -105,6 +105,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated web `origins` (scheme://host[:port]) whose pages may play through the gate, with credentials; * for any page, without credentials (default off)")
 	fs.BoolVar(&c.MintSessions, "mint-sessions", c.MintSessions, "give a manifest request with a user but no session id a fresh session id, carried in its URIs as sg_session")
 	fs.Var(&intValue{&c.MaxUsers}, "max-users", "capacity of the in-memory table, in users; when full, the least recently active user is dropped")
+	fs.StringVar(&c.OnFull, "on-full", c.OnFull, "when the in-memory table is full of users with live sessions, a new user: evict (drop the least recently active user) or refuse (answer 503)")
 	fs.StringVar(&c.Store, "store", c.Store, "session store: memory, or redis://[user:pass@]host:port[/db] or rediss://... to share one limit across replicas")
 	fs.StringVar(&c.StoreFailure, "store-failure", c.StoreFailure, "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
 	fs.Var(&durationValue{&c.StoreTimeout}, "store-timeout", "deadline of one store call")

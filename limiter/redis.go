@@ -18,8 +18,12 @@ import (
 // The scripts are embedded so that they can be read, linted and run by
 // redis-cli on their own.
 var (
+	//go:embed redis_lib.lua
+	libSource string
 	//go:embed redis_admit.lua
 	admitSource string
+	//go:embed redis_touch.lua
+	touchSource string
 	//go:embed redis_end.lua
 	endSource string
 	//go:embed redis_endall.lua
@@ -30,13 +34,6 @@ var (
 
 // DefaultStoreTimeout is the default deadline of one store call.
 const DefaultStoreTimeout = 100 * time.Millisecond
-
-// reconnect backoff while the first connection cannot be made: short enough
-// that /readyz turns 200 within a second of Redis coming up.
-const (
-	minReconnectDelay = 50 * time.Millisecond
-	maxReconnectDelay = 500 * time.Millisecond
-)
 
 // RedisOptions configures a Redis store.
 type RedisOptions struct {
@@ -60,6 +57,9 @@ type RedisOptions struct {
 	Clock Clock
 	// Logger tells when the first connection could not be made. Default: none.
 	Logger *slog.Logger
+	// Rules are the session rules: leases, the policy over the limit,
+	// tombstones, shadow mode. Every replica sharing a Redis must have the same.
+	Rules Rules
 }
 
 // Redis is the store that replicas share: one Redis hash per user, every
@@ -71,19 +71,29 @@ type RedisOptions struct {
 type Redis struct {
 	ttl       time.Duration
 	ttlMicros string
+	rules     Rules
+	// leaseMicros, keepMicros and policy are the Rules as script arguments.
+	leaseMicros, keepMicros, policy, windowMicros string
+	// offset estimates Redis's clock, so that an admission's deadline is
+	// given to the script in Redis's time.
+	offset    clockOffset
+	flushDone chan struct{}
 	timeout   time.Duration
 	logger    *slog.Logger
 	clientOpt rueidis.ClientOption
 	client    atomic.Pointer[rueidis.Client]
+	gate      *dialGate
 	cache     *refreshCache
+	reseed    *reseeder
 
-	admitScript, endScript, endAllScript, listScript *rueidis.Lua
+	admitScript, touchScript, endScript, endAllScript, listScript *rueidis.Lua
 
 	calls, errs atomic.Uint64
 
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	stop       chan struct{}
+	done       chan struct{}
+	reseedDone chan struct{}
+	closeOnce  sync.Once
 }
 
 var (
@@ -136,6 +146,9 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if copt.ClientName == "" {
 		copt.ClientName = "streamgate"
 	}
+	// Connects back off while they fail (redis_dial.go).
+	gate := newDialGate()
+	copt.DialCtxFn = gate.DialCtx
 	// A connection broken while idle (Redis restarted) is only found out by
 	// the next call on it: retry such a call at once, within the same
 	// deadline, until it meets a fresh connection. Retries with a delay
@@ -147,26 +160,44 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if copt.MaxFlushDelay == 0 {
 		copt.MaxFlushDelay = flushDelay
 	}
+	rules := opts.Rules.withDefaults()
 	r := &Redis{
-		ttl:       opts.TTL,
-		ttlMicros: strconv.FormatInt(opts.TTL.Microseconds(), 10),
-		timeout:   opts.Timeout,
-		logger:    opts.Logger,
-		clientOpt: copt,
+		ttl:          opts.TTL,
+		ttlMicros:    strconv.FormatInt(opts.TTL.Microseconds(), 10),
+		rules:        rules,
+		leaseMicros:  strconv.FormatInt(rules.MaxLease.Microseconds(), 10),
+		keepMicros:   strconv.FormatInt(rules.TombstoneTTL.Microseconds(), 10),
+		policy:       scriptPolicy(rules),
+		windowMicros: strconv.FormatInt(rules.SharedWindow.Microseconds(), 10),
+		offset:       clockOffset{clock: monotonicClock()},
+		flushDone:    make(chan struct{}),
+		timeout:      opts.Timeout,
+		logger:       opts.Logger,
+		clientOpt:    copt,
+		gate:         gate,
 		// Every script may run twice when a reply is lost: admitting twice
 		// refreshes what the first run started, listing reads, and ending
 		// twice only reports "was not active" the second time.
-		admitScript:  rueidis.NewLuaScriptRetryable(admitSource),
-		endScript:    rueidis.NewLuaScriptRetryable(endSource),
-		endAllScript: rueidis.NewLuaScriptRetryable(endAllSource),
+		// A replayed touch only repeats a max().
+		admitScript:  rueidis.NewLuaScriptRetryable(libSource + admitSource),
+		touchScript:  rueidis.NewLuaScriptRetryable(libSource + touchSource),
+		endScript:    rueidis.NewLuaScriptRetryable(libSource + endSource),
+		endAllScript: rueidis.NewLuaScriptRetryable(libSource + endAllSource),
 		listScript:   rueidis.NewLuaScriptRetryable(listSource),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
+	r.reseed = newReseeder(r)
+	gate.onConnect = r.reseed.suspect
 	if opts.RefreshInterval > 0 {
 		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), opts.MaxUsers, opts.Clock); err != nil {
 			return nil, fmt.Errorf("redis store: %w", err)
 		}
+	}
+	if r.cache != nil {
+		go r.flushEvery(max(opts.RefreshInterval/4, time.Millisecond))
+	} else {
+		close(r.flushDone)
 	}
 	if err := r.connect(); err != nil {
 		r.logger.Warn("redis not reachable yet; retrying in the background", "err", err)
@@ -174,6 +205,11 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	} else {
 		close(r.done)
 	}
+	r.reseedDone = make(chan struct{})
+	go func() {
+		defer close(r.reseedDone)
+		r.reseed.loop(r.stop)
+	}()
 	return r, nil
 }
 
@@ -188,9 +224,11 @@ const flushDelay = 50 * time.Microsecond
 // every stale one in turn.
 const immediateRetries = 4
 
-// retryAtOnce is the client's RetryDelayFn: a few immediate retries, then none.
-func retryAtOnce(attempts int, _ rueidis.Completed, _ error) time.Duration {
-	if attempts <= immediateRetries {
+// retryAtOnce is the client's RetryDelayFn: a few immediate retries of a
+// call that met a broken connection, then none. A failed connect is not
+// retried: the next attempt waits for the dial backoff.
+func retryAtOnce(attempts int, _ rueidis.Completed, err error) time.Duration {
+	if attempts <= immediateRetries && !isConnectError(err) {
 		return 0
 	}
 	return -1
@@ -208,8 +246,7 @@ func (r *Redis) connect() error {
 
 func (r *Redis) connectLoop() {
 	defer close(r.done)
-	delay := minReconnectDelay
-	t := time.NewTimer(delay)
+	t := time.NewTimer(r.gate.untilNext())
 	defer t.Stop()
 	for {
 		select {
@@ -221,8 +258,7 @@ func (r *Redis) connectLoop() {
 			r.logger.Info("connected to redis")
 			return
 		}
-		delay = min(2*delay, maxReconnectDelay)
-		t.Reset(delay)
+		t.Reset(r.gate.untilNext())
 	}
 }
 
@@ -233,18 +269,25 @@ var errNotConnected = errors.New("not connected to redis yet")
 // caller gave up first (a player hanging up is not Redis failing).
 func (r *Redis) call(ctx context.Context, do func(context.Context, rueidis.Client) rueidis.RedisResult) (rueidis.RedisMessage, error) {
 	r.calls.Add(1)
+	msg, err := r.roundTrip(ctx, do)
+	if err != nil && ctx.Err() == nil {
+		r.errs.Add(1)
+	}
+	return msg, err
+}
+
+// roundTrip is call without the counting: the marker checks of
+// redis_reseed.go are not calls of the gate's.
+func (r *Redis) roundTrip(ctx context.Context, do func(context.Context, rueidis.Client) rueidis.RedisResult) (rueidis.RedisMessage, error) {
 	c := r.client.Load()
 	if c == nil {
-		r.errs.Add(1)
 		return rueidis.RedisMessage{}, fmt.Errorf("%w: %w", ErrUnavailable, errNotConnected)
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	cctx, release := r.withDeadline(ctx)
 	msg, err := do(cctx, *c).ToMessage()
-	cancel()
+	err = callError(cctx, err)
+	release()
 	if err != nil {
-		if ctx.Err() == nil {
-			r.errs.Add(1)
-		}
 		return msg, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return msg, nil
@@ -257,67 +300,94 @@ func (r *Redis) script(ctx context.Context, s *rueidis.Lua, userID string, args 
 }
 
 // Admit implements Store: from the refresh cache when this replica refreshed
-// the session less than RefreshInterval ago, else one script run.
+// the session less than RefreshInterval ago, else one script run. A decision
+// other than a refresh taken while a new connection was made is taken again
+// once Redis is known not to have lost its sessions (redis_reseed.go).
 func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
+	gen, losses := r.reseed.gen.Load(), r.reseed.losses.Load()
+	d, err := r.admit(ctx, req)
+	if err == nil && d.Result != Refreshed && r.reseed.gen.Load() != gen {
+		if err := r.reseed.ready(ctx, req.UserID); err != nil {
+			return Decision{}, fmt.Errorf("admitting session: %w", err)
+		}
+		if r.reseed.losses.Load() != losses {
+			return r.redecide(ctx, req, d)
+		}
+	}
+	if err == nil && d.Result == Started {
+		return r.inGrace(ctx, req, d)
+	}
+	return d, err
+}
+
+func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
-	var at int64
+	var (
+		at   int64
+		left [numTracks]int64
+	)
+	// Under network binding the cache knows a session per network, as Redis
+	// names its records.
+	cacheReq := &req
+	if r.rules.BindNetwork && req.Network != 0 {
+		bound := req
+		bound.SessionID += "\t" + req.Network.String()
+		cacheReq = &bound
+	}
 	if r.cache != nil {
-		if d, ok := r.cache.lookup(req.UserID, req.SessionID, limit); ok {
+		d, ok, carried := r.cache.lookup(cacheReq, limit)
+		if ok {
 			return d, nil
 		}
-		at = r.cache.now()
+		at, left = r.cache.now(), carried
 	}
-	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros, encodeDevice(req.Device))
+	if err := r.reseed.ready(ctx, req.UserID); err != nil {
+		return Decision{}, fmt.Errorf("admitting session: %w", err)
+	}
+	if r.reseed.unknownInGrace(ctx, req) {
+		return Decision{}, fmt.Errorf("admitting session: %w: redis is being re-seeded after losing its sessions", ErrUnavailable)
+	}
+	noMedia := "0"
+	if req.NoMedia {
+		noMedia = "1"
+	}
+	deadline := r.deadline(ctx)
+	network, bind := "", "0"
+	if req.Network != 0 {
+		network = req.Network.String()
+	}
+	if r.rules.BindNetwork {
+		bind = "1"
+	}
+	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros,
+		encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
+		micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
+		nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros)
 	if err != nil {
 		return Decision{}, fmt.Errorf("admitting session: %w", err)
 	}
-	d, err := r.decision(msg, limit)
+	d, ad, err := r.decision(msg, limit)
 	if err != nil {
 		r.errs.Add(1)
 		return Decision{}, fmt.Errorf("admitting session: %w: %w", ErrUnavailable, err)
 	}
-	if r.cache != nil && d.Admitted() {
-		r.cache.record(req.UserID, req.SessionID, d.Active, at)
+	if r.cache != nil {
+		if d.Evicted != "" {
+			r.cache.forget(req.UserID, d.Evicted)
+		}
+		if d.Admitted() {
+			r.cache.record(req.UserID, cacheReq.SessionID, req.Network, d.Active, at, ad)
+		}
 	}
 	return d, nil
 }
 
-// decision reads the admission script's reply.
-func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, error) {
-	reply, err := msg.ToArray()
-	if err != nil || len(reply) < 2 {
-		return Decision{}, fmt.Errorf("unexpected reply to the admission script: %v", msg)
-	}
-	result, err1 := reply[0].AsInt64()
-	active, err2 := reply[1].AsInt64()
-	if err := errors.Join(err1, err2); err != nil {
-		return Decision{}, err
-	}
-	d := Decision{Result: Result(result), Active: int(active), Limit: limit}
-	if d.Result != Rejected {
-		return d, nil
-	}
-	if len(reply) < 3 {
-		return Decision{}, errors.New("rejection without the script's time")
-	}
-	now, err := reply[2].AsInt64()
-	if err != nil {
-		return Decision{}, err
-	}
-	pairs, err := replyStrings(reply[3:])
-	if err != nil {
-		return Decision{}, err
-	}
-	d.Sessions, d.RetryAfter, err = sessionsFrom(pairs, now, r.ttl)
-	return d, err
-}
-
 // End implements Store.
-func (r *Redis) End(ctx context.Context, userID, sessionID string) (bool, error) {
+func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
 	if r.cache != nil {
 		r.cache.forget(userID, sessionID)
 	}
-	msg, err := r.script(ctx, r.endScript, userID, sessionID, r.ttlMicros)
+	msg, err := r.script(ctx, r.endScript, userID, sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros)
 	if err != nil {
 		return false, fmt.Errorf("ending session: %w", err)
 	}
@@ -329,11 +399,11 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string) (bool, error)
 }
 
 // EndAll implements Store.
-func (r *Redis) EndAll(ctx context.Context, userID string) (int, error) {
+func (r *Redis) EndAll(ctx context.Context, userID string, reason EndReason) (int, error) {
 	if r.cache != nil {
 		r.cache.forgetUser(userID)
 	}
-	msg, err := r.script(ctx, r.endAllScript, userID, r.ttlMicros)
+	msg, err := r.script(ctx, r.endAllScript, userID, r.ttlMicros, reasonCode(reason), r.keepMicros)
 	if err != nil {
 		return 0, fmt.Errorf("ending sessions: %w", err)
 	}
@@ -369,9 +439,10 @@ func (r *Redis) List(ctx context.Context, userID string) ([]Session, error) {
 	return sessions, nil
 }
 
-// Ping implements Store: one PING, with the store's deadline.
+// Ping implements Store: one PING, with the store's deadline. It may
+// connect during the dial backoff.
 func (r *Redis) Ping(ctx context.Context) error {
-	_, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+	_, err := r.call(context.WithValue(ctx, probeKey{}, true), func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return c.Do(ctx, c.B().Ping().Build())
 	})
 	if err != nil {
@@ -391,6 +462,8 @@ func (r *Redis) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		<-r.done
+		<-r.flushDone
+		<-r.reseedDone
 		if c := r.client.Load(); c != nil {
 			(*c).Close()
 		}

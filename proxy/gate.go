@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -133,6 +134,13 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 			answerClientClosed(w, r, g.Metrics, g.Logger)
 			return false
 		}
+		if errors.Is(err, limiter.ErrTableFull) {
+			g.Metrics.rejectedFull.Inc()
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "table-full",
+				"Session table full", "The gate is tracking as many viewers as it can; try again shortly."))
+			return false
+		}
 		g.Metrics.rejectedStore.Inc()
 		g.Logger.Debug("store unavailable; refusing request", "policy", g.FailurePolicy, "err", err)
 		w.Header().Set("Retry-After", "1")
@@ -160,7 +168,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 }
 
 func (g *gate) end(w http.ResponseWriter, r *http.Request, id identity.Identity) {
-	if _, err := g.Store.End(r.Context(), id.UserID, id.SessionID); err != nil {
+	if _, err := g.Store.End(r.Context(), id.UserID, id.SessionID, limiter.EndedByPlayer); err != nil {
 		g.Logger.Warn("ending session failed", "err", err)
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
 			"Session store unavailable", "The session could not be ended; it will expire on its own after the session TTL."))
