@@ -23,6 +23,7 @@ type Metrics struct {
 	upstreamErrors  *prometheus.CounterVec
 	clientClosed    *prometheus.CounterVec
 	byLimit         *limitCounters
+	minted          prometheus.Counter
 }
 
 // NewMetrics registers the gate's metrics on reg. stats, when not nil, is read
@@ -63,8 +64,12 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 			Name: "streamgate_client_closed_total",
 			Help: "Requests whose player hung up before the answer (499 in the log), by phase: while the store (store) or the origin (upstream) was asked. Not an origin failure.",
 		}, []string{"phase"}),
+		minted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "streamgate_minted_sessions_total",
+			Help: "Session ids the gate minted for manifests requested without one (-mint-sessions); a slot is taken only when one comes back.",
+		}),
 	}
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.clientClosed)
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.clientClosed, m.minted)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
 	// Pre-create the label values operators alert on, so that rates exist from zero.
