@@ -170,6 +170,8 @@ type sessionSlot struct {
 	// UserAgent is what the device sent when its session started, so the
 	// person can recognise it ("the living-room TV"); never its address.
 	UserAgent string `json:"userAgent,omitempty"`
+	// Device is the same in words ("Safari on iPhone").
+	Device string `json:"device,omitempty"`
 }
 
 func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
@@ -177,7 +179,7 @@ func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision)
 	slots := make([]sessionSlot, len(d.Sessions))
 	for i, s := range d.Sessions {
 		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(),
-			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent}
+			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent, Device: DeviceName(s.Device.UserAgent, "")}
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, limitProblem{

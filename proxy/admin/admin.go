@@ -167,7 +167,7 @@ func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
 	for i, s := range sessions {
 		view.Sessions[i] = StreamSession{SessionID: s.ID, StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
 		if s.Device != (limiter.Device{}) {
-			view.Sessions[i].Device = &s.Device
+			view.Sessions[i].Device = &Device{Name: proxy.DeviceName(s.Device.UserAgent, ""), Device: s.Device}
 		}
 	}
 	if m := a.Monitor; m != nil {
