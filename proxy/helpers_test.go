@@ -107,6 +107,9 @@ type gatewayOptions struct {
 	store limiter.Store
 	// noCMCD is -cmcd=false.
 	noCMCD bool
+	// rules are the memory store's session rules (-max-lease…); the zero
+	// value is the TTL-only rule.
+	rules limiter.Rules
 }
 
 // gateway is the proxy listener as run() builds it, on a real socket, in
@@ -128,7 +131,7 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	if opts.store != nil {
 		g.store = opts.store
 	} else {
-		m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 1000, Clock: g.clock.Now, SweepInterval: -1})
+		m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 1000, Clock: g.clock.Now, SweepInterval: -1, Rules: opts.rules})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = m.Close() })
 		g.store, g.memory = m, m

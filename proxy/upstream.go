@@ -50,8 +50,9 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			if opts.RewritePlaylists {
 				manifest.AskPlainPlaylist(pr)
 			}
+			askPlainManifest(pr)
 		},
-		ModifyResponse: manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger),
+		ModifyResponse: chainModifyResponse(manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
 		Transport:      NewTransport(opts.HeaderTimeout),
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),

@@ -26,6 +26,9 @@ type StreamSession struct {
 	StartedAt time.Time `json:"startedAt"`
 	LastSeen  time.Time `json:"lastSeen"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// BufferedUntil is when the media delivered to the session runs out if
+	// played without pause; absent when it was given none.
+	BufferedUntil *time.Time `json:"bufferedUntil,omitempty"`
 	// Device is the player seen at the session's start, when known.
 	Device *Device `json:"device,omitempty"`
 }
