@@ -27,6 +27,12 @@ import (
 // around next.
 func benchGate(b *testing.B, next http.Handler) http.Handler {
 	b.Helper()
+	return benchGateCMCD(b, next, true)
+}
+
+// benchGateCMCD is benchGate with -cmcd as given (the product's default is on).
+func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool) http.Handler {
+	b.Helper()
 	store, err := limiter.NewMemory(limiter.MemoryOptions{TTL: time.Hour, MaxUsers: 100_000})
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +41,7 @@ func benchGate(b *testing.B, next http.Handler) http.Handler {
 	logger := slog.New(slog.DiscardHandler)
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
 	gate := proxy.Gate(proxy.GateOptions{
-		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
+		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(cmcd),
 		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
 	return proxy.Handler(logger, gate, next)
@@ -52,7 +58,21 @@ func (w *discardWriter) WriteHeader(int)             {}
 // the recover wrapper, in front of a handler that does nothing. Every request
 // refreshes one of 10,000 users' sessions.
 func BenchmarkGateOnly(b *testing.B) {
-	h := benchGate(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.Run("cmcd=off", func(b *testing.B) { benchGateOnly(b, false, nil) })
+	b.Run("cmcd=on", func(b *testing.B) { benchGateOnly(b, true, nil) })
+	// What hls.js sends on a segment with CMCD in headers.
+	b.Run("cmcd=on,sent", func(b *testing.B) {
+		benchGateOnly(b, true, http.Header{
+			"Cmcd-Object":  {`br=3200,d=4004,ot=v,tb=6000`},
+			"Cmcd-Request": {`bl=21300,dl=18900,mtp=48100,nor="seg-2.m4s",su`},
+			"Cmcd-Session": {`cid="film-42",sf=h,sid="6e2fb550-c457-11e9-bb97-0800200c9a66",st=v`},
+			"Cmcd-Status":  {`rtp=15000`},
+		})
+	})
+}
+
+func benchGateOnly(b *testing.B, cmcd bool, extra http.Header) {
+	h := benchGateCMCD(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cmcd)
 	const users = 10_000
 	uids := make([]string, users)
 	for i := range uids {
@@ -63,6 +83,9 @@ func BenchmarkGateOnly(b *testing.B) {
 	r := httptest.NewRequest(http.MethodGet, "/v/seg-1.ts", nil)
 	r.Header.Set("X-User-Id", uids[0])
 	r.Header.Set("X-Session-Id", "session-1")
+	for k, v := range extra {
+		r.Header[k] = v
+	}
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
