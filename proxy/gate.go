@@ -222,10 +222,11 @@ func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision)
 }
 
 // writeLapsedProblem answers a session that was playing, lapsed (paused
-// past its TTL) and finds the user's slots taken: 410, which hls.js, Shaka
-// and dash.js treat as final, where a 429 on a fragment is retried for half
-// a minute in silence. No Retry-After: the session itself will not come
-// back; its player must start a new one, which then gets the 429 or a slot.
+// past its lease) and finds the user's slots taken: 410 session-expired,
+// without Retry-After, since the session itself will not come back; its
+// player must start a new one, which then gets a slot or the 429. The
+// players do not tell 410 from 429 (README, "What a player sees"): the
+// status is chosen for what it says to the page and to the logs.
 func writeLapsedProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
 	writeProblem(w, http.StatusGone, lapsedProblem{
 		problem: newProblem(http.StatusGone, "session-expired", "Playback session expired",
