@@ -14,6 +14,12 @@ const (
 	IdentityJWT    = "jwt"
 )
 
+// What a full memory table does with a new user, for -on-full.
+const (
+	OnFullEvict  = "evict"
+	OnFullRefuse = "refuse"
+)
+
 // Failure policies for -store-failure.
 const (
 	FailOpen   = "open"
@@ -80,6 +86,10 @@ type Config struct {
 	MaxLease time.Duration
 	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
 	MaxUsers int
+	// OnFull is what a new user gets when the memory table is full of users
+	// with live sessions: evict (the least recently active user is dropped)
+	// or refuse (503) (-on-full, default evict).
+	OnFull string
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
 	Store string
 	// StoreFailure is what to do when the store cannot be asked: open, closed
@@ -127,6 +137,7 @@ func Default() Config {
 		CMCD:            true,
 		MaxLease:        5 * time.Minute,
 		MaxUsers:        1_000_000,
+		OnFull:          OnFullEvict,
 		Store:           "memory",
 		StoreFailure:    FailOpen,
 		StoreTimeout:    100 * time.Millisecond,

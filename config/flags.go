@@ -103,6 +103,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.BoolVar(&c.CMCD, "cmcd", c.CMCD, "read players' CMCD (CMCD-* headers, CMCD query parameter): its sid is the session id when the configured source has none; d, bl and ot keep a buffering player's session active")
 	fs.Var(&durationValue{&c.MaxLease}, "max-lease", "longest a session's buffered media keeps it active after its last request; 0 keeps the TTL-only rule")
 	fs.Var(&intValue{&c.MaxUsers}, "max-users", "capacity of the in-memory table, in users; when full, the least recently active user is dropped")
+	fs.StringVar(&c.OnFull, "on-full", c.OnFull, "when the in-memory table is full of users with live sessions, a new user: evict (drop the least recently active user) or refuse (answer 503)")
 	fs.StringVar(&c.Store, "store", c.Store, "session store: memory, or redis://[user:pass@]host:port[/db] or rediss://... to share one limit across replicas")
 	fs.StringVar(&c.StoreFailure, "store-failure", c.StoreFailure, "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
 	fs.Var(&durationValue{&c.StoreTimeout}, "store-timeout", "deadline of one store call")

@@ -208,7 +208,8 @@ func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	if cfg.UsesRedis() {
 		return newRedisStore(cfg, logger)
 	}
-	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Rules: sessionRules(cfg)})
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: limiter.OnFull(cfg.OnFull),
+		Rules: sessionRules(cfg)})
 	if err != nil {
 		return nil, err
 	}
