@@ -84,6 +84,15 @@ type Config struct {
 	// MaxLease caps how long after a session's last request the media it
 	// was given keeps it active; 0 is the TTL-only rule (-max-lease, default 5m).
 	MaxLease time.Duration
+	// CORSOrigins is a comma-separated list of web origins
+	// (scheme://host[:port]) whose pages may play through the gate, with
+	// credentials, or "*" for any page, without credentials
+	// (-cors-origins, default empty: no CORS).
+	CORSOrigins string
+	// MintSessions gives a manifest request that has a user but no session
+	// id a fresh session id, threaded through the manifest's URIs as
+	// sg_session (-mint-sessions, default false).
+	MintSessions bool
 	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
 	MaxUsers int
 	// OnFull is what a new user gets when the memory table is full of users

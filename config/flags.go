@@ -102,6 +102,8 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.LimitHeader, "limit-header", c.LimitHeader, "header identity: trusted request `header` carrying the user's limit, overriding -max-streams (default off)")
 	fs.BoolVar(&c.CMCD, "cmcd", c.CMCD, "read players' CMCD (CMCD-* headers, CMCD query parameter): its sid is the session id when the configured source has none; d, bl and ot keep a buffering player's session active")
 	fs.Var(&durationValue{&c.MaxLease}, "max-lease", "longest a session's buffered media keeps it active after its last request; 0 keeps the TTL-only rule")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated web `origins` (scheme://host[:port]) whose pages may play through the gate, with credentials; * for any page, without credentials (default off)")
+	fs.BoolVar(&c.MintSessions, "mint-sessions", c.MintSessions, "give a manifest request with a user but no session id a fresh session id, carried in its URIs as sg_session")
 	fs.Var(&intValue{&c.MaxUsers}, "max-users", "capacity of the in-memory table, in users; when full, the least recently active user is dropped")
 	fs.StringVar(&c.OnFull, "on-full", c.OnFull, "when the in-memory table is full of users with live sessions, a new user: evict (drop the least recently active user) or refuse (answer 503)")
 	fs.StringVar(&c.Store, "store", c.Store, "session store: memory, or redis://[user:pass@]host:port[/db] or rediss://... to share one limit across replicas")

@@ -70,6 +70,7 @@ func (c Config) Validate() error {
 	}
 
 	c.validateIdentity(bad)
+	c.validateBrowser(bad)
 
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)

@@ -24,14 +24,14 @@ import (
 )
 
 // benchGate builds the proxy listener's handler chain exactly as run() does,
-// around next.
-func benchGate(b *testing.B, next http.Handler) http.Handler {
+// around next, with CORS for corsOrigins when given.
+func benchGate(b *testing.B, next http.Handler, corsOrigins ...string) http.Handler {
 	b.Helper()
-	return benchGateCMCD(b, next, true)
+	return benchGateCMCD(b, next, true, corsOrigins...)
 }
 
 // benchGateCMCD is benchGate with -cmcd as given (the product's default is on).
-func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool) http.Handler {
+func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool, corsOrigins ...string) http.Handler {
 	b.Helper()
 	store, err := limiter.NewMemory(limiter.MemoryOptions{TTL: time.Hour, MaxUsers: 100_000})
 	if err != nil {
@@ -44,7 +44,11 @@ func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool) http.Handler {
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(cmcd),
 		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
-	return proxy.Handler(logger, gate, next)
+	if len(corsOrigins) == 0 {
+		return proxy.Handler(logger, gate, next)
+	}
+	cors := proxy.CORS(proxy.CORSOptions{Origins: corsOrigins, RequestHeaders: []string{"X-User-Id", "X-Session-Id"}})
+	return proxy.Handler(logger, gate, next, cors)
 }
 
 // discardWriter is the cheapest ResponseWriter, so the gate's own cost shows.
@@ -56,23 +60,36 @@ func (w *discardWriter) WriteHeader(int)             {}
 
 // BenchmarkGateOnly is the gate's cost alone: identity, decision, metrics and
 // the recover wrapper, in front of a handler that does nothing. Every request
-// refreshes one of 10,000 users' sessions.
+// refreshes one of 10,000 users' sessions. cors=on adds -cors-origins, for a
+// request without Origin (a native player) and one from an allowed page;
+// cmcd=off is -cmcd=false, cmcd=on/sent a request with a player's CMCD.
 func BenchmarkGateOnly(b *testing.B) {
-	b.Run("cmcd=off", func(b *testing.B) { benchGateOnly(b, false, nil) })
-	b.Run("cmcd=on", func(b *testing.B) { benchGateOnly(b, true, nil) })
 	// What hls.js sends on a segment with CMCD in headers.
-	b.Run("cmcd=on,sent", func(b *testing.B) {
-		benchGateOnly(b, true, http.Header{
-			"Cmcd-Object":  {`br=3200,d=4004,ot=v,tb=6000`},
-			"Cmcd-Request": {`bl=21300,dl=18900,mtp=48100,nor="seg-2.m4s",su`},
-			"Cmcd-Session": {`cid="film-42",sf=h,sid="6e2fb550-c457-11e9-bb97-0800200c9a66",st=v`},
-			"Cmcd-Status":  {`rtp=15000`},
-		})
-	})
+	sent := http.Header{
+		"Cmcd-Object":  {`br=3200,d=4004,ot=v,tb=6000`},
+		"Cmcd-Request": {`bl=21300,dl=18900,mtp=48100,nor="seg-2.m4s",su`},
+		"Cmcd-Session": {`cid="film-42",sf=h,sid="6e2fb550-c457-11e9-bb97-0800200c9a66",st=v`},
+		"Cmcd-Status":  {`rtp=15000`},
+	}
+	for _, bb := range []struct {
+		name   string
+		cors   []string
+		origin string
+		noCMCD bool
+		header http.Header
+	}{
+		{name: "cors=off"},
+		{name: "cors=on", cors: []string{"https://player.example"}},
+		{name: "cors=on/origin", cors: []string{"https://player.example"}, origin: "https://player.example"},
+		{name: "cmcd=off", noCMCD: true},
+		{name: "cmcd=on/sent", header: sent},
+	} {
+		b.Run(bb.name, func(b *testing.B) { benchmarkGateOnly(b, bb.origin, bb.header, !bb.noCMCD, bb.cors...) })
+	}
 }
 
-func benchGateOnly(b *testing.B, cmcd bool, extra http.Header) {
-	h := benchGateCMCD(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cmcd)
+func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd bool, corsOrigins ...string) {
+	h := benchGateCMCD(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cmcd, corsOrigins...)
 	const users = 10_000
 	uids := make([]string, users)
 	for i := range uids {
@@ -83,7 +100,10 @@ func benchGateOnly(b *testing.B, cmcd bool, extra http.Header) {
 	r := httptest.NewRequest(http.MethodGet, "/v/seg-1.ts", nil)
 	r.Header.Set("X-User-Id", uids[0])
 	r.Header.Set("X-Session-Id", "session-1")
-	for k, v := range extra {
+	if origin != "" {
+		r.Header.Set("Origin", origin)
+	}
+	for k, v := range header {
 		r.Header[k] = v
 	}
 	w := &discardWriter{h: http.Header{}}

@@ -20,6 +20,10 @@ type Identity struct {
 	// appended: the token came in the query, and a player that cannot set
 	// headers must keep it on every request.
 	PlaylistQuery string
+	// SessionQuery, when set, is the escaped SessionParam pair the session
+	// id came in: a manifest answered to this request hands it on in its
+	// URIs, as it hands on PlaylistQuery.
+	SessionQuery string
 	// CMCD is what the player sent as Common Media Client Data, read once
 	// per request; zero when it sent none or -cmcd is off.
 	CMCD CMCD
@@ -91,6 +95,9 @@ type HeaderIdentity struct {
 	limitHeader string
 	// cmcd: CMCD is read, and its sid stands in for a missing session header.
 	cmcd bool
+	// param: a SessionParam query parameter stands in for a missing
+	// session header (-mint-sessions).
+	param bool
 }
 
 var _ Identifier = HeaderIdentity{}
@@ -121,6 +128,14 @@ func (h HeaderIdentity) WithCMCD(on bool) HeaderIdentity {
 	return h
 }
 
+// WithSessionParam returns h reading the SessionParam query parameter
+// (-mint-sessions) when on: the session id of a request without the
+// session header or a CMCD sid.
+func (h HeaderIdentity) WithSessionParam(on bool) HeaderIdentity {
+	h.param = on
+	return h
+}
+
 // Identify implements Identifier.
 func (h HeaderIdentity) Identify(r *http.Request) (Identity, *Error) {
 	users := r.Header[h.userHeader]
@@ -141,7 +156,7 @@ func (h HeaderIdentity) Identify(r *http.Request) (Identity, *Error) {
 		}
 		id.SessionID = sessions[0]
 	}
-	if ierr := id.FinishSession(r, h.cmcd, "the "+h.sessionHeader+" header"); ierr != nil {
+	if ierr := id.FinishSession(r, h.cmcd, h.param, "the "+h.sessionHeader+" header"); ierr != nil {
 		return Identity{}, ierr
 	}
 	if h.limitHeader != "" {

@@ -8,11 +8,13 @@ import (
 // FinishSession completes an identity whose configured source (a header or
 // a token claim, named by source for the answer's detail) has been read:
 // with cmcd on it reads the request's CMCD once into id.CMCD, and its sid
-// becomes the session id when the source gave none. A manifest may go
-// without a session id (stock players fetch their first one before they
+// becomes the session id when the source gave none; with param on
+// (-mint-sessions), then the SessionParam query parameter. A manifest may
+// go without a session id (stock players fetch their first one before they
 // send CMCD): id.SessionID then stays empty and the gate proxies it
-// without taking a slot. Any other request without one is a 400.
-func (id *Identity) FinishSession(r *http.Request, cmcd bool, source string) *Error {
+// without taking a slot, or mints one. Any other request without one is a
+// 400.
+func (id *Identity) FinishSession(r *http.Request, cmcd, param bool, source string) *Error {
 	if cmcd {
 		id.CMCD = ReadCMCD(r.Header, r.URL.RawQuery)
 		if id.SessionID == "" && id.CMCD.SessionID != "" {
@@ -23,12 +25,20 @@ func (id *Identity) FinishSession(r *http.Request, cmcd bool, source string) *Er
 			id.SessionID = id.CMCD.SessionID
 		}
 	}
+	if param && id.SessionID == "" {
+		if ierr := id.sessionFromParam(r.URL.RawQuery); ierr != nil {
+			return ierr
+		}
+	}
 	if id.SessionID != "" || IsManifest(r.URL.Path) {
 		return nil
 	}
 	detail := "The request carries no session id; send one in " + source
 	if cmcd {
 		detail += " or as the CMCD sid"
+	}
+	if param {
+		detail += ", or play from a manifest fetched through this gate, whose URIs carry " + SessionParam
 	}
 	return &Error{Status: http.StatusBadRequest, Reason: "missing_session", Detail: detail + "."}
 }

@@ -54,6 +54,10 @@ type JWTOptions struct {
 	// CMCD is -cmcd: read the request's CMCD, and take its sid as the
 	// session id of a token without the session claim.
 	CMCD bool
+	// SessionParam is -mint-sessions: take the identity.SessionParam query
+	// parameter as the session id of a token without the session claim,
+	// after CMCD.
+	SessionParam bool
 	// HTTPClient fetches a JWKS URL; nil uses a plain client (system roots).
 	HTTPClient *http.Client
 	// Now is the clock; nil is time.Now.
@@ -74,6 +78,7 @@ type JWTIdentity struct {
 	sessionClaim string
 	limitClaim   string
 	cmcd         bool
+	sessionParam bool
 	cookie       string
 	param        string
 	// paramPrefix is the escaped "param=" put in front of a token appended to playlist URIs.
@@ -94,7 +99,7 @@ func NewJWTIdentity(opts JWTOptions) (*JWTIdentity, error) {
 		return nil, errors.New("-jwt-session-claim must name a claim")
 	}
 	j := &JWTIdentity{
-		now: opts.Now, sessionClaim: opts.SessionClaim, limitClaim: opts.LimitClaim, cmcd: opts.CMCD,
+		now: opts.Now, sessionClaim: opts.SessionClaim, limitClaim: opts.LimitClaim, cmcd: opts.CMCD, sessionParam: opts.SessionParam,
 		cookie: opts.Cookie, param: opts.Param, paramPrefix: url.QueryEscape(opts.Param) + "=",
 		cache: newTokenCache(opts.CacheSize), metrics: newJWTMetrics(opts.Registerer),
 	}
@@ -196,7 +201,7 @@ func (j *JWTIdentity) Identify(r *http.Request) (identity.Identity, *identity.Er
 	} else if id.PlaylistQuery == "" { // cached when it came in a header
 		id.PlaylistQuery = j.playlistQuery(token)
 	}
-	if ierr := id.FinishSession(r, j.cmcd, "the token's "+j.sessionClaim+" claim"); ierr != nil {
+	if ierr := id.FinishSession(r, j.cmcd, j.sessionParam, "the token's "+j.sessionClaim+" claim"); ierr != nil {
 		return identity.Identity{}, ierr
 	}
 	return id, nil
