@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -21,9 +22,14 @@ import (
 // moved by hand.
 func demoGateway(t *testing.T, limit int, maxLease time.Duration) *gateway {
 	t.Helper()
+	return demoGatewayWith(t, gatewayOptions{limit: limit, rules: limiter.Rules{MaxLease: maxLease}})
+}
+
+func demoGatewayWith(t *testing.T, opts gatewayOptions) *gateway {
+	t.Helper()
 	o, err := demo.New(demo.Options{})
 	require.NoError(t, err)
-	return newGateway(t, o.ServeHTTP, gatewayOptions{limit: limit, rules: limiter.Rules{MaxLease: maxLease}})
+	return newGateway(t, o.ServeHTTP, opts)
 }
 
 // expiresAt is when the memory store says the session stops being active.
@@ -183,4 +189,20 @@ func TestLapsedSessionIsToldItsPlaybackEnded(t *testing.T) {
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"), "a new session over the limit still gets the 429")
 	_, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 	assert.NoError(t, err)
+}
+
+func TestMintedSessionLearnsItsSegmentDuration(t *testing.T) {
+	t.Parallel()
+	g := demoGatewayWith(t, gatewayOptions{limit: 3, mint: true, rules: limiter.Rules{MaxLease: 5 * time.Minute}})
+	t0 := g.clock.Now()
+	resp, body := g.get(t, "/vod/360p/index.m3u8", "alice", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	m := regexp.MustCompile(`seg-0\.m4s\?sg_session=([^\s&"]+)`).FindSubmatch(body)
+	require.NotNil(t, m, "the playlist's URIs carry the minted session: %s", body)
+	minted := string(m[1])
+	for n := range 10 {
+		g.mustGet(t, fmt.Sprintf("/vod/360p/seg-%d.m4s?sg_session=%s", n, minted), "alice", "", nil)
+	}
+	assert.Equal(t, t0.Add(20*time.Second+testTTL), expiresAt(t, g, "alice", minted),
+		"ten segments of the minting playlist's target duration, 2 s")
 }
