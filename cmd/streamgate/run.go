@@ -209,7 +209,7 @@ func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 		return newRedisStore(cfg, logger)
 	}
 	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: cfg.OnFull,
-		StateFile: cfg.StateFile, Logger: logger})
+		Rules: sessionRules(cfg), StateFile: cfg.StateFile, Logger: logger})
 	if errors.Is(err, limiter.ErrStateFile) {
 		return nil, usageError{fmt.Errorf("invalid value for flag -state-file: %w", err)}
 	}

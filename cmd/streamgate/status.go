@@ -112,14 +112,14 @@ func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nSESSION\tSTARTED\tLAST SEEN\tEXPIRES IN\tADDRESS\tUSER AGENT")
+	fmt.Fprintln(tw, "\nSESSION\tSTARTED\tLAST SEEN\tEXPIRES IN\tDEVICE\tADDRESS")
 	for _, s := range v.Sessions {
-		dev := limiter.Device{}
+		dev := admin.Device{}
 		if s.Device != nil {
 			dev = *s.Device
 		}
 		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\n", printable(s.SessionID), since(now, s.StartedAt), since(now, s.LastSeen),
-			since(s.ExpiresAt, now), orDash(printable(dev.Address)), orDash(printable(dev.UserAgent)))
+			since(s.ExpiresAt, now), orDash(printable(dev.Name)), orDash(printable(dev.Address)))
 	}
 	_ = tw.Flush()
 }

@@ -39,6 +39,12 @@ const mpdDurationTagMax = 2 << 10
 
 const targetDurationTag = "#EXT-X-TARGETDURATION:"
 
+// NewHLSDurationScanner returns a scanner for an HLS playlist.
+func NewHLSDurationScanner() DurationScanner { return DurationScanner{} }
+
+// NewMPDDurationScanner returns a scanner for a DASH MPD.
+func NewMPDDurationScanner() DurationScanner { return DurationScanner{mpd: true, timescale: 1} }
+
 // Scan reads the next bytes of the body; ok once the duration is known,
 // after which further bytes are not looked at.
 func (s *DurationScanner) Scan(p []byte) (d time.Duration, ok bool) {

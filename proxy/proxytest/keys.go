@@ -26,7 +26,7 @@ type Keys struct {
 	RSA, RSA2 *rsa.PrivateKey
 	EC        *ecdsa.PrivateKey
 	Ed        ed25519.PrivateKey
-	Secret    []byte // an HS256 secret of 32 bytes
+	Secret    []byte // an HS256 secret of 32 printable bytes
 }
 
 // TestKeys are generated once per test binary: an RSA key takes a while,
@@ -50,6 +50,11 @@ var TestKeys = sync.OnceValue(func() Keys {
 	k.Secret = make([]byte, 32)
 	_, err = rand.Read(k.Secret)
 	must(err)
+	// The secret file is read with its trailing line break trimmed, so a
+	// random last byte of '\n' or '\r' would shorten it: printable bytes only.
+	for i, b := range k.Secret {
+		k.Secret[i] = 'A' + b%58
+	}
 	return k
 })
 
