@@ -32,6 +32,9 @@ type GateOptions struct {
 	// Refusals, when not nil, counts each 429 per user for the console. It is
 	// touched on refusals only; admitted requests never reach it.
 	Refusals *limiter.Refusals
+	// Hardening is what the gate refuses or changes before the origin sees
+	// a request (harden.go).
+	Hardening Hardening
 }
 
 // Gate returns the admission middleware: it identifies each request, asks the
@@ -39,19 +42,23 @@ type GateOptions struct {
 // endpoints, which are never proxied.
 func Gate(opts GateOptions) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return &gate{GateOptions: opts, next: next}
+		return &gate{GateOptions: opts, next: next, hard: newHardening(opts.Hardening)}
 	}
 }
 
 type gate struct {
 	GateOptions
 	next http.Handler
+	hard hardening
 }
 
 // epoch anchors monotonic timings: time.Since costs half of time.Now.
 var epoch = time.Now()
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.hard.screen(w, r, g.Metrics) {
+		return
+	}
 	id, ierr := g.Identity.Identify(r)
 	if ierr != nil {
 		g.Metrics.invalid.WithLabelValues(ierr.Reason).Inc()
@@ -84,7 +91,10 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.admit(w, r, id) {
-		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+		if g.hard.SetIdentity {
+			g.hard.setIdentity(r, id.UserID, id.SessionID)
+		}
+		g.next.ServeHTTP(g.hold(w, r, id), manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 	}
 }
 
@@ -144,6 +154,10 @@ func (g *gate) end(w http.ResponseWriter, r *http.Request, id identity.Identity)
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// MaxListedSessions bounds the sessions a 429 lists; its active field
+// stays the true count.
+const MaxListedSessions = 16
+
 // limitProblem is the 429 answer: enough for a player to tell the person
 // which devices hold the slots, without revealing any session id.
 type limitProblem struct {
@@ -167,8 +181,9 @@ type sessionSlot struct {
 
 func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
 	retry := retryAfterSeconds(d.RetryAfter)
-	slots := make([]sessionSlot, len(d.Sessions))
-	for i, s := range d.Sessions {
+	// A plan of thousands of streams must not make each refusal megabytes.
+	slots := make([]sessionSlot, min(len(d.Sessions), MaxListedSessions))
+	for i, s := range d.Sessions[:len(slots)] {
 		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(),
 			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent}
 	}

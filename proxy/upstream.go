@@ -28,8 +28,11 @@ type UpstreamOptions struct {
 	// RewritePlaylists appends the token to the URIs of HLS playlists
 	// answered to requests whose token came in the query (-identity jwt).
 	RewritePlaylists bool
-	Metrics          *Metrics
-	Logger           *slog.Logger
+	// SharedCache keeps the origin's Cache-Control unchanged (-shared-cache);
+	// by default answers are made private (cachecontrol.go).
+	SharedCache bool
+	Metrics     *Metrics
+	Logger      *slog.Logger
 }
 
 // Upstream is the reverse proxy to the origin.
@@ -51,7 +54,7 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 				manifest.AskPlainPlaylist(pr)
 			}
 		},
-		ModifyResponse: manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger),
+		ModifyResponse: modifyResponse(opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
 		Transport:      NewTransport(opts.HeaderTimeout),
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),

@@ -127,9 +127,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Metrics:       metrics,
 		Logger:        logger,
 		Refusals:      refusals,
+		Hardening:     hardening(cfg),
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
-		RewritePlaylists: cfg.Identity == config.IdentityJWT})
+		RewritePlaylists: cfg.Identity == config.IdentityJWT, SharedCache: cfg.SharedCache})
 	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin), logger)
 	adminSrv := proxy.NewServer(proxy.Recover(logger)(admin.NewAdmin(admin.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,
