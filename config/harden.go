@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"flag"
 	"net/netip"
 	"strings"
@@ -22,7 +23,14 @@ type Hardening struct {
 	// (-trusted-proxies, default none): only from these peers is
 	// X-Forwarded-For believed when telling the client's address.
 	TrustedProxies string
+	// SessionBinding is off or network (-session-binding, default off):
+	// with network, one session id used from two client networks at once
+	// counts as two sessions.
+	SessionBinding string
 }
+
+// BindNetwork reports whether -session-binding is network.
+func (h Hardening) BindNetwork() bool { return h.SessionBinding == BindingNetwork }
 
 // TrustedPrefixes parses TrustedProxies; Validate has checked it. A bare
 // address stands for itself (/32 or /128).
@@ -55,10 +63,15 @@ func (h Hardening) TrustedPrefixes() ([]netip.Prefix, error) {
 
 func (c *Config) hardenFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SharedCache, "shared-cache", c.SharedCache, "keep the origin's Cache-Control as it is; by default proxied answers get private (and lose public, s-maxage) so that no shared cache in front serves them to another user")
+	c.SessionBinding = cmp.Or(c.SessionBinding, BindingOff)
+	fs.StringVar(&c.SessionBinding, "session-binding", c.SessionBinding, "off, or network: a session id used from another client network (IPv4 /24, IPv6 /56) at the same time counts as another session; one silent 10s on its network moves")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated `CIDRs` of proxies in front whose X-Forwarded-For is believed (rightmost untrusted hop); empty: the client is the peer")
 }
 
 func (c Config) validateHardening(bad func(flagName, format string, args ...any)) {
+	if c.SessionBinding != "" && c.SessionBinding != BindingOff && c.SessionBinding != BindingNetwork {
+		bad("session-binding", "%q is not off or network", c.SessionBinding)
+	}
 	if _, err := c.TrustedPrefixes(); err != nil {
 		bad("trusted-proxies", "%v (want CIDRs such as 10.0.0.0/8,fd00::/8)", err)
 	}

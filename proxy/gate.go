@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -78,7 +79,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, http.MethodPost)
 			return
 		}
-		if g.admit(w, r, id) {
+		if g.admit(w, r, id, g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 		return
@@ -90,25 +91,31 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.end(w, r, id)
 		return
 	}
-	if g.admit(w, r, id) {
+	client := g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	if g.admit(w, r, id, client) {
 		if g.hard.SetIdentity {
 			g.hard.setIdentity(r, id.UserID, id.SessionID)
 		}
-		g.next.ServeHTTP(g.hold(w, r, id), manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+		g.next.ServeHTTP(g.hold(w, r, id, client), manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 	}
 }
 
 // admit asks the store and, when the request may not proceed, answers it.
-func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity) bool {
+func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, client netip.Addr) bool {
 	limit := g.Limit
 	if id.Limit > 0 {
 		limit = id.Limit
+	}
+	address := r.RemoteAddr
+	if client.IsValid() && len(g.hard.Client.TrustedProxies) > 0 {
+		address = client.String() // the peer is our own proxy
 	}
 	start := time.Since(epoch)
 	d, err := g.Store.Admit(r.Context(), limiter.Request{
 		UserID: id.UserID, SessionID: id.SessionID, Limit: limit,
 		// Recorded only when a session starts; reading them costs one map lookup.
-		Device: limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: r.RemoteAddr},
+		Device:  limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: address},
+		Network: limiter.NetworkOf(client),
 	})
 	g.Metrics.observeDecision(time.Since(epoch) - start)
 	if err != nil {
@@ -127,6 +134,9 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	}
 	if d.Degraded {
 		g.Metrics.degraded.WithLabelValues(g.FailurePolicy).Inc()
+	}
+	if d.Shared {
+		g.Metrics.shared.Inc()
 	}
 	g.Metrics.byLimit.inc(limit, d.Result)
 	switch d.Result {

@@ -26,6 +26,9 @@ type Hardening struct {
 	// BodyIdle ends a request whose body sends no bytes this long
 	// (default 30 s; negative: never).
 	BodyIdle time.Duration
+	// Client tells the client's address, whose network the store is given
+	// (-trusted-proxies).
+	Client ClientAddr
 }
 
 // DefaultBodyIdle is how long a request body may send nothing.

@@ -27,6 +27,7 @@ type hardOptions struct {
 	limitHeader string
 	sharedCache bool
 	identity    identity.Identifier // default header identity
+	rules       limiter.Rules
 }
 
 // hardGate is the proxy listener as run() builds it, with the hardening
@@ -50,7 +51,7 @@ func newHardGate(t *testing.T, originHandler http.HandlerFunc, opts hardOptions)
 	if opts.limit == 0 {
 		opts.limit = 3
 	}
-	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: opts.ttl, MaxUsers: 1000, SweepInterval: -1})
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: opts.ttl, MaxUsers: 1000, SweepInterval: -1, Rules: opts.rules})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
 	g.memory = m

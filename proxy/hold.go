@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/streamgate/streamgate/limiter"
@@ -22,14 +23,14 @@ var errSessionGone = errors.New("session no longer admitted")
 // not from a goroutine of its own: a body that stalls longer than the TTL
 // lets its session expire, as a silent player does. It also bounds how long
 // the request's body may send nothing.
-func (g *gate) hold(w http.ResponseWriter, r *http.Request, id identity.Identity) http.ResponseWriter {
+func (g *gate) hold(w http.ResponseWriter, r *http.Request, id identity.Identity, client netip.Addr) http.ResponseWriter {
 	if r.Body != nil && r.Body != http.NoBody && g.hard.BodyIdle > 0 {
 		r.Body = &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: g.hard.BodyIdle}
 	}
 	if g.hard.HoldEvery <= 0 || id.SessionID == "" {
 		return w
 	}
-	return &holdWriter{ResponseWriter: w, g: g, ctx: r.Context(), id: id,
+	return &holdWriter{ResponseWriter: w, g: g, ctx: r.Context(), id: id, network: limiter.NetworkOf(client),
 		ua: firstHeader(r.Header, "User-Agent"), addr: r.RemoteAddr, next: time.Since(epoch) + g.hard.HoldEvery}
 }
 
@@ -39,6 +40,7 @@ type holdWriter struct {
 	ctx      context.Context
 	id       identity.Identity
 	ua, addr string
+	network  limiter.Network
 	next     time.Duration // since epoch: when the next write re-admits
 }
 
@@ -62,7 +64,11 @@ func (h *holdWriter) readmit() bool {
 	}
 	d, err := h.g.Store.Admit(h.ctx, limiter.Request{
 		UserID: h.id.UserID, SessionID: h.id.SessionID, Limit: limit,
-		Device: limiter.Device{UserAgent: h.ua, Address: h.addr},
+		Device:  limiter.Device{UserAgent: h.ua, Address: h.addr},
+		Network: h.network,
+		// A heartbeat: the body's bytes are the media its request was
+		// admitted for, not more of it.
+		NoMedia: true,
 	})
 	if err != nil {
 		return true

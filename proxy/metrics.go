@@ -21,6 +21,7 @@ type Metrics struct {
 	decision        prometheus.Histogram
 	upstreamErrors  *prometheus.CounterVec
 	byLimit         *limitCounters
+	shared          prometheus.Counter
 }
 
 // NewMetrics registers the gate's metrics on reg. stats, when not nil, is read
@@ -57,7 +58,11 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 			Help: "Requests that got no answer from the origin: unreachable (502), timeout (504), or the player hung up first (499, client_closed).",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors)
+	m.shared = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "streamgate_shared_sessions_total",
+		Help: "Sessions used from a second client network (IPv4 /24, IPv6 /56) while another network was using them.",
+	})
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.shared)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
 	// Pre-create the label values operators alert on, so that rates exist from zero.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/streamgate/streamgate/config"
+	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
 )
 
@@ -14,10 +15,17 @@ func hardening(cfg config.Config) proxy.Hardening {
 		// fetching segments would.
 		HoldEvery: cfg.SessionTTL / 3,
 	}
+	// Validate has checked the list.
+	h.Client.TrustedProxies, _ = cfg.TrustedPrefixes()
 	if cfg.Identity == config.IdentityJWT {
 		h.SetIdentity = true
 	} else {
 		h.LimitHeader = cfg.LimitHeader
 	}
 	return h
+}
+
+// rules are the store's session rules from the flags.
+func rules(cfg config.Config) limiter.Rules {
+	return limiter.Rules{BindNetwork: cfg.BindNetwork()}
 }

@@ -24,6 +24,7 @@ func newRedisStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error
 		RefreshInterval: cfg.EffectiveRefreshInterval(),
 		MaxUsers:        cfg.MaxUsers,
 		Logger:          logger,
+		Rules:           rules(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
