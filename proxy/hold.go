@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -30,18 +29,23 @@ func (g *gate) hold(w http.ResponseWriter, r *http.Request, id identity.Identity
 	if g.hard.HoldEvery <= 0 || id.SessionID == "" {
 		return w
 	}
-	return &holdWriter{ResponseWriter: w, g: g, ctx: r.Context(), id: id, network: limiter.NetworkOf(client),
-		ua: firstHeader(r.Header, "User-Agent"), addr: r.RemoteAddr, next: time.Since(epoch) + g.hard.HoldEvery}
+	limit := g.Limit
+	if id.Limit > 0 {
+		limit = id.Limit
+	}
+	return &holdWriter{ResponseWriter: w, g: g, r: r, user: id.UserID, session: id.SessionID, limit: limit,
+		network: limiter.NetworkOf(client), next: time.Since(epoch) + g.hard.HoldEvery}
 }
 
+// holdWriter is kept small: it is allocated for every admitted request.
 type holdWriter struct {
 	http.ResponseWriter
-	g        *gate
-	ctx      context.Context
-	id       identity.Identity
-	ua, addr string
-	network  limiter.Network
-	next     time.Duration // since epoch: when the next write re-admits
+	g             *gate
+	r             *http.Request
+	user, session string
+	limit         int
+	network       limiter.Network
+	next          time.Duration // since epoch: when the next write re-admits
 }
 
 // Write re-admits the session when HoldEvery has passed since the last time.
@@ -58,13 +62,9 @@ func (h *holdWriter) Write(b []byte) (int, error) {
 // readmit refreshes the session as a heartbeat would. A store that fails is
 // not the player's fault: the body flows on.
 func (h *holdWriter) readmit() bool {
-	limit := h.g.Limit
-	if h.id.Limit > 0 {
-		limit = h.id.Limit
-	}
-	d, err := h.g.Store.Admit(h.ctx, limiter.Request{
-		UserID: h.id.UserID, SessionID: h.id.SessionID, Limit: limit,
-		Device:  limiter.Device{UserAgent: h.ua, Address: h.addr},
+	d, err := h.g.Store.Admit(h.r.Context(), limiter.Request{
+		UserID: h.user, SessionID: h.session, Limit: h.limit,
+		Device:  limiter.Device{UserAgent: firstHeader(h.r.Header, "User-Agent"), Address: h.r.RemoteAddr},
 		Network: h.network,
 		// A heartbeat: the body's bytes are the media its request was
 		// admitted for, not more of it.

@@ -37,6 +37,8 @@ func benchGate(b *testing.B, next http.Handler) http.Handler {
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
+		// As run() sets it: a flowing answer re-admits its session every TTL/3.
+		Hardening: proxy.Hardening{HoldEvery: time.Hour / 3},
 	})
 	return proxy.Handler(logger, gate, next)
 }
