@@ -47,6 +47,8 @@ func TestParseDefaultsAreSPECs(t *testing.T) {
 	assert.Empty(t, c.AdminToken)
 	assert.Equal(t, 30*time.Second, c.ShutdownTimeout)
 	assert.Equal(t, "json", c.LogFormat)
+	assert.True(t, c.CMCD)
+	assert.Equal(t, 5*time.Minute, c.MaxLease)
 }
 
 func TestDefaultRefreshIntervalStaysUnderHalfTheTTL(t *testing.T) {
@@ -73,6 +75,7 @@ func TestEnvName(t *testing.T) {
 		"session-ttl":      "STREAMGATE_SESSION_TTL",
 		"upstream-timeout": "STREAMGATE_UPSTREAM_TIMEOUT",
 		"store-failure":    "STREAMGATE_STORE_FAILURE",
+		"on-full":          "STREAMGATE_ON_FULL",
 		"refresh-interval": "STREAMGATE_REFRESH_INTERVAL",
 	} {
 		assert.Equal(t, want, config.EnvName(flagName))
@@ -93,6 +96,7 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 		"STREAMGATE_SESSION_HEADER":   "X-Playback",
 		"STREAMGATE_MAX_USERS":        "5000",
 		"STREAMGATE_STORE_FAILURE":    "closed",
+		"STREAMGATE_ON_FULL":          "refuse",
 		"STREAMGATE_STORE_TIMEOUT":    "250ms",
 		"STREAMGATE_REFRESH_INTERVAL": "3s",
 		"STREAMGATE_STATE_FILE":       "/var/lib/streamgate/state.jsonl",
@@ -112,6 +116,7 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 	assert.Equal(t, "X-Playback", c.SessionHeader)
 	assert.Equal(t, 5000, c.MaxUsers)
 	assert.Equal(t, config.FailClosed, c.StoreFailure)
+	assert.Equal(t, config.OnFullRefuse, c.OnFull)
 	assert.Equal(t, 250*time.Millisecond, c.StoreTimeout)
 	assert.Equal(t, 3*time.Second, c.EffectiveRefreshInterval())
 	assert.Equal(t, "/var/lib/streamgate/state.jsonl", c.StateFile)
@@ -123,6 +128,11 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, c.Demo)
 	assert.Equal(t, "redis://redis:6379/2", c.Store)
+
+	c, err = parse(nil, env{"STREAMGATE_DEMO": "true", "STREAMGATE_CMCD": "false", "STREAMGATE_MAX_LEASE": "0"})
+	require.NoError(t, err)
+	assert.False(t, c.CMCD)
+	assert.Zero(t, c.MaxLease, "0 is the TTL-only rule")
 }
 
 func TestFlagWinsOverEnvironment(t *testing.T) {
@@ -158,10 +168,14 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{name: "max streams zero", args: []string{"-demo", "-max-streams", "0"}, flag: "max-streams"},
 		{name: "max streams negative", args: []string{"-demo", "-max-streams", "-1"}, flag: "max-streams"},
 		{name: "max users zero", args: []string{"-demo", "-max-users", "0"}, flag: "max-users"},
+		{name: "on full unknown", args: []string{"-demo", "-on-full", "drop"}, flag: "on-full"},
 		{name: "session ttl without a unit", args: []string{"-demo", "-session-ttl", "60"}, flag: "session-ttl"},
 		{name: "session ttl zero", args: []string{"-demo", "-session-ttl", "0s"}, flag: "session-ttl"},
 		{name: "upstream timeout negative", args: []string{"-demo", "-upstream-timeout", "-1s"}, flag: "upstream-timeout"},
 		{name: "store timeout zero", args: []string{"-demo", "-store-timeout", "0"}, flag: "store-timeout"},
+		{name: "max lease negative", args: []string{"-demo", "-max-lease", "-1m"}, flag: "max-lease"},
+		{name: "max lease without a unit", args: []string{"-demo", "-max-lease", "300"}, flag: "max-lease"},
+		{name: "cmcd not a boolean", env: env{"STREAMGATE_DEMO": "1", "STREAMGATE_CMCD": "sometimes"}, flag: "cmcd"},
 		{name: "shutdown timeout negative", args: []string{"-demo", "-shutdown-timeout", "-5s"}, flag: "shutdown-timeout"},
 		{name: "refresh interval negative", args: []string{"-demo", "-refresh-interval", "-1s"}, flag: "refresh-interval"},
 		{name: "refresh interval half the ttl", args: []string{"-demo", "-refresh-interval", "30s"}, flag: "refresh-interval"},
@@ -282,6 +296,7 @@ func TestHelp(t *testing.T) {
 			{"user-header", `"X-User-Id"`},
 			{"session-header", `"X-Session-Id"`},
 			{"max-users", "1000000"},
+			{"on-full", `"evict"`},
 			{"store", `"memory"`},
 			{"store-failure", `"open"`},
 			{"store-timeout", "100ms"},

@@ -537,7 +537,7 @@ func TestAlertsHaveRunbooks(t *testing.T) {
 			assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
 		}
 	}
-	assert.ElementsMatch(t, []string{"StreamgateRejectionRatioHigh", "StreamgateStoreErrors", "StreamgateUsersEvicted", "StreamgateNoReplicaReady"}, alerts)
+	assert.ElementsMatch(t, []string{"StreamgateRejectionRatioHigh", "StreamgateStoreErrors", "StreamgateUsersEvicted", "StreamgateEvictionRateHigh", "StreamgateNoReplicaReady"}, alerts)
 }
 
 func alertRules(t *testing.T) ruleFile {

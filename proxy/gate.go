@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -36,6 +37,11 @@ type GateOptions struct {
 	// Hardening is what the gate refuses or changes before the origin sees
 	// a request (harden.go).
 	Hardening Hardening
+	// MintSessions gives a manifest request with a user but no session id a
+	// fresh session id, handed on in the manifest's URIs as
+	// identity.SessionParam; the session takes its slot at its first request
+	// that carries it (-mint-sessions, default false).
+	MintSessions bool
 }
 
 // Gate returns the admission middleware: it identifies each request, asks the
@@ -91,12 +97,35 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.end(w, r, id)
 		return
 	}
+	if g.hard.SetIdentity {
+		// Token mode: the origin gets the verified identity, not the
+		// client's words in the same headers.
+		g.hard.setIdentity(r, id.UserID, id.SessionID)
+	}
+	if id.SessionID == "" {
+		// A manifest from a player that sends its session id only from its
+		// next request on (CMCD): it passes without taking a slot, and the
+		// media it lists does not pass without one. With -mint-sessions the
+		// gate gives it one, which its URIs hand on: the slot is taken by
+		// the first request that comes back with it, so a player that never
+		// comes back holds none.
+		if g.MintSessions {
+			minted := identity.MintSessionID()
+			g.Metrics.minted.Inc()
+			g.next.ServeHTTP(w, manifest.WithQuery(r, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
+			return
+		}
+		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+		return
+	}
 	client := g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])
 	if g.admit(w, r, id, client) {
-		if g.hard.SetIdentity {
-			g.hard.setIdentity(r, id.UserID, id.SessionID)
+		w = g.hold(w, r, id, client)
+		if id.SessionQuery == "" {
+			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+			return
 		}
-		g.next.ServeHTTP(g.hold(w, r, id, client), manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+		g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
 	}
 }
 
@@ -123,6 +152,13 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 			// The player hung up while the store was asked: not a store
 			// failure, and nobody is left to answer.
 			answerClientClosed(w, r, g.Metrics, g.Logger)
+			return false
+		}
+		if errors.Is(err, limiter.ErrTableFull) {
+			g.Metrics.rejectedFull.Inc()
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "table-full",
+				"Session table full", "The gate is tracking as many viewers as it can; try again shortly."))
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()

@@ -16,12 +16,14 @@ type Metrics struct {
 	admittedRefresh prometheus.Counter
 	rejectedLimit   prometheus.Counter
 	rejectedStore   prometheus.Counter
+	rejectedFull    prometheus.Counter
 	degraded        *prometheus.CounterVec
 	invalid         *prometheus.CounterVec
 	decision        prometheus.Histogram
 	upstreamErrors  *prometheus.CounterVec
 	byLimit         *limitCounters
 	shared          prometheus.Counter
+	minted          prometheus.Counter
 }
 
 // NewMetrics registers the gate's metrics on reg. stats, when not nil, is read
@@ -33,13 +35,14 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 	}, []string{"result"})
 	rejections := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "streamgate_rejections_total",
-		Help: "Requests the gate refused: 429 over the limit, or 503 when the store could not be asked and -store-failure is closed.",
+		Help: "Requests the gate refused: 429 over the limit, 503 when the store could not be asked and -store-failure is closed, or 503 when -on-full refuse met a table full of live users.",
 	}, []string{"reason"})
 	m := &Metrics{
 		admittedNew:     admissions.WithLabelValues("new"),
 		admittedRefresh: admissions.WithLabelValues("refresh"),
 		rejectedLimit:   rejections.WithLabelValues("limit"),
 		rejectedStore:   rejections.WithLabelValues("store_unavailable"),
+		rejectedFull:    rejections.WithLabelValues("table_full"),
 		degraded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_degraded_decisions_total",
 			Help: "Decisions taken by the -store-failure policy because the store could not be asked in time.",
@@ -57,12 +60,16 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 			Name: "streamgate_upstream_errors_total",
 			Help: "Requests that got no answer from the origin: unreachable (502), timeout (504), or the player hung up first (499, client_closed).",
 		}, []string{"reason"}),
+		minted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "streamgate_minted_sessions_total",
+			Help: "Session ids the gate minted for manifests requested without one (-mint-sessions); a slot is taken only when one comes back.",
+		}),
 	}
 	m.shared = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "streamgate_shared_sessions_total",
 		Help: "Sessions used from a second client network (IPv4 /24, IPv6 /56) while another network was using them.",
 	})
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.shared)
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.minted, m.shared)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
 	// Pre-create the label values operators alert on, so that rates exist from zero.

@@ -127,11 +127,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Metrics:       metrics,
 		Logger:        logger,
 		Refusals:      refusals,
+		MintSessions:  cfg.MintSessions,
 		Hardening:     hardening(cfg),
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
-		RewritePlaylists: cfg.Identity == config.IdentityJWT, SharedCache: cfg.SharedCache})
-	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin), logger)
+		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions,
+		SharedCache: cfg.SharedCache})
+	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), logger)
 	adminSrv := proxy.NewServer(proxy.Recover(logger)(admin.NewAdmin(admin.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,
 		Version: buildVersion(), StoreKind: storeName(cfg), SessionTTL: cfg.SessionTTL, Settings: settings(cfg),
@@ -156,6 +158,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	logger.Info("streamgate stopped")
 	return nil
+}
+
+// corsOptions are -cors-origins and the request headers a page may send:
+// the identity and limit headers as configured.
+func corsOptions(cfg config.Config) proxy.CORSOptions {
+	headers := []string{cfg.UserHeader, cfg.SessionHeader}
+	if cfg.LimitHeader != "" {
+		headers = append(headers, cfg.LimitHeader)
+	}
+	return proxy.CORSOptions{Origins: cfg.CORSOriginList(), RequestHeaders: headers}
 }
 
 // serveUntilShutdown serves until Shutdown or Close, which is not an error.
@@ -209,7 +221,8 @@ func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	if cfg.UsesRedis() {
 		return newRedisStore(cfg, logger)
 	}
-	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Rules: rules(cfg)})
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: limiter.OnFull(cfg.OnFull),
+		Rules: rules(cfg)})
 	if err != nil {
 		return nil, err
 	}
