@@ -123,9 +123,10 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = g.hold(w, r, id, client)
 		if id.SessionQuery == "" {
 			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
-			return
+		} else {
+			g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
 		}
-		g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
+		release(w)
 	}
 }
 

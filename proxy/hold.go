@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/streamgate/streamgate/limiter"
@@ -33,8 +34,23 @@ func (g *gate) hold(w http.ResponseWriter, r *http.Request, id identity.Identity
 	if id.Limit > 0 {
 		limit = id.Limit
 	}
-	return &holdWriter{ResponseWriter: w, g: g, r: r, user: id.UserID, session: id.SessionID, limit: limit,
-		network: limiter.NetworkOf(client), next: time.Since(epoch) + g.hard.HoldEvery}
+	h := holdWriters.Get().(*holdWriter)
+	*h = holdWriter{ResponseWriter: w, g: g, r: r, user: id.UserID, session: id.SessionID, limit: limit,
+		network: limiter.NetworkOf(client)}
+	return h
+}
+
+// holdWriters are reused: one is taken for every admitted request, and
+// given back when its handler has returned (release).
+var holdWriters = sync.Pool{New: func() any { return new(holdWriter) }}
+
+// release gives w back if hold made it. The handler has returned: nothing
+// writes to it any more.
+func release(w http.ResponseWriter) {
+	if h, ok := w.(*holdWriter); ok {
+		*h = holdWriter{}
+		holdWriters.Put(h)
+	}
 }
 
 // holdWriter is kept small: it is allocated for every admitted request.
@@ -45,12 +61,16 @@ type holdWriter struct {
 	user, session string
 	limit         int
 	network       limiter.Network
-	next          time.Duration // since epoch: when the next write re-admits
+	next          time.Duration // since epoch: when the next write re-admits; 0 before the first
 }
 
 // Write re-admits the session when HoldEvery has passed since the last time.
 func (h *holdWriter) Write(b []byte) (int, error) {
-	if now := time.Since(epoch); now >= h.next {
+	if now := time.Since(epoch); h.next == 0 {
+		// The admission was just now: count from the first write, which
+		// spares a clock read for the many answers that are not long.
+		h.next = now + h.g.hard.HoldEvery
+	} else if now >= h.next {
 		h.next = now + h.g.hard.HoldEvery
 		if !h.readmit() {
 			return 0, errSessionGone
