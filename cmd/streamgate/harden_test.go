@@ -94,3 +94,48 @@ func TestRunTokenModeIdentityToOrigin(t *testing.T) {
 	assert.Equal(t, []string{"phone"}, seen[0].Values("X-Stream"), "the verified session")
 	require.NoError(t, in.stop(t))
 }
+
+// TestRunSessionBindingBehindTrustedProxy: behind a trusted proxy, a crowd
+// on two networks sharing one session id is two sessions with
+// -session-binding network, and one (counted as shared) without.
+func TestRunSessionBindingBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		second int
+	}{
+		{"off", nil, http.StatusOK},
+		{"network", []string{"-session-binding", "network"}, http.StatusTooManyRequests},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			origin := newRecordingOrigin(t)
+			in := start(t, append([]string{"-upstream", origin.URL, "-max-streams", "1", "-trusted-proxies", "127.0.0.0/8"}, tc.args...)...)
+			client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+			t.Cleanup(client.CloseIdleConnections)
+			from := func(xff string) int {
+				req, err := http.NewRequest(http.MethodGet, in.proxyURL+"/vod/seg-1.ts", nil)
+				require.NoError(t, err)
+				req.Header.Set("X-User-Id", "crowd")
+				req.Header.Set("X-Session-Id", "one-id")
+				req.Header.Set("X-Forwarded-For", xff)
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			assert.Equal(t, http.StatusOK, from("203.0.113.9"))
+			assert.Equal(t, tc.second, from("198.51.100.9"), "the same session id from another network")
+			resp, err := client.Get(in.adminURL + "/metrics")
+			require.NoError(t, err)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.second == http.StatusOK {
+				assert.Contains(t, string(b), "streamgate_shared_sessions_total 1")
+			}
+			require.NoError(t, in.stop(t))
+		})
+	}
+}
