@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/streamgate/streamgate/config"
-	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
 )
 
@@ -23,9 +22,4 @@ func hardening(cfg config.Config) proxy.Hardening {
 		h.LimitHeader = cfg.LimitHeader
 	}
 	return h
-}
-
-// rules are the store's session rules from the flags.
-func rules(cfg config.Config) limiter.Rules {
-	return limiter.Rules{BindNetwork: cfg.BindNetwork()}
 }

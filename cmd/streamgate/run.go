@@ -222,7 +222,7 @@ func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 		return newRedisStore(cfg, logger)
 	}
 	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: limiter.OnFull(cfg.OnFull),
-		Rules: rules(cfg)})
+		Rules: sessionRules(cfg)})
 	if err != nil {
 		return nil, err
 	}
