@@ -125,6 +125,8 @@ type Config struct {
 	LogLevel string
 	// Version prints the version and exits (-version).
 	Version bool
+	// Hardening is SPEC's Hardening flags (harden.go).
+	Hardening
 }
 
 // Default returns the configuration with every default of SPEC.md filled in.

@@ -115,6 +115,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.Var(&durationValue{&c.ShutdownTimeout}, "shutdown-timeout", "how long in-flight responses may drain after SIGTERM or SIGINT")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or text")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	c.hardenFlags(fs)
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " [" + EnvName(f.Name) + "]" })
 	return fs

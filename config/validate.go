@@ -71,6 +71,7 @@ func (c Config) Validate() error {
 
 	c.validateIdentity(bad)
 	c.validateBrowser(bad)
+	c.validateHardening(bad)
 
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -33,6 +34,9 @@ type GateOptions struct {
 	// Refusals, when not nil, counts each 429 per user for the console. It is
 	// touched on refusals only; admitted requests never reach it.
 	Refusals *limiter.Refusals
+	// Hardening is what the gate refuses or changes before the origin sees
+	// a request (harden.go).
+	Hardening Hardening
 	// MintSessions gives a manifest request with a user but no session id a
 	// fresh session id, handed on in the manifest's URIs as
 	// identity.SessionParam; the session takes its slot at its first request
@@ -45,13 +49,14 @@ type GateOptions struct {
 // endpoints, which are never proxied.
 func Gate(opts GateOptions) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return &gate{GateOptions: opts, next: next}
+		return &gate{GateOptions: opts, next: next, hard: newHardening(opts.Hardening)}
 	}
 }
 
 type gate struct {
 	GateOptions
 	next http.Handler
+	hard hardening
 	// hints are the segment durations learnt from manifests, waiting for
 	// their session's next request.
 	hints segmentHints
@@ -61,6 +66,9 @@ type gate struct {
 var epoch = time.Now()
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.hard.screen(w, r, g.Metrics) {
+		return
+	}
 	id, ierr := g.Identity.Identify(r)
 	if ierr != nil {
 		g.Metrics.invalid.WithLabelValues(ierr.Reason).Inc()
@@ -80,7 +88,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, http.MethodPost)
 			return
 		}
-		if g.admit(w, r, id, true) {
+		if g.admit(w, r, id, g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"]), true) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 		return
@@ -91,6 +99,11 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		g.end(w, r, id)
 		return
+	}
+	if g.hard.SetIdentity {
+		// Token mode: the origin gets the verified identity, not the
+		// client's words in the same headers.
+		g.hard.setIdentity(r, id.UserID, id.SessionID)
 	}
 	if id.SessionID == "" {
 		// A manifest from a player that sends its session id only from its
@@ -109,7 +122,9 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 		return
 	}
-	if g.admit(w, r, id, false) {
+	client := g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	if g.admit(w, r, id, client, false) {
+		w = g.hold(w, r, id, client)
 		if mpd := hasSuffixFold(r.URL.Path, ".mpd"); mpd || hasSuffixFold(r.URL.Path, ".m3u8") {
 			// Its segment duration is learnt as it streams, for the
 			// session's media requests that carry no CMCD d.
@@ -117,23 +132,30 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if id.SessionQuery == "" {
 			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
-			return
+		} else {
+			g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
 		}
-		g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
+		release(w)
 	}
 }
 
 // admit asks the store and, when the request may not proceed, answers it.
-// heartbeat marks the heartbeat endpoint, which delivers no media.
-func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, heartbeat bool) bool {
+// client is the client's address (-trusted-proxies); heartbeat marks the
+// heartbeat endpoint, which delivers no media.
+func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, client netip.Addr, heartbeat bool) bool {
 	limit := g.Limit
 	if id.Limit > 0 {
 		limit = id.Limit
 	}
+	address := r.RemoteAddr
+	if client.IsValid() && len(g.hard.Client.TrustedProxies) > 0 {
+		address = client.String() // the peer is our own proxy
+	}
 	req := limiter.Request{
 		UserID: id.UserID, SessionID: id.SessionID, Limit: limit,
 		// Recorded only when a session starts; reading them costs one map lookup.
-		Device: limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: r.RemoteAddr},
+		Device:  limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: address},
+		Network: limiter.NetworkOf(client),
 		// What the request delivers keeps the session active while the
 		// player plays it (SPEC: Sessions live as long as their media).
 		Media: id.CMCD.Duration, Buffer: id.CMCD.BufferLength,
@@ -170,6 +192,9 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	if d.Degraded {
 		g.Metrics.degraded.WithLabelValues(g.FailurePolicy).Inc()
 	}
+	if d.Shared {
+		g.Metrics.shared.Inc()
+	}
 	g.Metrics.byLimit.inc(limit, d.Result)
 	switch d.Result {
 	case limiter.Refreshed:
@@ -199,6 +224,10 @@ func (g *gate) end(w http.ResponseWriter, r *http.Request, id identity.Identity)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// MaxListedSessions bounds the sessions a 429 lists; its active field
+// stays the true count.
+const MaxListedSessions = 16
 
 // limitProblem is the 429 answer: enough for a player to tell the person
 // which devices hold the slots, without revealing any session id.
@@ -235,7 +264,8 @@ type sessionSlot struct {
 
 func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
 	retry := retryAfterSeconds(d.RetryAfter)
-	slots := slotsOf(userID, d.Sessions)
+	// A plan of thousands of streams must not make each refusal megabytes.
+	slots := slotsOf(userID, d.Sessions[:min(len(d.Sessions), MaxListedSessions)])
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, limitProblem{
 		problem: newProblem(http.StatusTooManyRequests, "too-many-streams", "Too many concurrent streams",

@@ -22,6 +22,7 @@ type Metrics struct {
 	decision        prometheus.Histogram
 	upstreamErrors  *prometheus.CounterVec
 	byLimit         *limitCounters
+	shared          prometheus.Counter
 	minted          prometheus.Counter
 }
 
@@ -64,7 +65,11 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 			Help: "Session ids the gate minted for manifests requested without one (-mint-sessions); a slot is taken only when one comes back.",
 		}),
 	}
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.minted)
+	m.shared = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "streamgate_shared_sessions_total",
+		Help: "Sessions used from a second client network (IPv4 /24, IPv6 /56) while another network was using them.",
+	})
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.minted, m.shared)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
 	// Pre-create the label values operators alert on, so that rates exist from zero.

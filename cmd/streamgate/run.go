@@ -128,9 +128,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		Logger:        logger,
 		Refusals:      refusals,
 		MintSessions:  cfg.MintSessions,
+		Hardening:     hardening(cfg),
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
-		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions})
+		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions,
+		SharedCache: cfg.SharedCache})
 	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), logger)
 	adminSrv := proxy.NewServer(proxy.Recover(logger)(admin.NewAdmin(admin.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,

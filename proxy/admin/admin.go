@@ -95,7 +95,7 @@ func NewAdmin(opts AdminOptions) http.Handler {
 		}
 	}
 	open.Handle("/", RequireToken(opts.Token)(api))
-	return open
+	return LoopbackOnly(opts.Token)(open)
 }
 
 // route is one pattern of the admin listener. openapi.json documents every
