@@ -55,6 +55,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, ierr := g.Identity.Identify(r)
 	if ierr != nil {
 		g.Metrics.invalid.WithLabelValues(ierr.Reason).Inc()
+		noteDecision(w, DecisionInvalid, "", "")
 		if ierr.Challenge != "" {
 			w.Header().Set("WWW-Authenticate", ierr.Challenge)
 		}
@@ -109,6 +110,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()
+		noteDecision(w, DecisionStoreUnavailable, id.UserID, id.SessionID)
 		g.Logger.Debug("store unavailable; refusing request", "policy", g.FailurePolicy, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
@@ -122,12 +124,15 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	switch d.Result {
 	case limiter.Refreshed:
 		g.Metrics.admittedRefresh.Inc()
+		noteDecision(w, DecisionRefresh, id.UserID, id.SessionID)
 		return true
 	case limiter.Started:
 		g.Metrics.admittedNew.Inc()
+		noteDecision(w, DecisionNew, id.UserID, id.SessionID)
 		return true
 	}
 	g.Metrics.rejectedLimit.Inc()
+	noteDecision(w, DecisionRejected, id.UserID, id.SessionID)
 	g.Refusals.Add(id.UserID)
 	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit)
 	writeLimitProblem(w, id.UserID, d)
