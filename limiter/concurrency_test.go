@@ -129,7 +129,7 @@ func TestMemoryConcurrentEndAndAdmit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			ended, err := m.End(ctx, u, "held-0")
+			ended, err := m.End(ctx, u, "held-0", limiter.EndedByPlayer)
 			assert.NoError(t, err)
 			assert.True(t, ended)
 		}()

@@ -127,7 +127,7 @@ func TestMemoryEviction(t *testing.T) {
 			assert.Equal(t, limiter.Refreshed, mustAdmit(t, m, "a", "s1", 3).Result)
 			assert.Equal(t, limiter.Refreshed, mustAdmit(t, m, "b", "s1", 3).Result)
 			assert.Equal(t, limiter.Started, mustAdmit(t, m, "a", "s2", 3).Result, "a second session of a tracked user")
-			_, err := m.End(context.Background(), "a", "s2")
+			_, err := m.End(context.Background(), "a", "s2", limiter.EndedByPlayer)
 			require.NoError(t, err)
 		}
 		assert.Equal(t, limiter.Stats{TrackedUsers: 2, ActiveSessions: 2}, m.Stats())

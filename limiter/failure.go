@@ -53,6 +53,8 @@ type GuardOptions struct {
 	// Logger receives one line when the store starts failing and one when
 	// it has recovered. Default: none.
 	Logger *slog.Logger
+	// Rules are the store's session rules, applied by the local table too.
+	Rules Rules
 }
 
 // Guard puts a failure policy in front of a remote store. It mirrors every
@@ -92,7 +94,7 @@ func NewGuard(store Store, opts GuardOptions) (*Guard, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	local, err := NewMemory(MemoryOptions{TTL: opts.TTL, MaxUsers: opts.MaxUsers, Clock: opts.Clock})
+	local, err := NewMemory(MemoryOptions{TTL: opts.TTL, MaxUsers: opts.MaxUsers, Clock: opts.Clock, Rules: opts.Rules})
 	if err != nil {
 		return nil, fmt.Errorf("local table: %w", err)
 	}
@@ -105,6 +107,9 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 	d, err := g.store.Admit(ctx, req)
 	if err == nil {
 		g.succeeded(wasFailing, start)
+		if d.Evicted != "" {
+			_, _ = g.local.End(ctx, req.UserID, d.Evicted, Replaced)
+		}
 		if d.Admitted() {
 			g.remember(ctx, req)
 		}
@@ -137,10 +142,10 @@ func (g *Guard) remember(ctx context.Context, req Request) Decision {
 
 // End implements Store. The session leaves the local table even when the
 // store cannot be asked, so that the local policy frees its slot here.
-func (g *Guard) End(ctx context.Context, userID, sessionID string) (bool, error) {
+func (g *Guard) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
 	wasFailing, start := g.started()
-	ended, err := g.store.End(ctx, userID, sessionID)
-	_, _ = g.local.End(ctx, userID, sessionID)
+	ended, err := g.store.End(ctx, userID, sessionID, reason)
+	_, _ = g.local.End(ctx, userID, sessionID, reason)
 	if err != nil {
 		return false, g.failedCall(ctx, err)
 	}
@@ -149,10 +154,10 @@ func (g *Guard) End(ctx context.Context, userID, sessionID string) (bool, error)
 }
 
 // EndAll implements Store, like End.
-func (g *Guard) EndAll(ctx context.Context, userID string) (int, error) {
+func (g *Guard) EndAll(ctx context.Context, userID string, reason EndReason) (int, error) {
 	wasFailing, start := g.started()
-	n, err := g.store.EndAll(ctx, userID)
-	_, _ = g.local.EndAll(ctx, userID)
+	n, err := g.store.EndAll(ctx, userID, reason)
+	_, _ = g.local.EndAll(ctx, userID, reason)
 	if err != nil {
 		return 0, g.failedCall(ctx, err)
 	}

@@ -120,7 +120,7 @@ func TestGuardRedisOutage(t *testing.T) {
 			d, err = admitOutage(s, "bob", "b1")
 			require.NoError(t, err)
 			assert.Equal(t, limiter.Started, d.Result, "a user unknown here has free slots")
-			ended, err := s.End(context.Background(), "alice", "s2")
+			ended, err := s.End(context.Background(), "alice", "s2", limiter.EndedByPlayer)
 			assert.ErrorIs(t, err, limiter.ErrUnavailable, "end reports the outage")
 			assert.False(t, ended)
 			d, err = admitOutage(s, "alice", "s4")
@@ -196,7 +196,7 @@ func admitOutage(s limiter.Store, user, session string) (limiter.Decision, error
 func TestGuardPassesDecisionsThrough(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	s := newGuarded(t, srv.URL(), time.Minute, 0)
+	s := newGuarded(t, srv.URL(), time.Minute, 0, limiter.Rules{})
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
 	for _, sid := range []string{"s1", "s2"} {
@@ -214,7 +214,7 @@ func TestGuardPassesDecisionsThrough(t *testing.T) {
 	assert.Zero(t, st.StoreErrors)
 	top := s.(limiter.TopLister).TopUsers(5)
 	assert.Equal(t, []limiter.UserCount{{UserID: "u", Count: 2}}, top, "the console's top users come from the local table")
-	n, err := s.EndAll(ctx, "u")
+	n, err := s.EndAll(ctx, "u", limiter.EndedByPlayer)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.Zero(t, s.(limiter.StatsReporter).Stats().ActiveSessions)

@@ -23,6 +23,73 @@ type Request struct {
 	Limit int
 	// Device describes the player; it is recorded when the session starts.
 	Device Device
+
+	// Media is the media time this request delivers (CMCD d, or a segment
+	// duration the proxy knows); 0 = unknown, when the session's SegmentHint
+	// stands in. See *Sessions live as long as their media* in SPEC.md.
+	Media time.Duration
+	// Buffer is the player's buffer length as it reported it (CMCD bl); 0 =
+	// not reported. The session's media on Track then runs at least that long.
+	Buffer time.Duration
+	// SegmentHint, when positive, is stored on the session as the duration of
+	// its media requests that carry no Media of their own (the HLS target
+	// duration or the DASH segment duration of the last manifest the session
+	// fetched). It also applies to this request.
+	SegmentHint time.Duration
+	// NoMedia says the request delivers no media time (a manifest, the
+	// heartbeat endpoint): neither Media nor the hint is added. Buffer and
+	// SegmentHint still apply.
+	NoMedia bool
+	// Track is the kind of media this request delivers. Audio and video
+	// renditions fetched side by side are one stream of media time: each
+	// track keeps its own bufferedUntil and the session's is the latest.
+	Track Track
+	// Network is the client's network (NetworkOf), 0 when unknown. A
+	// session remembers the networks that use it (Decision.Shared,
+	// Session.Networks).
+	Network Network
+}
+
+// Track is the kind of media a request delivers. Audio and video fetched
+// side by side each advance their own track, so that they do not add up.
+type Track uint8
+
+const (
+	// TrackMain is muxed media, or media whose kind the proxy cannot tell.
+	TrackMain Track = iota
+	// TrackVideo is a video-only rendition (CMCD ot=v).
+	TrackVideo
+	// TrackAudio is an audio-only rendition (CMCD ot=a).
+	TrackAudio
+
+	numTracks = 3
+)
+
+// EndReason says why a session ended, and so whether it leaves a tombstone.
+type EndReason uint8
+
+const (
+	// EndedByPlayer is the player's own end (DELETE /_streamgate/session):
+	// no tombstone, the session id may start again.
+	EndedByPlayer EndReason = iota
+	// EndedByOperator is an end through the admin API or the console: a
+	// tombstone answers the session's requests with Result Ended.
+	EndedByOperator
+	// Replaced is an end by OnLimit EvictOldest, to make room for a newer session.
+	Replaced
+)
+
+// String returns the reason as SPEC names it: "ended-by-operator",
+// "replaced", or "" for the player's own end.
+func (r EndReason) String() string {
+	switch r {
+	case EndedByOperator:
+		return "ended-by-operator"
+	case Replaced:
+		return "replaced"
+	default:
+		return ""
+	}
 }
 
 // Device is what the gate saw of a player when its session started, so that
@@ -42,6 +109,10 @@ const (
 	Refreshed
 	// Started: a new session was admitted.
 	Started
+	// Ended: the session was ended by the operator or replaced by a newer
+	// one (Decision.EndReason) less than the tombstone TTL ago. It is not
+	// admitted and refreshes nothing; its player must start a new session.
+	Ended
 )
 
 // String returns the metric label of the result.
@@ -51,6 +122,8 @@ func (r Result) String() string {
 		return "refresh"
 	case Started:
 		return "new"
+	case Ended:
+		return "ended"
 	default:
 		return "rejected"
 	}
@@ -71,10 +144,29 @@ type Decision struct {
 	// Degraded is set when the store could not be asked and the decision was
 	// taken by the failure policy instead (see FailurePolicy).
 	Degraded bool
+
+	// EndReason, with Result Ended, is why the session was ended.
+	EndReason EndReason
+	// Evicted, with Result Started under OnLimit EvictOldest, is the id of
+	// the session ended (reason Replaced) to make room; empty when none was.
+	Evicted string
+	// WouldReject, in shadow mode (Rules.Shadow), says that this Started
+	// session was over the limit: enforcing, it would have been rejected (or,
+	// under EvictOldest, would have replaced the oldest session).
+	WouldReject bool
+	// Shared says that this request brought a second client network to a
+	// session while another network had used it less than SharedWindow ago:
+	// set once per session, the first time, so that a counter of it counts
+	// shared sessions.
+	Shared bool
+	// Lapsed, with Result Rejected, says that the session was active before
+	// and expired (less than the tombstone TTL ago, as far as the store still
+	// knows), as opposed to a session never seen.
+	Lapsed bool
 }
 
 // Admitted reports whether the request may proceed.
-func (d Decision) Admitted() bool { return d.Result != Rejected }
+func (d Decision) Admitted() bool { return d.Result == Refreshed || d.Result == Started }
 
 // Session is one active playback session of a user.
 type Session struct {
@@ -84,6 +176,12 @@ type Session struct {
 	ExpiresAt time.Time
 	// Device is the player seen at the session's start, when known.
 	Device Device
+	// BufferedUntil is when the media delivered to the session runs out
+	// (the latest of its tracks); zero when it was given none.
+	BufferedUntil time.Time
+	// Networks is how many client networks have used the session since it
+	// was last used from one network alone for a TTL; 0 when none was known.
+	Networks int
 }
 
 // Store decides admissions atomically per user and keeps the sessions it admitted.
@@ -92,9 +190,12 @@ type Store interface {
 	// free slot, and otherwise rejects it without touching anything.
 	Admit(ctx context.Context, req Request) (Decision, error)
 	// End ends one session. It reports whether the session was active.
-	End(ctx context.Context, userID, sessionID string) (bool, error)
-	// EndAll ends every session of a user and returns how many were active.
-	EndAll(ctx context.Context, userID string) (int, error)
+	// EndedByOperator leaves a tombstone for the tombstone TTL when the
+	// session was active; EndedByPlayer leaves none.
+	End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error)
+	// EndAll ends every session of a user and returns how many were active;
+	// reason as for End.
+	EndAll(ctx context.Context, userID string, reason EndReason) (int, error)
 	// List returns the user's active sessions, oldest first.
 	List(ctx context.Context, userID string) ([]Session, error)
 	// Ping reports whether the store answers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,9 @@ type MemoryOptions struct {
 	// Default TTL/4, at most 5s; negative turns the background sweep off
 	// (Sweep may still be called).
 	SweepInterval time.Duration
+	// Rules are the session rules: leases, the policy over the limit,
+	// tombstones, shadow mode.
+	Rules Rules
 }
 
 // Memory is the single-replica store: an LRU-bounded table of users, split in
@@ -45,6 +49,10 @@ type MemoryOptions struct {
 // atomic.
 type Memory struct {
 	ttl      int64
+	maxLease int64
+	tombTTL  int64
+	rules    Rules
+	ns       rulesNs
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
@@ -91,8 +99,13 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	for n > 1 && opts.MaxUsers/n < minShardUsers {
 		n /= 2
 	}
+	opts.Rules = opts.Rules.withDefaults()
 	m := &Memory{
 		ttl:      int64(opts.TTL),
+		maxLease: int64(opts.Rules.MaxLease),
+		tombTTL:  int64(opts.Rules.TombstoneTTL),
+		rules:    opts.Rules,
+		ns:       rulesNs{ttl: int64(opts.TTL), maxLease: int64(opts.Rules.MaxLease), window: int64(opts.Rules.SharedWindow)},
 		bumpGap:  int64(opts.TTL / bumpDivisor),
 		clock:    opts.Clock,
 		keys:     newKeyer(),
@@ -147,7 +160,7 @@ func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
 	if !ok {
 		return sh, uk, nil, now
 	}
-	m.sessions.Add(-int64(u.prune(now, m.ttl)))
+	m.sessions.Add(-int64(u.prune(now, m.tombTTL)))
 	return sh, uk, u, now
 }
 
@@ -160,30 +173,84 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 
 	if u == nil {
 		u = &user{id: strings.Clone(req.UserID), bumped: now}
-		u.start(req.SessionID, sk, now, req.Device)
+		e := u.start(req.SessionID, sk, now, req.Device)
+		if m.rules.BindNetwork {
+			e.bound = req.Network
+		}
+		e.heartbeat(&req, now, &m.ns)
 		m.sessions.Add(1)
 		m.insert(sh, uk, u, now)
 		return Decision{Result: Started, Active: 1, Limit: limit}, nil
 	}
-	if i := u.find(sk); i >= 0 {
-		u.sessions[i].lastSeen = now
+	i, elsewhere := -1, false
+	if m.rules.BindNetwork {
+		i, elsewhere = u.findBound(sk, req.Network, now, m.ns.window)
+	} else {
+		i = u.find(sk)
+	}
+	if i >= 0 {
+		shared := u.sessions[i].heartbeat(&req, now, &m.ns)
 		m.bump(sh, uk, u, now)
-		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit}, nil
+		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit, Shared: shared}, nil
+	}
+	d := Decision{Result: Started, Limit: limit}
+	if elsewhere {
+		// The same id from a second network at once: another session.
+		// Counted as shared even when it is rejected.
+		d.Shared = u.markShared(sk)
+	}
+	if t := u.tomb(sk); t >= 0 {
+		if r := u.ended[t].reason; r != lapsed {
+			return Decision{Result: Ended, EndReason: r, Active: len(u.sessions), Limit: limit}, nil
+		}
+		d.Lapsed = true
 	}
 	if len(u.sessions) >= limit {
-		// A rejection changes nothing, not even the user's recency.
-		return Decision{
-			Result:     Rejected,
-			Active:     len(u.sessions),
-			Limit:      limit,
-			RetryAfter: u.retryAfter(now, m.ttl),
-			Sessions:   u.list(m.ttl),
-		}, nil
+		switch {
+		case m.rules.Shadow:
+			d.WouldReject = true
+		case m.rules.OnLimit == EvictOldest:
+			d.Evicted = m.evict(u, u.oldest(), Replaced, now)
+		default:
+			// A rejection changes nothing, not even the user's recency.
+			return Decision{
+				Result:     Rejected,
+				Active:     len(u.sessions),
+				Limit:      limit,
+				RetryAfter: u.retryAfter(now),
+				Sessions:   u.list(),
+				Lapsed:     d.Lapsed,
+				Shared:     d.Shared,
+			}, nil
+		}
 	}
-	u.start(req.SessionID, sk, now, req.Device)
+	if d.Lapsed {
+		u.ended = slices.Delete(u.ended, u.tomb(sk), u.tomb(sk)+1)
+		d.Lapsed = false
+	}
+	e := u.start(req.SessionID, sk, now, req.Device)
+	if m.rules.BindNetwork {
+		e.bound, e.shared = req.Network, elsewhere
+	}
+	e.heartbeat(&req, now, &m.ns)
 	m.sessions.Add(1)
 	m.bump(sh, uk, u, now)
-	return Decision{Result: Started, Active: len(u.sessions), Limit: limit}, nil
+	d.Active = len(u.sessions)
+	return d, nil
+}
+
+// evict ends session i of u, leaving a tombstone for reason unless the
+// player ended it, and returns its id.
+func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
+	e := u.sessions[i]
+	if reason != EndedByPlayer && m.tombTTL > 0 {
+		u.bury(tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: e.meta})
+	} else if t := u.tomb(e.key); t >= 0 {
+		u.ended = slices.Delete(u.ended, t, t+1)
+	}
+	u.remove(i)
+	m.sessions.Add(-1)
+	return e.id()
 }
 
 // bump moves an admitted user to the front of its shard's LRU, at most once
@@ -219,33 +286,42 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 }
 
 // End implements Store.
-func (m *Memory) End(_ context.Context, userID, sessionID string) (bool, error) {
-	sh, uk, u, _ := m.locked(userID)
+func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReason) (bool, error) {
+	sh, uk, u, now := m.locked(userID)
 	defer sh.mu.Unlock()
 	if u == nil {
 		return false, nil
 	}
-	i := u.find(m.keys.session(sessionID))
-	if i >= 0 {
-		u.remove(i)
-		m.sessions.Add(-1)
+	// Under BindNetwork one id may hold a session per network: end them all.
+	sk, ended := m.keys.session(sessionID), false
+	for i := u.find(sk); i >= 0; i = u.find(sk) {
+		m.evict(u, i, reason, now)
+		ended = true
 	}
-	if len(u.sessions) == 0 {
-		sh.users.Remove(uk)
-	}
-	return i >= 0, nil
+	m.dropIfEmpty(sh, uk, u, now)
+	return ended, nil
 }
 
 // EndAll implements Store.
-func (m *Memory) EndAll(_ context.Context, userID string) (int, error) {
-	sh, uk, u, _ := m.locked(userID)
+func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int, error) {
+	sh, uk, u, now := m.locked(userID)
 	defer sh.mu.Unlock()
 	if u == nil {
 		return 0, nil
 	}
 	n := len(u.sessions)
-	sh.users.Remove(uk)
+	for i := n - 1; i >= 0; i-- {
+		m.evict(u, i, reason, now)
+	}
+	m.dropIfEmpty(sh, uk, u, now)
 	return n, nil
+}
+
+// dropIfEmpty removes a user with no session and no live tombstone.
+func (m *Memory) dropIfEmpty(sh *shard, uk key, u *user, now int64) {
+	if len(u.sessions) == 0 && !u.holdsTombs(now) {
+		sh.users.Remove(uk)
+	}
 }
 
 // List implements Store.
@@ -255,7 +331,7 @@ func (m *Memory) List(_ context.Context, userID string) ([]Session, error) {
 	if u == nil {
 		return []Session{}, nil
 	}
-	return u.list(m.ttl), nil
+	return u.list(), nil
 }
 
 // Ping implements Store; memory always answers.

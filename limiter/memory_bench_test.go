@@ -35,6 +35,31 @@ func BenchmarkMemoryRefresh(b *testing.B) {
 	}
 }
 
+// BenchmarkMemoryRefreshMedia is the hot path with leases on, each
+// heartbeat a media request of a track, as -max-lease's default has it.
+func BenchmarkMemoryRefreshMedia(b *testing.B) {
+	m, err := NewMemory(MemoryOptions{TTL: time.Minute, MaxUsers: 1000, SweepInterval: -1, Rules: Rules{MaxLease: DefaultMaxLease}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	uids := ids("user-", 1000)
+	ctx := context.Background()
+	for _, u := range uids {
+		if _, err := m.Admit(ctx, Request{UserID: u, SessionID: "s1", Limit: 3, NoMedia: true, SegmentHint: 4 * time.Second}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		d, _ := m.Admit(ctx, Request{UserID: uids[i%1000], SessionID: "s1", Limit: 3, Track: Track(i % 2 * 2), Buffer: time.Second})
+		if d.Result != Refreshed {
+			b.Fatal(d.Result)
+		}
+	}
+}
+
 func benchRefresh(b *testing.B, users int) {
 	m := newBenchMemory(b, users)
 	uids := ids("user-", users)

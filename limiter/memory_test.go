@@ -24,10 +24,10 @@ func TestMemoryConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		TTL:        time.Minute,
 		ExactClock: true,
-		New: func(t *testing.T, ttl time.Duration) limiter.Store {
+		New: func(t *testing.T, ttl time.Duration, rules limiter.Rules) limiter.Store {
 			clock := newFakeClock()
 			clocks.Store(t, clock)
-			m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: ttl, MaxUsers: 1000, Clock: clock.Now})
+			m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: ttl, MaxUsers: 1000, Clock: clock.Now, Rules: rules})
 			require.NoError(t, err)
 			return m
 		},

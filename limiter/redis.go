@@ -18,8 +18,12 @@ import (
 // The scripts are embedded so that they can be read, linted and run by
 // redis-cli on their own.
 var (
+	//go:embed redis_lib.lua
+	libSource string
 	//go:embed redis_admit.lua
 	admitSource string
+	//go:embed redis_touch.lua
+	touchSource string
 	//go:embed redis_end.lua
 	endSource string
 	//go:embed redis_endall.lua
@@ -60,6 +64,9 @@ type RedisOptions struct {
 	Clock Clock
 	// Logger tells when the first connection could not be made. Default: none.
 	Logger *slog.Logger
+	// Rules are the session rules: leases, the policy over the limit,
+	// tombstones, shadow mode. Every replica sharing a Redis must have the same.
+	Rules Rules
 }
 
 // Redis is the store that replicas share: one Redis hash per user, every
@@ -71,13 +78,20 @@ type RedisOptions struct {
 type Redis struct {
 	ttl       time.Duration
 	ttlMicros string
+	rules     Rules
+	// leaseMicros, keepMicros and policy are the Rules as script arguments.
+	leaseMicros, keepMicros, policy, windowMicros string
+	// offset estimates Redis's clock, so that an admission's deadline is
+	// given to the script in Redis's time.
+	offset    clockOffset
+	flushDone chan struct{}
 	timeout   time.Duration
 	logger    *slog.Logger
 	clientOpt rueidis.ClientOption
 	client    atomic.Pointer[rueidis.Client]
 	cache     *refreshCache
 
-	admitScript, endScript, endAllScript, listScript *rueidis.Lua
+	admitScript, touchScript, endScript, endAllScript, listScript *rueidis.Lua
 
 	calls, errs atomic.Uint64
 
@@ -147,18 +161,28 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if copt.MaxFlushDelay == 0 {
 		copt.MaxFlushDelay = flushDelay
 	}
+	rules := opts.Rules.withDefaults()
 	r := &Redis{
-		ttl:       opts.TTL,
-		ttlMicros: strconv.FormatInt(opts.TTL.Microseconds(), 10),
-		timeout:   opts.Timeout,
-		logger:    opts.Logger,
-		clientOpt: copt,
+		ttl:          opts.TTL,
+		ttlMicros:    strconv.FormatInt(opts.TTL.Microseconds(), 10),
+		rules:        rules,
+		leaseMicros:  strconv.FormatInt(rules.MaxLease.Microseconds(), 10),
+		keepMicros:   strconv.FormatInt(rules.TombstoneTTL.Microseconds(), 10),
+		policy:       scriptPolicy(rules),
+		windowMicros: strconv.FormatInt(rules.SharedWindow.Microseconds(), 10),
+		offset:       clockOffset{clock: monotonicClock()},
+		flushDone:    make(chan struct{}),
+		timeout:      opts.Timeout,
+		logger:       opts.Logger,
+		clientOpt:    copt,
 		// Every script may run twice when a reply is lost: admitting twice
 		// refreshes what the first run started, listing reads, and ending
 		// twice only reports "was not active" the second time.
-		admitScript:  rueidis.NewLuaScriptRetryable(admitSource),
-		endScript:    rueidis.NewLuaScriptRetryable(endSource),
-		endAllScript: rueidis.NewLuaScriptRetryable(endAllSource),
+		// A replayed touch only repeats a max().
+		admitScript:  rueidis.NewLuaScriptRetryable(libSource + admitSource),
+		touchScript:  rueidis.NewLuaScriptRetryable(libSource + touchSource),
+		endScript:    rueidis.NewLuaScriptRetryable(libSource + endSource),
+		endAllScript: rueidis.NewLuaScriptRetryable(libSource + endAllSource),
 		listScript:   rueidis.NewLuaScriptRetryable(listSource),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
@@ -167,6 +191,11 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), opts.MaxUsers, opts.Clock); err != nil {
 			return nil, fmt.Errorf("redis store: %w", err)
 		}
+	}
+	if r.cache != nil {
+		go r.flushEvery(max(opts.RefreshInterval/4, time.Millisecond))
+	} else {
+		close(r.flushDone)
 	}
 	if err := r.connect(); err != nil {
 		r.logger.Warn("redis not reachable yet; retrying in the background", "err", err)
@@ -260,64 +289,66 @@ func (r *Redis) script(ctx context.Context, s *rueidis.Lua, userID string, args 
 // the session less than RefreshInterval ago, else one script run.
 func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
-	var at int64
+	var (
+		at   int64
+		left [numTracks]int64
+	)
+	// Under network binding the cache knows a session per network, as Redis
+	// names its records.
+	cacheReq := &req
+	if r.rules.BindNetwork && req.Network != 0 {
+		bound := req
+		bound.SessionID += "\t" + req.Network.String()
+		cacheReq = &bound
+	}
 	if r.cache != nil {
-		if d, ok := r.cache.lookup(req.UserID, req.SessionID, limit); ok {
+		d, ok, carried := r.cache.lookup(cacheReq, limit)
+		if ok {
 			return d, nil
 		}
-		at = r.cache.now()
+		at, left = r.cache.now(), carried
 	}
-	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros, encodeDevice(req.Device))
+	noMedia := "0"
+	if req.NoMedia {
+		noMedia = "1"
+	}
+	deadline := r.deadline(ctx)
+	network, bind := "", "0"
+	if req.Network != 0 {
+		network = req.Network.String()
+	}
+	if r.rules.BindNetwork {
+		bind = "1"
+	}
+	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros,
+		encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
+		micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
+		nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros)
 	if err != nil {
 		return Decision{}, fmt.Errorf("admitting session: %w", err)
 	}
-	d, err := r.decision(msg, limit)
+	d, ad, err := r.decision(msg, limit)
 	if err != nil {
 		r.errs.Add(1)
 		return Decision{}, fmt.Errorf("admitting session: %w: %w", ErrUnavailable, err)
 	}
-	if r.cache != nil && d.Admitted() {
-		r.cache.record(req.UserID, req.SessionID, d.Active, at)
+	if r.cache != nil {
+		if d.Evicted != "" {
+			r.cache.forget(req.UserID, d.Evicted)
+		}
+		if d.Admitted() {
+			r.cache.record(req.UserID, cacheReq.SessionID, req.Network, d.Active, at, ad)
+		}
 	}
 	return d, nil
 }
 
-// decision reads the admission script's reply.
-func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, error) {
-	reply, err := msg.ToArray()
-	if err != nil || len(reply) < 2 {
-		return Decision{}, fmt.Errorf("unexpected reply to the admission script: %v", msg)
-	}
-	result, err1 := reply[0].AsInt64()
-	active, err2 := reply[1].AsInt64()
-	if err := errors.Join(err1, err2); err != nil {
-		return Decision{}, err
-	}
-	d := Decision{Result: Result(result), Active: int(active), Limit: limit}
-	if d.Result != Rejected {
-		return d, nil
-	}
-	if len(reply) < 3 {
-		return Decision{}, errors.New("rejection without the script's time")
-	}
-	now, err := reply[2].AsInt64()
-	if err != nil {
-		return Decision{}, err
-	}
-	pairs, err := replyStrings(reply[3:])
-	if err != nil {
-		return Decision{}, err
-	}
-	d.Sessions, d.RetryAfter, err = sessionsFrom(pairs, now, r.ttl)
-	return d, err
-}
-
 // End implements Store.
-func (r *Redis) End(ctx context.Context, userID, sessionID string) (bool, error) {
+func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
 	if r.cache != nil {
 		r.cache.forget(userID, sessionID)
 	}
-	msg, err := r.script(ctx, r.endScript, userID, sessionID, r.ttlMicros)
+	msg, err := r.script(ctx, r.endScript, userID, sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros)
 	if err != nil {
 		return false, fmt.Errorf("ending session: %w", err)
 	}
@@ -329,11 +360,11 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string) (bool, error)
 }
 
 // EndAll implements Store.
-func (r *Redis) EndAll(ctx context.Context, userID string) (int, error) {
+func (r *Redis) EndAll(ctx context.Context, userID string, reason EndReason) (int, error) {
 	if r.cache != nil {
 		r.cache.forgetUser(userID)
 	}
-	msg, err := r.script(ctx, r.endAllScript, userID, r.ttlMicros)
+	msg, err := r.script(ctx, r.endAllScript, userID, r.ttlMicros, reasonCode(reason), r.keepMicros)
 	if err != nil {
 		return 0, fmt.Errorf("ending sessions: %w", err)
 	}
@@ -391,6 +422,7 @@ func (r *Redis) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		<-r.done
+		<-r.flushDone
 		if c := r.client.Load(); c != nil {
 			(*c).Close()
 		}

@@ -47,37 +47,85 @@ func decodeDevice(s string) (Device, error) {
 
 var errBadRecord = errors.New("malformed session record in redis")
 
-// record is one session as stored: "<lastSeen µs>:<startedAt µs>:<device>",
-// times from Redis's clock. lastSeen leads so that the scripts read it with
-// one pattern match.
+// record is one session as stored (see redis_lib.lua), times in µs of
+// Redis's clock. Records of the previous format,
+// "<lastSeen>:<startedAt>:<device>", read as expiring at lastSeen + TTL.
 type record struct {
-	lastSeen, started int64
-	device            string
+	expires, lastSeen, started int64
+	buffered                   int64 // the latest of the tracks
+	networks                   int
+	device                     string
 }
 
-func parseRecord(s string) (record, error) {
-	seen, rest, ok1 := strings.Cut(s, ":")
-	started, dev, ok2 := strings.Cut(rest, ":")
-	ls, err1 := strconv.ParseInt(seen, 10, 64)
-	st, err2 := strconv.ParseInt(started, 10, 64)
-	if !ok1 || !ok2 || err1 != nil || err2 != nil {
-		return record{}, errBadRecord
+func parseRecord(s string, ttlMicros int64) (record, error) {
+	if i := strings.IndexAny(s, ";:"); i >= 0 && s[i] == ':' {
+		seen, rest, ok1 := strings.Cut(s, ":")
+		started, dev, ok2 := strings.Cut(rest, ":")
+		ls, err1 := strconv.ParseInt(seen, 10, 64)
+		st, err2 := strconv.ParseInt(started, 10, 64)
+		if !ok1 || !ok2 || err1 != nil || err2 != nil {
+			return record{}, errBadRecord
+		}
+		return record{expires: ls + ttlMicros, lastSeen: ls, started: st, device: dev}, nil
 	}
-	return record{lastSeen: ls, started: st, device: dev}, nil
+	// expires;lastSeen;started;bu1;bu2;bu3;hint;net1;seen1;net2;seen2;networks;shared;bound;device
+	var f [14]string
+	rest := s
+	for i := range f {
+		var ok bool
+		if f[i], rest, ok = strings.Cut(rest, ";"); !ok {
+			return record{}, errBadRecord
+		}
+	}
+	var n [7]int64
+	for i, j := range [...]int{0, 1, 2, 3, 4, 5, 11} {
+		v, err := strconv.ParseInt(f[j], 10, 64)
+		if err != nil {
+			return record{}, errBadRecord
+		}
+		n[i] = v
+	}
+	return record{expires: n[0], lastSeen: n[1], started: n[2], buffered: max(n[3], n[4], n[5]), networks: int(n[6]), device: rest}, nil
 }
 
-// sessionsFrom turns id/record pairs into the active sessions, oldest first
-// (ties by id: a hash has no order of its own), and the soonest expiry.
+// isMark reports whether a hash field is a tombstone or a lapsed mark, not
+// a session: a session id never starts with a space.
+func isMark(field string) bool { return strings.HasPrefix(field, " ") }
+
+// reasonCode is an EndReason as the scripts store it.
+func reasonCode(r EndReason) string {
+	switch r {
+	case EndedByOperator:
+		return "o"
+	case Replaced:
+		return "r"
+	}
+	return ""
+}
+
+func reasonOf(code string) EndReason {
+	if code == "r" {
+		return Replaced
+	}
+	return EndedByOperator
+}
+
+// sessionsFrom turns field/record pairs into the active sessions, oldest
+// first (ties by id: a hash has no order of its own), and the soonest expiry.
+// Marks are skipped.
 func sessionsFrom(pairs []string, now int64, ttl time.Duration) ([]Session, time.Duration, error) {
 	ttlMicros := ttl.Microseconds()
 	out := make([]Session, 0, len(pairs)/2)
 	soonest := int64(-1)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		rec, err := parseRecord(pairs[i+1])
+		if isMark(pairs[i]) {
+			continue
+		}
+		rec, err := parseRecord(pairs[i+1], ttlMicros)
 		if err != nil {
 			return nil, 0, err
 		}
-		left := rec.lastSeen + ttlMicros - now
+		left := rec.expires - now
 		if left <= 0 {
 			continue
 		}
@@ -88,13 +136,19 @@ func sessionsFrom(pairs []string, now int64, ttl time.Duration) ([]Session, time
 		if soonest < 0 || left < soonest {
 			soonest = left
 		}
-		out = append(out, Session{
-			ID:        pairs[i],
+		id, _, _ := strings.Cut(pairs[i], "\t") // a session bound to a network
+		s := Session{
+			ID:        id,
+			Networks:  rec.networks,
 			StartedAt: time.UnixMicro(rec.started).UTC(),
 			LastSeen:  time.UnixMicro(rec.lastSeen).UTC(),
-			ExpiresAt: time.UnixMicro(rec.lastSeen).Add(ttl).UTC(),
+			ExpiresAt: time.UnixMicro(rec.expires).UTC(),
 			Device:    dev,
-		})
+		}
+		if rec.buffered > 0 {
+			s.BufferedUntil = time.UnixMicro(rec.buffered).UTC()
+		}
+		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b Session) int {
 		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
@@ -102,5 +156,6 @@ func sessionsFrom(pairs []string, now int64, ttl time.Duration) ([]Session, time
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	// A session bound to several networks is listed once per network.
 	return out, time.Duration(max(soonest, 0)) * time.Microsecond, nil
 }

@@ -26,15 +26,20 @@ const redisTTL = 2 * time.Second
 
 func newRedis(t *testing.T, url string, ttl, refresh time.Duration) *limiter.Redis {
 	t.Helper()
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: refresh, Timeout: 5 * time.Second, MaxUsers: 1000})
+	return newRedisRules(t, url, ttl, refresh, limiter.Rules{})
+}
+
+func newRedisRules(t *testing.T, url string, ttl, refresh time.Duration, rules limiter.Rules) *limiter.Redis {
+	t.Helper()
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: refresh, Timeout: 5 * time.Second, MaxUsers: 1000, Rules: rules})
 	require.NoError(t, err)
 	return r
 }
 
 // newGuarded is the store as cmd/streamgate builds it.
-func newGuarded(t *testing.T, url string, ttl, refresh time.Duration) limiter.Store {
+func newGuarded(t *testing.T, url string, ttl, refresh time.Duration, rules limiter.Rules) limiter.Store {
 	t.Helper()
-	g, err := limiter.NewGuard(newRedis(t, url, ttl, refresh), limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, MaxUsers: 1000})
+	g, err := limiter.NewGuard(newRedisRules(t, url, ttl, refresh, rules), limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, MaxUsers: 1000, Rules: rules})
 	require.NoError(t, err)
 	return g
 }
@@ -46,11 +51,13 @@ func TestRedisConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	tests := []struct {
 		name string
-		new  func(t *testing.T, ttl time.Duration) limiter.Store
+		new  func(t *testing.T, ttl time.Duration, rules limiter.Rules) limiter.Store
 	}{
-		{"every call to redis", func(t *testing.T, ttl time.Duration) limiter.Store { return newRedis(t, srv.URL(), ttl, 0) }},
-		{"guarded with the refresh cache", func(t *testing.T, ttl time.Duration) limiter.Store {
-			return newGuarded(t, srv.URL(), ttl, ttl/4)
+		{"every call to redis", func(t *testing.T, ttl time.Duration, rules limiter.Rules) limiter.Store {
+			return newRedisRules(t, srv.URL(), ttl, 0, rules)
+		}},
+		{"guarded with the refresh cache", func(t *testing.T, ttl time.Duration, rules limiter.Rules) limiter.Store {
+			return newGuarded(t, srv.URL(), ttl, ttl/4, rules)
 		}},
 	}
 	for _, tt := range tests {
@@ -65,8 +72,10 @@ func TestRedisClusterConformance(t *testing.T) {
 	t.Parallel()
 	cluster := redistest.StartCluster(t, 3)
 	storetest.Run(t, storetest.Harness{
-		TTL:     redisTTL,
-		New:     func(t *testing.T, ttl time.Duration) limiter.Store { return newGuarded(t, cluster.URL(), ttl, ttl/4) },
+		TTL: redisTTL,
+		New: func(t *testing.T, ttl time.Duration, rules limiter.Rules) limiter.Store {
+			return newGuarded(t, cluster.URL(), ttl, ttl/4, rules)
+		},
 		Advance: realTime,
 	})
 
@@ -157,7 +166,8 @@ func TestRedisKeys(t *testing.T) {
 		assert.Equal(t, "hash", typ)
 		rec, err := raw.Do(ctx, raw.B().Hget().Key("streamgate:{alice}").Field("phone").Build()).ToString()
 		require.NoError(t, err)
-		assert.Regexp(t, `^\d{16}:\d{16}:8:Player/2192\.0\.2\.1:4000$`, rec)
+		// expires;lastSeen;startedAt;bufferedUntil×3;hint;networks (2 × net;seen, count, shared, bound);device
+		assert.Regexp(t, `^\d{16};\d{16};\d{16};0;0;0;0;;0;;0;0;0;;8:Player/2192\.0\.2\.1:4000$`, rec)
 	})
 
 	t.Run("every key carries a TTL no longer than the session TTL", func(t *testing.T) {
@@ -169,13 +179,13 @@ func TestRedisKeys(t *testing.T) {
 			}
 			switch i % 5 {
 			case 1:
-				_, err := s.End(ctx, u, "s0")
+				_, err := s.End(ctx, u, "s0", limiter.EndedByPlayer)
 				require.NoError(t, err)
 			case 2:
 				_, err := s.List(ctx, u)
 				require.NoError(t, err)
 			case 3:
-				_, err := s.EndAll(ctx, u)
+				_, err := s.EndAll(ctx, u, limiter.EndedByPlayer)
 				require.NoError(t, err)
 			}
 		}

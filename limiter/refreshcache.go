@@ -14,6 +14,12 @@ import (
 // without a round trip. It never admits a session the store has not admitted:
 // new sessions always go to the store.
 //
+// A hit is a heartbeat Redis does not see: the cache keeps its time and the
+// media it delivered, carries them on the session's next store call, and
+// sends them on their own (due, flush) once the entry has gone stale, so that
+// a session is active in Redis until its last heartbeat plus the TTL
+// whichever replica answered it.
+//
 // Memory is bounded twice: each shard is an LRU with a fixed capacity, and
 // every record pops users whose entries have all gone stale from the shard's
 // tail. Users sit in LRU order of their last record, so stale users gather at
@@ -29,6 +35,9 @@ type refreshCache struct {
 type cacheShard struct {
 	mu    sync.Mutex
 	users *simplelru.LRU[string, *cachedUser]
+	// pending lists the sessions that turned pending, for due: its cost is
+	// the number of sessions answered from here, not the size of the cache.
+	pending []sessionRef
 	// pad keeps neighbouring shards' locks off one cache line.
 	_ [48]byte
 }
@@ -36,6 +45,7 @@ type cacheShard struct {
 // cachedUser is one user's recently refreshed sessions. A user has a handful
 // at most, so a slice scanned linearly beats a map.
 type cachedUser struct {
+	id       string
 	sessions []cachedSession
 	// newest is the latest refreshed of its sessions: the user is stale when it is.
 	newest int64
@@ -48,6 +58,27 @@ type cachedSession struct {
 	refreshed int64
 	// active is the user's active count the store returned then.
 	active int
+	// hint is the session's segment hint (ns) as the store last said.
+	hint int64
+	// net is the client network of the last store call: a request from
+	// another network goes to the store, which keeps the session's networks.
+	net Network
+	// buffered is bufferedUntil per track (ns of the cache's clock): the
+	// store's at the last call, advanced by the hits since.
+	buffered [numTracks]int64
+	// lastHit is the time of the latest hit; pending is set while hits have
+	// not reached the store.
+	lastHit int64
+	pending bool
+}
+
+// touch is a pending session to bring to the store: the time since its
+// last hit and how long each track is still buffered, in ns.
+type touch struct {
+	userID, sessionID string
+	ago               int64
+	left              [numTracks]int64
+	hint              int64
 }
 
 // staleBatch bounds how many stale users one record removes: enough to keep
@@ -78,38 +109,64 @@ func (c *refreshCache) shardFor(userID string) *cacheShard {
 // with the time taken before it.
 func (c *refreshCache) now() int64 { return c.clock().UnixNano() }
 
-// lookup admits sessionID locally when this replica refreshed it in the
-// store less than the interval ago.
-func (c *refreshCache) lookup(userID, sessionID string, limit int) (Decision, bool) {
+// lookup admits req locally when this replica refreshed its session in the
+// store less than the interval ago, and applies its media to the entry. On
+// a miss it returns how long each track of the session is buffered as far
+// as this replica knows (ns), for the store call to carry.
+func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTracks]int64) {
+	var left [numTracks]int64
 	now := c.now()
-	sh := c.shardFor(userID)
+	sh := c.shardFor(req.UserID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(userID)
+	u, ok := sh.users.Peek(req.UserID)
 	if !ok {
-		return Decision{}, false
+		return Decision{}, false, left
 	}
-	for _, s := range u.sessions {
-		if s.id == sessionID {
-			if now-s.refreshed < c.interval {
-				return Decision{Result: Refreshed, Active: s.active, Limit: limit}, true
-			}
-			return Decision{}, false
+	for i := range u.sessions {
+		s := &u.sessions[i]
+		if s.id != req.SessionID {
+			continue
 		}
+		// A new hint goes to the store, so that every replica uses it.
+		if now-s.refreshed < c.interval && (req.SegmentHint <= 0 || int64(req.SegmentHint) == s.hint) &&
+			(req.Network == 0 || req.Network == s.net) {
+			if d := req.media(s.hint); d > 0 || req.Buffer > 0 {
+				t := req.track()
+				s.buffered[t] = max(s.buffered[t], now+int64(max(req.Buffer, 0))) + d
+			}
+			if !s.pending {
+				sh.pending = append(sh.pending, sessionRef{u.id, s.id})
+			}
+			s.lastHit, s.pending = now, true
+			return Decision{Result: Refreshed, Active: s.active, Limit: limit}, true, left
+		}
+		for t, b := range s.buffered {
+			left[t] = max(b-now, 0)
+		}
+		return Decision{}, false, left
 	}
-	return Decision{}, false
+	return Decision{}, false, left
 }
 
-// record notes that the store admitted sessionID at at (a time from now).
-func (c *refreshCache) record(userID, sessionID string, active int, at int64) {
+// record notes that the store admitted sessionID at at (a time from now),
+// with what its reply said of the session's media.
+func (c *refreshCache) record(userID, sessionID string, net Network, active int, at int64, ad admitted) {
+	now := c.now()
+	var buffered [numTracks]int64
+	for t, l := range ad.left {
+		if l > 0 {
+			buffered[t] = now + l
+		}
+	}
 	sh := c.shardFor(userID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	u, ok := sh.users.Get(userID)
 	if !ok {
 		c.dropStale(sh, at)
-		u = &cachedUser{}
-		sh.users.Add(strings.Clone(userID), u)
+		u = &cachedUser{id: strings.Clone(userID)}
+		sh.users.Add(u.id, u)
 	}
 	u.newest = max(u.newest, at)
 	kept := u.sessions[:0]
@@ -117,8 +174,13 @@ func (c *refreshCache) record(userID, sessionID string, active int, at int64) {
 	for _, s := range u.sessions {
 		switch {
 		case s.id == sessionID:
-			s.refreshed, s.active, found = max(s.refreshed, at), active, true
-		case at-s.refreshed >= c.interval:
+			s.refreshed, s.active, s.hint, s.net, found = max(s.refreshed, at), active, ad.hint, net, true
+			for t := range buffered {
+				s.buffered[t] = max(s.buffered[t], buffered[t])
+			}
+			// Hits since the call began are not in its reply: they stay pending.
+			s.pending = s.pending && s.lastHit >= at
+		case at-s.refreshed >= c.interval && !s.pending:
 			continue // stale: it would go to the store anyway
 		}
 		kept = append(kept, s)
@@ -126,8 +188,55 @@ func (c *refreshCache) record(userID, sessionID string, active int, at int64) {
 	clear(u.sessions[len(kept):])
 	u.sessions = kept
 	if !found {
-		u.sessions = append(u.sessions, cachedSession{id: strings.Clone(sessionID), refreshed: at, active: active})
+		u.sessions = append(u.sessions, cachedSession{id: strings.Clone(sessionID), refreshed: at, active: active, hint: ad.hint, net: net, buffered: buffered})
 	}
+}
+
+type sessionRef struct{ userID, sessionID string }
+
+// due returns the pending sessions whose entries have gone stale, marking
+// them sent: no more hits can come for them without a store call.
+func (c *refreshCache) due() []touch {
+	now := c.now()
+	var out []touch
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		kept := sh.pending[:0]
+		for _, ref := range sh.pending {
+			s := sh.find(ref)
+			switch {
+			case s == nil || !s.pending:
+				continue
+			case now-s.refreshed < c.interval:
+				kept = append(kept, ref)
+				continue
+			}
+			tc := touch{userID: ref.userID, sessionID: ref.sessionID, ago: now - s.lastHit, hint: s.hint}
+			for t, b := range s.buffered {
+				tc.left[t] = max(b-now, 0)
+			}
+			out = append(out, tc)
+			s.pending = false
+		}
+		clear(sh.pending[len(kept):])
+		sh.pending = kept
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+func (sh *cacheShard) find(ref sessionRef) *cachedSession {
+	u, ok := sh.users.Peek(ref.userID)
+	if !ok {
+		return nil
+	}
+	for i := range u.sessions {
+		if u.sessions[i].id == ref.sessionID {
+			return &u.sessions[i]
+		}
+	}
+	return nil
 }
 
 // dropStale removes up to staleBatch users from the shard's tail whose
@@ -135,7 +244,7 @@ func (c *refreshCache) record(userID, sessionID string, active int, at int64) {
 func (c *refreshCache) dropStale(sh *cacheShard, now int64) {
 	for range staleBatch {
 		_, u, ok := sh.users.GetOldest()
-		if !ok || now-u.newest < c.interval {
+		if !ok || now-u.newest < c.interval || u.holdsPending() {
 			return
 		}
 		sh.users.RemoveOldest()
@@ -181,4 +290,13 @@ func (c *refreshCache) len() int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+func (u *cachedUser) holdsPending() bool {
+	for i := range u.sessions {
+		if u.sessions[i].pending {
+			return true
+		}
+	}
+	return false
 }

@@ -33,37 +33,37 @@ func TestRefreshCache(t *testing.T) {
 		hit bool
 	}{
 		{"a session never recorded goes to the store", func(*refreshCache, *manualClock) {}, false},
-		{"recorded just now", func(c *refreshCache, _ *manualClock) { c.record("u", "s", 1, c.now()) }, true},
+		{"recorded just now", func(c *refreshCache, _ *manualClock) { c.record("u", "s", 0, 1, c.now(), admitted{}) }, true},
 		{"recorded less than the interval ago", func(c *refreshCache, clock *manualClock) {
-			c.record("u", "s", 1, c.now())
+			c.record("u", "s", 0, 1, c.now(), admitted{})
 			clock.Advance(interval - time.Nanosecond)
 		}, true},
 		{"recorded exactly the interval ago", func(c *refreshCache, clock *manualClock) {
-			c.record("u", "s", 1, c.now())
+			c.record("u", "s", 0, 1, c.now(), admitted{})
 			clock.Advance(interval)
 		}, false},
-		{"another session of the user", func(c *refreshCache, _ *manualClock) { c.record("u", "other", 1, c.now()) }, false},
-		{"the same session id of another user", func(c *refreshCache, _ *manualClock) { c.record("v", "s", 1, c.now()) }, false},
+		{"another session of the user", func(c *refreshCache, _ *manualClock) { c.record("u", "other", 0, 1, c.now(), admitted{}) }, false},
+		{"the same session id of another user", func(c *refreshCache, _ *manualClock) { c.record("v", "s", 0, 1, c.now(), admitted{}) }, false},
 		{"a later record renews the entry", func(c *refreshCache, clock *manualClock) {
-			c.record("u", "s", 1, c.now())
+			c.record("u", "s", 0, 1, c.now(), admitted{})
 			clock.Advance(4 * time.Second)
-			c.record("u", "s", 2, c.now())
+			c.record("u", "s", 0, 2, c.now(), admitted{})
 			clock.Advance(4 * time.Second)
 		}, true},
 		{"a record taken before an older one does not shorten it", func(c *refreshCache, clock *manualClock) {
 			early := c.now()
 			clock.Advance(time.Second)
-			c.record("u", "s", 1, c.now())
-			c.record("u", "s", 1, early)
+			c.record("u", "s", 0, 1, c.now(), admitted{})
+			c.record("u", "s", 0, 1, early, admitted{})
 			clock.Advance(interval - time.Second/2)
 		}, true},
 		{"forgotten session", func(c *refreshCache, _ *manualClock) {
-			c.record("u", "s", 1, c.now())
-			c.record("u", "t", 2, c.now())
+			c.record("u", "s", 0, 1, c.now(), admitted{})
+			c.record("u", "t", 0, 2, c.now(), admitted{})
 			c.forget("u", "s")
 		}, false},
 		{"forgotten user", func(c *refreshCache, _ *manualClock) {
-			c.record("u", "s", 1, c.now())
+			c.record("u", "s", 0, 1, c.now(), admitted{})
 			c.forgetUser("u")
 		}, false},
 	}
@@ -72,7 +72,7 @@ func TestRefreshCache(t *testing.T) {
 			t.Parallel()
 			c, clock := newTestCache(t, interval, 1000)
 			tt.run(c, clock)
-			d, hit := c.lookup("u", "s", 3)
+			d, hit, _ := c.lookup(&Request{UserID: "u", SessionID: "s"}, 3)
 			assert.Equal(t, tt.hit, hit)
 			if hit {
 				assert.Equal(t, Refreshed, d.Result)
@@ -90,10 +90,10 @@ func TestRefreshCacheBounded(t *testing.T) {
 		t.Parallel()
 		c, _ := newTestCache(t, time.Hour, 2048)
 		for i := range 50_000 {
-			c.record("user-"+strconv.Itoa(i), "s", 1, c.now())
+			c.record("user-"+strconv.Itoa(i), "s", 0, 1, c.now(), admitted{})
 		}
 		assert.LessOrEqual(t, c.len(), 2048)
-		_, hit := c.lookup("user-49999", "s", 3)
+		_, hit, _ := c.lookup(&Request{UserID: "user-49999", SessionID: "s"}, 3)
 		assert.True(t, hit, "the newest user is kept")
 	})
 
@@ -105,7 +105,7 @@ func TestRefreshCacheBounded(t *testing.T) {
 			if i%100 == 0 {
 				clock.Advance(100 * time.Millisecond)
 			}
-			c.record("user-"+strconv.Itoa(i), "s", 1, c.now())
+			c.record("user-"+strconv.Itoa(i), "s", 0, 1, c.now(), admitted{})
 		}
 		assert.Less(t, c.len(), 2500, "stale users are dropped, not kept until the capacity")
 	})
@@ -114,7 +114,7 @@ func TestRefreshCacheBounded(t *testing.T) {
 		t.Parallel()
 		c, clock := newTestCache(t, time.Second, 1000)
 		for i := range 100 {
-			c.record("u", "s"+strconv.Itoa(i), 1, c.now())
+			c.record("u", "s"+strconv.Itoa(i), 0, 1, c.now(), admitted{})
 			clock.Advance(100 * time.Millisecond)
 		}
 		sh := c.shardFor("u")

@@ -10,13 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // stateVersion is the format of the state file: one JSON header line, then
 // one JSON line per user, so that a large table streams in and out without
-// being held twice in memory.
-const stateVersion = 1
+// being held twice in memory. Version 2 added the sessions' media
+// (bufferedUntil, segmentHintMs), their client networks and the users' tombstones; version 1 files
+// are still read.
+const stateVersion = 2
 
 type stateHeader struct {
 	Format  string    `json:"format"`
@@ -27,6 +31,7 @@ type stateHeader struct {
 type stateUser struct {
 	UserID   string         `json:"userId"`
 	Sessions []stateSession `json:"sessions"`
+	Ended    []stateTomb    `json:"ended,omitempty"`
 }
 
 type stateSession struct {
@@ -34,7 +39,29 @@ type stateSession struct {
 	StartedAt time.Time `json:"startedAt"`
 	LastSeen  time.Time `json:"lastSeen"`
 	Device    *Device   `json:"device,omitempty"`
+	// BufferedUntil is keyed by track name: main, video, audio.
+	BufferedUntil map[string]time.Time `json:"bufferedUntil,omitempty"`
+	SegmentHintMs int64                `json:"segmentHintMs,omitempty"`
+	// Networks are the last client networks (hex) and when they used it.
+	Networks      []stateNetwork `json:"networks,omitempty"`
+	NetworksCount int            `json:"networksCount,omitempty"`
+	Shared        bool           `json:"shared,omitempty"`
+	BoundTo       string         `json:"boundTo,omitempty"`
 }
+
+type stateNetwork struct {
+	Network string    `json:"network"`
+	Seen    time.Time `json:"seen"`
+}
+
+// stateTomb is a tombstone: a session ended by the operator or replaced.
+type stateTomb struct {
+	SessionID string    `json:"sessionId"`
+	Until     time.Time `json:"until"`
+	Reason    string    `json:"reason"`
+}
+
+var trackNames = [numTracks]string{"main", "video", "audio"}
 
 const stateFormat = "streamgate-state"
 
@@ -132,16 +159,42 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	for _, u := range sh.users.Values() { // oldest first
 		su := stateUser{UserID: u.id}
 		for _, s := range u.sessions {
-			if now-s.lastSeen < m.ttl {
-				su.Sessions = append(su.Sessions, stateSession{
-					SessionID: s.id(),
-					StartedAt: time.Unix(0, s.started).UTC(),
-					LastSeen:  time.Unix(0, s.lastSeen).UTC(),
-					Device:    deviceOrNil(s.device()),
-				})
+			if now >= s.expires {
+				continue
+			}
+			ss := stateSession{
+				SessionID:     s.id(),
+				StartedAt:     time.Unix(0, s.started).UTC(),
+				LastSeen:      time.Unix(0, s.lastSeen).UTC(),
+				Device:        deviceOrNil(s.device()),
+				SegmentHintMs: time.Duration(s.hint).Milliseconds(),
+			}
+			for _, ns := range s.nets {
+				if ns.net != 0 {
+					ss.Networks = append(ss.Networks, stateNetwork{Network: ns.net.String(), Seen: time.Unix(0, ns.seen).UTC()})
+				}
+			}
+			ss.NetworksCount, ss.Shared = int(s.networks), s.shared
+			if s.bound != 0 {
+				ss.BoundTo = s.bound.String()
+			}
+			for t, b := range s.buffered {
+				if b > now {
+					if ss.BufferedUntil == nil {
+						ss.BufferedUntil = make(map[string]time.Time, numTracks)
+					}
+					ss.BufferedUntil[trackNames[t]] = time.Unix(0, b).UTC()
+				}
+			}
+			su.Sessions = append(su.Sessions, ss)
+		}
+		for _, t := range u.ended {
+			if t.reason != lapsed && now < t.until {
+				id, _, _ := strings.Cut(t.meta, "\x00")
+				su.Ended = append(su.Ended, stateTomb{SessionID: id, Until: time.Unix(0, t.until).UTC(), Reason: t.reason.String()})
 			}
 		}
-		if len(su.Sessions) > 0 {
+		if len(su.Sessions) > 0 || len(su.Ended) > 0 {
 			out = append(out, su)
 		}
 	}
@@ -166,7 +219,7 @@ func (m *Memory) ReadState(r io.Reader) (int, error) {
 	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Format != stateFormat {
 		return 0, errors.New("not a streamgate state file")
 	}
-	if h.Version != stateVersion {
+	if h.Version != 1 && h.Version != stateVersion {
 		return 0, fmt.Errorf("unsupported state file version %d", h.Version)
 	}
 	var users []stateUser
@@ -226,16 +279,45 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	for _, s := range su.Sessions {
 		last := s.LastSeen.UnixNano()
 		sk := m.keys.session(s.SessionID)
-		if s.SessionID == "" || now-last >= m.ttl || u.find(sk) >= 0 {
+		if s.SessionID == "" || u.find(sk) >= 0 {
 			continue
 		}
 		var dev Device
 		if s.Device != nil {
 			dev = *s.Device
 		}
-		u.sessions = append(u.sessions, entry{key: sk, started: s.StartedAt.UnixNano(), lastSeen: last, meta: packMeta(s.SessionID, dev)})
+		e := entry{key: sk, started: s.StartedAt.UnixNano(), lastSeen: last, hint: int64(time.Duration(s.SegmentHintMs) * time.Millisecond), meta: packMeta(s.SessionID, dev)}
+		for t, name := range trackNames {
+			if b, ok := s.BufferedUntil[name]; ok {
+				e.buffered[t] = b.UnixNano()
+			}
+		}
+		for i, ns := range s.Networks {
+			if n, err := strconv.ParseUint(ns.Network, 16, 64); err == nil && i < len(e.nets) {
+				e.nets[i] = netSeen{net: Network(n), seen: ns.Seen.UnixNano()}
+			}
+		}
+		e.networks, e.shared = uint8(min(max(s.NetworksCount, 0), 255)), s.Shared
+		if n, err := strconv.ParseUint(s.BoundTo, 16, 64); err == nil {
+			e.bound = Network(n)
+		}
+		e.expires = expiry(last, e.bufferedUntil(), m.ttl, m.maxLease)
+		if now >= e.expires {
+			continue
+		}
+		u.sessions = append(u.sessions, e)
 	}
-	if len(u.sessions) == 0 {
+	for _, t := range su.Ended {
+		until := t.Until.UnixNano()
+		reason := EndedByOperator
+		if t.Reason == Replaced.String() {
+			reason = Replaced
+		}
+		if t.SessionID != "" && now < until && m.tombTTL > 0 {
+			u.bury(tomb{key: m.keys.session(t.SessionID), until: until, reason: reason, meta: strings.Clone(t.SessionID)})
+		}
+	}
+	if len(u.sessions) == 0 && len(u.ended) == 0 {
 		return false
 	}
 	m.sessions.Add(int64(len(u.sessions)))

@@ -47,16 +47,23 @@ func (m *Memory) Sweep() int {
 }
 
 // sweepShardLocked removes at most limit expired users from the tail of sh.
+// A user at the tail whose requests are all older than the TTL but who is
+// still held by a lease or a tombstone moves to the front, so that it never
+// stops the sweep; the users behind it are looked at in the same pass.
 func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 	removed := 0
-	for removed < limit {
-		_, u, ok := sh.users.GetOldest()
+	for looked := 0; removed < limit && looked < 2*limit+8; looked++ {
+		uk, u, ok := sh.users.GetOldest()
 		if !ok || now-u.newest() < m.ttl {
 			break
 		}
-		m.sessions.Add(-int64(u.prune(now, m.ttl)))
-		sh.users.RemoveOldest()
-		removed++
+		m.sessions.Add(-int64(u.prune(now, 0)))
+		if len(u.sessions) == 0 && !u.holdsTombs(now) {
+			sh.users.RemoveOldest()
+			removed++
+			continue
+		}
+		sh.users.Get(uk)
 	}
 	return removed
 }

@@ -6,13 +6,27 @@ import (
 	"time"
 )
 
-// entry is one session as the memory store keeps it: 40 bytes, times as Unix
-// nanoseconds so that a refresh writes one integer. Sessions are matched by
-// key, so a heartbeat never reads the id's bytes (a cache miss each).
+// entry is one session as the memory store keeps it: 136 bytes, times as Unix
+// nanoseconds. Sessions are matched by key, so a heartbeat never reads the
+// id's bytes (a cache miss each).
 type entry struct {
 	key      uint64
 	started  int64
 	lastSeen int64
+	// expires is when the session stops being active (see expiry), kept so
+	// that pruning compares one integer.
+	expires int64
+	// buffered is bufferedUntil per Track; hint the stored SegmentHint.
+	buffered [numTracks]int64
+	hint     int64
+	// nets are the two networks that used the session last; networks
+	// counts those that used it (saturating), shared is set once it had two
+	// at the same time.
+	nets     [2]netSeen
+	networks uint8
+	shared   bool
+	// bound is the network the session is bound to under BindNetwork.
+	bound Network
 	// meta is the session id and the device, packed by packMeta: one
 	// allocation per session, with no pointer in it for the GC to follow.
 	meta string
@@ -50,6 +64,20 @@ func (e *entry) device() Device {
 	return Device{UserAgent: ua, Address: addr}
 }
 
+// tomb is a session that ended and is remembered until until: a tombstone
+// (reason EndedByOperator or Replaced) answers Ended; a lapsed mark only lets
+// a rejection say Lapsed and never keeps a user in the table.
+type tomb struct {
+	key    uint64
+	until  int64
+	reason EndReason
+	// meta is the ended entry's, for the state file; no new allocation.
+	meta string
+}
+
+// lapsed is the reason of a mark left by an expired session.
+const lapsed EndReason = 255
+
 // user holds one user's sessions. A user rarely has more than a handful, so a
 // slice scanned linearly beats any map; the first session lives inline, so a
 // one-session user is one allocation and one pointer hop.
@@ -60,21 +88,96 @@ type user struct {
 	id string
 	// bumped is when the user was last moved to the front of its LRU.
 	bumped int64
-	first  [1]entry
+	// ended are tombstones and lapsed marks, at most maxTombstones.
+	ended []tomb
+	first [1]entry
 }
 
-// prune drops sessions whose heartbeat is ttl or more old and returns how many it dropped.
-func (u *user) prune(now, ttl int64) int {
+// prune drops expired sessions, leaving a lapsed mark kept for keep when
+// keep > 0, and expired tombstones; it returns how many sessions it dropped.
+func (u *user) prune(now, keep int64) int {
+	if len(u.ended) > 0 {
+		u.pruneTombs(now)
+	}
+	// The common case, nothing expired, copies nothing.
+	expired := false
+	for i := range u.sessions {
+		if now >= u.sessions[i].expires {
+			expired = true
+			break
+		}
+	}
+	if !expired {
+		return 0
+	}
 	kept := u.sessions[:0]
 	for _, s := range u.sessions {
-		if now-s.lastSeen < ttl {
+		if now < s.expires {
 			kept = append(kept, s)
+		} else if keep > 0 && now < s.expires+keep {
+			u.bury(tomb{key: s.key, until: s.expires + keep, reason: lapsed, meta: s.meta})
 		}
 	}
 	dropped := len(u.sessions) - len(kept)
 	clear(u.sessions[len(kept):])
 	u.sessions = kept
 	return dropped
+}
+
+func (u *user) pruneTombs(now int64) {
+	kept := u.ended[:0]
+	for _, t := range u.ended {
+		if now < t.until {
+			kept = append(kept, t)
+		}
+	}
+	clear(u.ended[len(kept):])
+	u.ended = kept
+	if len(u.ended) == 0 {
+		u.ended = nil
+	}
+}
+
+// bury remembers an ended session, replacing an older mark of the same key,
+// and drops the one that expires soonest when the list is full.
+func (u *user) bury(t tomb) {
+	for i := range u.ended {
+		if u.ended[i].key == t.key {
+			u.ended[i] = t
+			return
+		}
+	}
+	if len(u.ended) >= maxTombstones {
+		soonest := 0
+		for i := range u.ended {
+			if u.ended[i].until < u.ended[soonest].until {
+				soonest = i
+			}
+		}
+		u.ended = slices.Delete(u.ended, soonest, soonest+1)
+	}
+	u.ended = append(u.ended, t)
+}
+
+// tomb returns the index of sk's mark, or -1.
+func (u *user) tomb(sk uint64) int {
+	for i := range u.ended {
+		if u.ended[i].key == sk {
+			return i
+		}
+	}
+	return -1
+}
+
+// holdsTombs reports whether a tombstone (not a lapsed mark) is still live:
+// such a user stays in the table although it has no session.
+func (u *user) holdsTombs(now int64) bool {
+	for _, t := range u.ended {
+		if t.reason != lapsed && now < t.until {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *user) find(sk uint64) int {
@@ -86,11 +189,50 @@ func (u *user) find(sk uint64) int {
 	return -1
 }
 
+// findBound is find under BindNetwork: the session of key sk bound to n, or
+// one bound elsewhere that has been silent for the window, which moves to
+// n. It returns -1 when sk is unknown or only busy on other networks, and
+// then whether it is busy elsewhere.
+func (u *user) findBound(sk uint64, n Network, now, window int64) (i int, elsewhere bool) {
+	moved := -1
+	for i := range u.sessions {
+		e := &u.sessions[i]
+		if e.key != sk {
+			continue
+		}
+		if e.bound == n || e.bound == 0 || n == 0 {
+			return i, false
+		}
+		if now-e.lastSeen >= window {
+			moved = i
+		} else {
+			elsewhere = true
+		}
+	}
+	if moved >= 0 {
+		u.sessions[moved].bound = n
+		return moved, false
+	}
+	return -1, elsewhere
+}
+
+// markShared marks every binding of sk shared and reports whether none was.
+func (u *user) markShared(sk uint64) bool {
+	first := true
+	for i := range u.sessions {
+		if u.sessions[i].key == sk {
+			first = first && !u.sessions[i].shared
+			u.sessions[i].shared = true
+		}
+	}
+	return first
+}
+
 func (u *user) remove(i int) {
 	u.sessions = slices.Delete(u.sessions, i, i+1)
 }
 
-// newest is the most recent heartbeat of any session, or 0 when there is none.
+// newest is the most recent request of any session, or 0 when there is none.
 func (u *user) newest() int64 {
 	var n int64
 	for _, s := range u.sessions {
@@ -101,18 +243,60 @@ func (u *user) newest() int64 {
 
 // start appends a new session, copying the id and device so that the table
 // never pins a request's memory.
-func (u *user) start(sessionID string, sk uint64, now int64, dev Device) {
+// The caller then applies the request to it with heartbeat.
+func (u *user) start(sessionID string, sk uint64, now int64, dev Device) *entry {
 	if u.sessions == nil {
 		u.sessions = u.first[:0:1]
 	}
-	u.sessions = append(u.sessions, entry{key: sk, started: now, lastSeen: now, meta: packMeta(sessionID, dev)})
+	u.sessions = append(u.sessions, entry{key: sk, started: now, meta: packMeta(sessionID, dev)})
+	return &u.sessions[len(u.sessions)-1]
+}
+
+// heartbeat applies an admitted request to e: its network, its media, its
+// buffer length, its hint, and the new expiry. It reports whether the
+// request made the session shared (Decision.Shared).
+func (e *entry) heartbeat(req *Request, now int64, r *rulesNs) (shared bool) {
+	ttl, maxLease := r.ttl, r.maxLease
+	e.lastSeen = now
+	if req.Network != 0 {
+		shared = e.seeNetwork(req.Network, now, ttl, r.window)
+	}
+	if maxLease <= ttl {
+		e.expires = now + ttl // the TTL-only rule: media changes nothing
+		return shared
+	}
+	if req.SegmentHint > 0 {
+		e.hint = int64(req.SegmentHint)
+	}
+	if d := req.media(e.hint); d > 0 || req.Buffer > 0 {
+		t := req.track()
+		e.buffered[t] = max(e.buffered[t], now+int64(max(req.Buffer, 0))) + d
+	}
+	e.expires = expiry(now, e.bufferedUntil(), ttl, maxLease)
+	return shared
+}
+
+// bufferedUntil is the latest of the tracks' bufferedUntil.
+func (e *entry) bufferedUntil() int64 {
+	return max(e.buffered[0], e.buffered[1], e.buffered[2])
+}
+
+// oldest is the index of the least recently active session.
+func (u *user) oldest() int {
+	o := 0
+	for i := range u.sessions {
+		if u.sessions[i].lastSeen < u.sessions[o].lastSeen {
+			o = i
+		}
+	}
+	return o
 }
 
 // retryAfter is the time until the soonest-expiring session expires.
-func (u *user) retryAfter(now, ttl int64) time.Duration {
+func (u *user) retryAfter(now int64) time.Duration {
 	soonest := int64(-1)
 	for _, s := range u.sessions {
-		if left := s.lastSeen + ttl - now; soonest < 0 || left < soonest {
+		if left := s.expires - now; soonest < 0 || left < soonest {
 			soonest = left
 		}
 	}
@@ -120,15 +304,19 @@ func (u *user) retryAfter(now, ttl int64) time.Duration {
 }
 
 // list returns the sessions oldest first, as the API shows them.
-func (u *user) list(ttl int64) []Session {
+func (u *user) list() []Session {
 	out := make([]Session, len(u.sessions))
 	for i, s := range u.sessions {
 		out[i] = Session{
 			ID:        s.id(),
 			StartedAt: time.Unix(0, s.started).UTC(),
 			LastSeen:  time.Unix(0, s.lastSeen).UTC(),
-			ExpiresAt: time.Unix(0, s.lastSeen+ttl).UTC(),
+			ExpiresAt: time.Unix(0, s.expires).UTC(),
 			Device:    s.device(),
+			Networks:  int(s.networks),
+		}
+		if b := s.bufferedUntil(); b > 0 {
+			out[i].BufferedUntil = time.Unix(0, b).UTC()
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Session) int { return a.StartedAt.Compare(b.StartedAt) })

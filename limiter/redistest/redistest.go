@@ -67,6 +67,8 @@ func start(t testing.TB, dir string, extra ...string) *Server {
 			"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir,
 			"--daemonize", "no", "--loglevel", "warning",
+			// DEBUG SLEEP stands in for a Redis that answers too late.
+			"--enable-debug-command", "local",
 		}
 		// Later options win in redis-server's command line: "--port 0" after
 		// "--tls-port {port}" makes a TLS-only server.

@@ -20,9 +20,9 @@ import (
 
 // Harness makes the stores under test.
 type Harness struct {
-	// New returns an empty store whose sessions expire after ttl. The store is
-	// closed by the suite.
-	New func(t *testing.T, ttl time.Duration) limiter.Store
+	// New returns an empty store whose sessions expire after ttl, with the
+	// given rules. The store is closed by the suite.
+	New func(t *testing.T, ttl time.Duration, rules limiter.Rules) limiter.Store
 	// Advance lets d pass for stores made by New: a fake clock moves, a real
 	// clock is waited for.
 	Advance func(t *testing.T, d time.Duration)
@@ -46,7 +46,7 @@ func newUser(prefix string) string {
 func Run(t *testing.T, h Harness) {
 	ctx := context.Background()
 	store := func(t *testing.T) limiter.Store {
-		s := h.New(t, h.TTL)
+		s := h.New(t, h.TTL, limiter.Rules{})
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}
@@ -182,13 +182,13 @@ func Run(t *testing.T, h Harness) {
 		s := store(t)
 		u := newUser("end")
 		admit(t, s, u, "s1", 1)
-		ended, err := s.End(ctx, u, "s1")
+		ended, err := s.End(ctx, u, "s1", limiter.EndedByPlayer)
 		require.NoError(t, err)
 		assert.True(t, ended)
-		ended, err = s.End(ctx, u, "s1")
+		ended, err = s.End(ctx, u, "s1", limiter.EndedByPlayer)
 		require.NoError(t, err)
 		assert.False(t, ended, "ending twice")
-		ended, err = s.End(ctx, newUser("nobody"), "s1")
+		ended, err = s.End(ctx, newUser("nobody"), "s1", limiter.EndedByPlayer)
 		require.NoError(t, err)
 		assert.False(t, ended, "unknown user")
 		assert.Equal(t, limiter.Started, admit(t, s, u, "s2", 1).Result)
@@ -199,7 +199,7 @@ func Run(t *testing.T, h Harness) {
 		u := newUser("endexpired")
 		admit(t, s, u, "s1", 1)
 		h.Advance(t, h.TTL+h.TTL/4)
-		ended, err := s.End(ctx, u, "s1")
+		ended, err := s.End(ctx, u, "s1", limiter.EndedByPlayer)
 		require.NoError(t, err)
 		assert.False(t, ended)
 	})
@@ -211,13 +211,13 @@ func Run(t *testing.T, h Harness) {
 			admit(t, s, u, sid, 3)
 		}
 		admit(t, s, other, "s1", 3)
-		n, err := s.EndAll(ctx, u)
+		n, err := s.EndAll(ctx, u, limiter.EndedByPlayer)
 		require.NoError(t, err)
 		assert.Equal(t, 3, n)
 		list, err := s.List(ctx, u)
 		require.NoError(t, err)
 		assert.Empty(t, list)
-		n, err = s.EndAll(ctx, u)
+		n, err = s.EndAll(ctx, u, limiter.EndedByPlayer)
 		require.NoError(t, err)
 		assert.Zero(t, n)
 		list, err = s.List(ctx, other)
@@ -290,6 +290,11 @@ func Run(t *testing.T, h Harness) {
 			require.Len(t, list, limit, "round %d", round)
 		}
 	})
+
+	runLeases(t, h)
+	runCachedHeartbeats(t, h)
+	runPolicies(t, h)
+	runNetworks(t, h)
 }
 
 // Race starts callers goroutines that call decide at the same moment and

@@ -187,7 +187,7 @@ func (a *admin) endStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ended, err := a.Store.End(r.Context(), userID, sessionID)
+	ended, err := a.Store.End(r.Context(), userID, sessionID, limiter.EndedByOperator)
 	if err != nil {
 		a.storeFailed(w, "ending session", err)
 		return
@@ -206,7 +206,7 @@ func (a *admin) endAllStreams(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := a.Store.EndAll(r.Context(), userID)
+	n, err := a.Store.EndAll(r.Context(), userID, limiter.EndedByOperator)
 	if err != nil {
 		a.storeFailed(w, "ending sessions", err)
 		return

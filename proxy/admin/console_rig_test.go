@@ -159,18 +159,18 @@ func (s *switchableStore) Admit(ctx context.Context, req limiter.Request) (limit
 	return s.Store.Admit(ctx, req)
 }
 
-func (s *switchableStore) End(ctx context.Context, userID, sessionID string) (bool, error) {
+func (s *switchableStore) End(ctx context.Context, userID, sessionID string, reason limiter.EndReason) (bool, error) {
 	if s.down.Load() {
 		return false, errRigStoreDown
 	}
-	return s.Store.End(ctx, userID, sessionID)
+	return s.Store.End(ctx, userID, sessionID, reason)
 }
 
-func (s *switchableStore) EndAll(ctx context.Context, userID string) (int, error) {
+func (s *switchableStore) EndAll(ctx context.Context, userID string, reason limiter.EndReason) (int, error) {
 	if s.down.Load() {
 		return 0, errRigStoreDown
 	}
-	return s.Store.EndAll(ctx, userID)
+	return s.Store.EndAll(ctx, userID, reason)
 }
 
 func (s *switchableStore) List(ctx context.Context, userID string) ([]limiter.Session, error) {

@@ -24,14 +24,14 @@ func (s *faultyStore) Admit(ctx context.Context, req limiter.Request) (limiter.D
 	return s.admit(req)
 }
 
-func (s *faultyStore) End(context.Context, string, string) (bool, error) {
+func (s *faultyStore) End(context.Context, string, string, limiter.EndReason) (bool, error) {
 	if s.end != nil {
 		return false, s.end()
 	}
 	return false, nil
 }
 
-func (s *faultyStore) EndAll(context.Context, string) (int, error) { return 0, nil }
+func (s *faultyStore) EndAll(context.Context, string, limiter.EndReason) (int, error) { return 0, nil }
 
 func (s *faultyStore) List(context.Context, string) ([]limiter.Session, error) {
 	return []limiter.Session{}, nil

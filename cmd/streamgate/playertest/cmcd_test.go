@@ -1,0 +1,140 @@
+package playertest
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// One player of each kind, in the format it is most used with.
+var cmcdCases = []struct {
+	name, player, path string
+}{
+	{"hls.js", "hls", vodHLS},
+	{"Shaka", "shaka", vodDASH},
+	{"dash.js", "dash", vodDASH},
+}
+
+// TestCMCDSessions: stock players with CMCD on and no custom header, the user
+// from a token in a cookie: the gate keys each playback on the player's own
+// CMCD sid, so three play and the fourth is refused with the 429's words.
+func TestCMCDSessions(t *testing.T) {
+	for _, mode := range []string{"header", "query"} {
+		for _, tc := range cmcdCases {
+			t.Run(tc.name+"/"+mode, func(t *testing.T) {
+				needFlag(t, "-cmcd")
+				t.Parallel()
+				useBrowser(t)
+				g := startGate(t, jwtArgs(t)...)
+				user := "frank-" + tc.player + "-" + mode
+				p := page{Player: tc.player, Src: g.URL + tc.path, CMCD: mode,
+					Cookie: "streamgate_token=" + token(t, user, ""), Cred: true}
+				var tabs []*tab
+				for i := 1; i <= 3; i++ {
+					tabs = append(tabs, openPage(t, fmt.Sprintf("player %d", i), p))
+				}
+				for _, tb := range tabs {
+					tb.waitPlaying(startWithin)
+				}
+				s := g.streams(t, user)
+				require.Equal(t, 3, s.Active)
+				ids := map[string]bool{}
+				for _, sess := range s.Sessions {
+					ids[sess.SessionID] = true
+				}
+				assert.Len(t, ids, 3, "three CMCD session ids")
+
+				fourth := openPage(t, "player 4", p)
+				st := fourth.waitFatal(refuseWithin)
+				assertRefusedWith(t, fourth, st, http.StatusTooManyRequests)
+			})
+		}
+	}
+}
+
+// TestMintedSessionsHLSJS: hls.js given only a user cookie (a token without
+// a session claim): the gate mints a session per playback, three play, the
+// fourth is refused; a reloaded page gets a new session and its old one frees
+// after its lease.
+func TestMintedSessionsHLSJS(t *testing.T) {
+	needFlag(t, "-mint-sessions")
+	t.Parallel()
+	useBrowser(t)
+	const ttl = 3 * time.Second
+	args := append(jwtArgs(t), "-mint-sessions", "-session-ttl", ttl.String())
+	if hasFlag("-max-lease") {
+		args = append(args, "-max-lease", "8s")
+	}
+	g := startGate(t, args...)
+	user := "grace"
+	p := page{Player: "hls", Src: g.URL + vodHLS, Cookie: "streamgate_token=" + token(t, user, ""), Cred: true}
+	var tabs []*tab
+	for i := 1; i <= 3; i++ {
+		tabs = append(tabs, openPage(t, fmt.Sprintf("player %d", i), p))
+	}
+	for _, tb := range tabs {
+		tb.waitPlaying(startWithin)
+	}
+	before := g.streams(t, user)
+	require.Equal(t, 3, before.Active)
+	fourth := openPage(t, "player 4", p)
+	assertRefusedWith(t, fourth, fourth.waitFatal(refuseWithin), http.StatusTooManyRequests)
+	fourth.close()
+
+	// Two players left: one reloads its page and gets a new session; the old
+	// one frees after its lease.
+	tabs[2].eval(`window.closePlayer()`)
+	tabs[2].close()
+	eventually(t, 2*ttl, "the closed player's slot freed", func() bool { return g.streams(t, user).Active == 2 })
+	old := map[string]bool{}
+	for _, s := range g.streams(t, user).Sessions {
+		old[s.SessionID] = true
+	}
+	tabs[0].reload()
+	tabs[0].waitPlaying(startWithin)
+	eventually(t, 30*time.Second, "the reloaded page's old session freed", func() bool {
+		s := g.streams(t, user)
+		if s.Active != 2 {
+			return false
+		}
+		fresh := 0
+		for _, sess := range s.Sessions {
+			if !old[sess.SessionID] {
+				fresh++
+			}
+		}
+		return fresh == 1
+	})
+}
+
+// TestMintedSessionsFFmpeg: ffmpeg sends only its user; the gate mints a
+// session per reader through the playlist's URIs. Three decode, the fourth
+// exits on the 429.
+func TestMintedSessionsFFmpeg(t *testing.T) {
+	for _, tc := range []struct{ name, path string }{{"HLS", vodHLS}, {"DASH", vodDASH}} {
+		t.Run(tc.name, func(t *testing.T) {
+			needMedia(t)
+			needFlag(t, "-mint-sessions")
+			t.Parallel()
+			g := startGate(t, "-mint-sessions")
+			var wg sync.WaitGroup
+			outs, errs := make([]string, 3), make([]error, 3)
+			for i := range 3 {
+				wg.Go(func() { outs[i], errs[i] = ffmpegRead(t, g.URL+tc.path, "X-User-Id: heidi") })
+			}
+			wg.Wait()
+			for i := range 3 {
+				assert.NoError(t, errs[i], "reader %d: %s", i+1, outs[i])
+			}
+			require.Equal(t, 3, g.streams(t, "heidi").Active)
+			out, err := ffmpegRead(t, g.URL+tc.path, "X-User-Id: heidi")
+			require.Error(t, err, "the fourth reader must fail: %s", out)
+			assert.Contains(t, out, "HTTP error 429")
+		})
+	}
+}
