@@ -107,7 +107,8 @@ type Config struct {
 	// ended) (-on-limit, default refuse).
 	OnLimit string
 	// TombstoneTTL is how long a session ended by the operator or by
-	// evict-oldest is answered 410 (-tombstone-ttl, default 10m).
+	// evict-oldest is answered 410; 0 keeps no tombstones (-tombstone-ttl,
+	// default 10m).
 	TombstoneTTL time.Duration
 	// Enforce refuses what is over the limit; false is shadow mode, which
 	// admits everything and counts what it would have refused (-enforce,

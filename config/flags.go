@@ -108,7 +108,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.StateFile, "state-file", c.StateFile, "memory store: write active sessions to this `file` on shutdown and read them back at start")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer `token` required by the admin API (all but /healthz, /readyz and /metrics)")
 	fs.StringVar(&c.OnLimit, "on-limit", c.OnLimit, "a new session over the limit: refuse (429) or evict-oldest (admit it and end the user's least recently active session, which then gets 410)")
-	fs.Var(&durationValue{&c.TombstoneTTL}, "tombstone-ttl", "how long a session ended by the operator or by evict-oldest is answered 410 instead of being admitted again")
+	fs.Var(&durationValue{&c.TombstoneTTL}, "tombstone-ttl", "how long a session ended by the operator or by evict-oldest is answered 410 instead of being admitted again; 0 keeps none")
 	fs.BoolVar(&c.Enforce, "enforce", c.Enforce, "refuse what is over the limit; -enforce=false is shadow mode: admit everything, count what would have been refused")
 	fs.StringVar(&c.AccessLog, "access-log", c.AccessLog, "one JSON line (ECS field names) per player request: stdout, off, or a `file` to append to")
 	fs.Var(&durationValue{&c.ShutdownTimeout}, "shutdown-timeout", "how long in-flight responses may drain after SIGTERM or SIGINT")

@@ -128,8 +128,14 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		return true
 	case limiter.Started:
 		g.Metrics.admittedNew.Inc()
+		g.Metrics.policy.started(d)
 		noteDecision(w, DecisionNew, id.UserID, id.SessionID)
 		return true
+	case limiter.Ended:
+		g.Metrics.policy.tombstoneHit(d.EndReason)
+		noteDecision(w, DecisionEnded, id.UserID, id.SessionID)
+		writeEndedProblem(w, d.EndReason)
+		return false
 	}
 	g.Metrics.rejectedLimit.Inc()
 	noteDecision(w, DecisionRejected, id.UserID, id.SessionID)

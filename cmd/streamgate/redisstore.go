@@ -24,11 +24,12 @@ func newRedisStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error
 		RefreshInterval: cfg.EffectiveRefreshInterval(),
 		MaxUsers:        cfg.MaxUsers,
 		Logger:          logger,
+		Rules:           rules(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
 	}
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: policy, TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Logger: logger})
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: policy, TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Logger: logger, Rules: rules(cfg)})
 	if err != nil {
 		_ = r.Close()
 		return nil, err
