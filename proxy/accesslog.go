@@ -87,7 +87,8 @@ func NewAccessLog(opts AccessLogOptions) *AccessLog {
 // Handler wraps next so that each request it serves is logged.
 func (l *AccessLog) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		aw := &accessWriter{ResponseWriter: w}
+		aw := writerPool.Get().(*accessWriter)
+		*aw = accessWriter{ResponseWriter: w}
 		start := time.Now()
 		// Deferred so that a response aborted by a panic (http.ErrAbortHandler) is logged too.
 		defer func() {
@@ -100,6 +101,9 @@ func (l *AccessLog) Handler(next http.Handler) http.Handler {
 			if e.status == 0 {
 				e.status = http.StatusOK
 			}
+			// Nothing holds the writer once the handler has returned.
+			*aw = accessWriter{}
+			writerPool.Put(aw)
 			select {
 			case l.queue <- e:
 			default:
@@ -131,7 +135,8 @@ const drainInterval = 10 * time.Millisecond
 
 func (l *AccessLog) drain() {
 	defer close(l.done)
-	var buf, scratch []byte
+	var buf []byte
+	f := &lineFormatter{}
 	failed := false
 	check := func(err error) {
 		if err != nil && !failed {
@@ -152,7 +157,7 @@ func (l *AccessLog) drain() {
 		for {
 			select {
 			case e := <-l.queue:
-				buf, scratch = appendAccessLine(buf[:0], scratch, &e)
+				buf = f.appendLine(buf[:0], &e)
 				_, err := l.out.Write(buf)
 				check(err)
 			default:
@@ -180,6 +185,9 @@ type accessEntry struct {
 	bytes                               int64
 	rec                                 accessRecord
 }
+
+// writerPool saves the one allocation per request the access log would add.
+var writerPool = sync.Pool{New: func() any { return new(accessWriter) }}
 
 // accessWriter counts what goes out and carries the gate's record. It keeps
 // Flusher, and the rest through Unwrap for http.ResponseController.
@@ -237,9 +245,9 @@ func noteDecision(w http.ResponseWriter, decision, userID, sessionID string) {
 // dots (Elasticsearch and Filebeat's expand_keys read them as objects). The
 // path carries no query, where a token may travel; the session appears only
 // as its handle.
-func appendAccessLine(b, scratch []byte, e *accessEntry) ([]byte, []byte) {
+func (f *lineFormatter) appendLine(b []byte, e *accessEntry) []byte {
 	b = append(b, `{"@timestamp":"`...)
-	b = e.start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
+	b = f.appendTime(b, e.start)
 	b = append(b, `","http.request.method":`...)
 	b = appendJSONString(b, e.method)
 	b = append(b, `,"url.path":`...)
@@ -273,12 +281,38 @@ func appendAccessLine(b, scratch []byte, e *accessEntry) ([]byte, []byte) {
 	if e.rec.sessionID != "" {
 		b = append(b, `,"streamgate.session":"`...)
 		// SessionHandle, without its allocations.
-		scratch = append(append(append(scratch[:0], e.rec.userID...), 0), e.rec.sessionID...)
-		sum := sha256.Sum256(scratch)
+		f.scratch = append(append(append(f.scratch[:0], e.rec.userID...), 0), e.rec.sessionID...)
+		sum := sha256.Sum256(f.scratch)
 		b = hex.AppendEncode(b, sum[:6])
 		b = append(b, '"')
 	}
-	return append(b, "}\n"...), scratch
+	return append(b, "}\n"...)
+}
+
+// lineFormatter keeps what the writing goroutine reuses from line to line.
+type lineFormatter struct {
+	scratch []byte
+	// sec and prefix are the last second formatted, "2006-01-02T15:04:05":
+	// formatting a time costs more than the rest of a line, and lines come
+	// many to a second.
+	sec    int64
+	prefix []byte
+}
+
+// appendTime appends t in UTC as RFC 3339 with nanoseconds.
+func (f *lineFormatter) appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); sec != f.sec || f.prefix == nil {
+		f.sec = sec
+		f.prefix = t.AppendFormat(f.prefix[:0], "2006-01-02T15:04:05")
+	}
+	b = append(b, f.prefix...)
+	ns := t.Nanosecond()
+	b = append(b, '.')
+	for d := 100_000_000; d > 0; d /= 10 {
+		b = append(b, byte('0'+ns/d%10))
+	}
+	return append(b, 'Z')
 }
 
 const hexDigits = "0123456789abcdef"

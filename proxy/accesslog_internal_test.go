@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,5 +31,24 @@ func TestAppendJSONStringReadsBackAsJSON(t *testing.T) {
 			require.NoError(t, json.Unmarshal(b, &got), "%s", b)
 			assert.Equal(t, tt.want, got)
 		})
+	}
+}
+
+func TestAppendTimeIsRFC3339WithNanoseconds(t *testing.T) {
+	t.Parallel()
+	f := &lineFormatter{}
+	berlin := time.FixedZone("CET", 3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 30, 8, 21, 9, 123456789, time.UTC),
+		time.Date(2026, 11, 30, 8, 21, 9, 5, time.UTC), // the same second, cached
+		time.Date(2026, 11, 30, 8, 21, 10, 0, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2027, 1, 1, 0, 59, 59, 999999999, berlin), // a zone: written in UTC
+	} {
+		got := string(f.appendTime(nil, tm))
+		assert.Equal(t, tm.UTC().Format("2006-01-02T15:04:05.000000000Z"), got)
+		back, err := time.Parse(time.RFC3339Nano, got)
+		require.NoError(t, err)
+		assert.True(t, back.Equal(tm))
 	}
 }
