@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The Dockerfile runs exactly this build line.
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test lint deps bench bench-check
+.PHONY: run build test lint deps bench bench-check soak
 
 run:
 	$(GO) run ./cmd/streamgate -demo -log-format text
@@ -33,3 +33,12 @@ bench: deps
 # every target answered and streamgate's counters match what wrk sent.
 bench-check: deps
 	$(GO) run ./bench/run -short -check
+
+# The player simulator (bench/soak): 60 s each of 200 users x 5 devices
+# through two replicas on one Redis at the default -refresh-interval and at
+# 0, then through one replica on the memory store, printing the strict
+# over-admission count of each. SOAK_ARGS adds flags (-users, -duration...).
+soak: deps
+	-$(GO) run ./bench/soak $(SOAK_ARGS)
+	-$(GO) run ./bench/soak -refresh-interval 0 $(SOAK_ARGS)
+	-$(GO) run ./bench/soak -store memory $(SOAK_ARGS)

@@ -26,6 +26,12 @@ const (
 	AccessLogOff    = "off"
 )
 
+// What a full memory table does with a new user, for -on-full.
+const (
+	OnFullEvict  = "evict"
+	OnFullRefuse = "refuse"
+)
+
 // Failure policies for -store-failure.
 const (
 	FailOpen   = "open"
@@ -85,6 +91,10 @@ type Config struct {
 	LimitHeader string
 	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
 	MaxUsers int
+	// OnFull is what a new user gets when the memory table is full of users
+	// with live sessions: evict (the least recently active user is dropped)
+	// or refuse (503) (-on-full, default evict).
+	OnFull string
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
 	Store string
 	// StoreFailure is what to do when the store cannot be asked: open, closed
@@ -145,6 +155,7 @@ func Default() Config {
 		TokenCookie:     "streamgate_token",
 		TokenParam:      "token",
 		MaxUsers:        1_000_000,
+		OnFull:          OnFullEvict,
 		Store:           "memory",
 		StoreFailure:    FailOpen,
 		StoreTimeout:    100 * time.Millisecond,

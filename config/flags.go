@@ -101,6 +101,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.TokenParam, "token-param", c.TokenParam, "jwt: query `parameter` a token may come in, after the cookie; playlists then carry it on their URIs; empty turns it off")
 	fs.StringVar(&c.LimitHeader, "limit-header", c.LimitHeader, "header identity: trusted request `header` carrying the user's limit, overriding -max-streams (default off)")
 	fs.Var(&intValue{&c.MaxUsers}, "max-users", "capacity of the in-memory table, in users; when full, the least recently active user is dropped")
+	fs.StringVar(&c.OnFull, "on-full", c.OnFull, "when the in-memory table is full of users with live sessions, a new user: evict (drop the least recently active user) or refuse (answer 503)")
 	fs.StringVar(&c.Store, "store", c.Store, "session store: memory, or redis://[user:pass@]host:port[/db] or rediss://... to share one limit across replicas")
 	fs.StringVar(&c.StoreFailure, "store-failure", c.StoreFailure, "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
 	fs.Var(&durationValue{&c.StoreTimeout}, "store-timeout", "deadline of one store call")

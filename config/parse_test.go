@@ -73,6 +73,7 @@ func TestEnvName(t *testing.T) {
 		"session-ttl":      "STREAMGATE_SESSION_TTL",
 		"upstream-timeout": "STREAMGATE_UPSTREAM_TIMEOUT",
 		"store-failure":    "STREAMGATE_STORE_FAILURE",
+		"on-full":          "STREAMGATE_ON_FULL",
 		"refresh-interval": "STREAMGATE_REFRESH_INTERVAL",
 	} {
 		assert.Equal(t, want, config.EnvName(flagName))
@@ -93,6 +94,7 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 		"STREAMGATE_SESSION_HEADER":   "X-Playback",
 		"STREAMGATE_MAX_USERS":        "5000",
 		"STREAMGATE_STORE_FAILURE":    "closed",
+		"STREAMGATE_ON_FULL":          "refuse",
 		"STREAMGATE_STORE_TIMEOUT":    "250ms",
 		"STREAMGATE_REFRESH_INTERVAL": "3s",
 		"STREAMGATE_STATE_FILE":       "/var/lib/streamgate/state.jsonl",
@@ -112,6 +114,7 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 	assert.Equal(t, "X-Playback", c.SessionHeader)
 	assert.Equal(t, 5000, c.MaxUsers)
 	assert.Equal(t, config.FailClosed, c.StoreFailure)
+	assert.Equal(t, config.OnFullRefuse, c.OnFull)
 	assert.Equal(t, 250*time.Millisecond, c.StoreTimeout)
 	assert.Equal(t, 3*time.Second, c.EffectiveRefreshInterval())
 	assert.Equal(t, "/var/lib/streamgate/state.jsonl", c.StateFile)
@@ -158,6 +161,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{name: "max streams zero", args: []string{"-demo", "-max-streams", "0"}, flag: "max-streams"},
 		{name: "max streams negative", args: []string{"-demo", "-max-streams", "-1"}, flag: "max-streams"},
 		{name: "max users zero", args: []string{"-demo", "-max-users", "0"}, flag: "max-users"},
+		{name: "on full unknown", args: []string{"-demo", "-on-full", "drop"}, flag: "on-full"},
 		{name: "session ttl without a unit", args: []string{"-demo", "-session-ttl", "60"}, flag: "session-ttl"},
 		{name: "session ttl zero", args: []string{"-demo", "-session-ttl", "0s"}, flag: "session-ttl"},
 		{name: "upstream timeout negative", args: []string{"-demo", "-upstream-timeout", "-1s"}, flag: "upstream-timeout"},
@@ -282,6 +286,7 @@ func TestHelp(t *testing.T) {
 			{"user-header", `"X-User-Id"`},
 			{"session-header", `"X-Session-Id"`},
 			{"max-users", "1000000"},
+			{"on-full", `"evict"`},
 			{"store", `"memory"`},
 			{"store-failure", `"open"`},
 			{"store-timeout", "100ms"},

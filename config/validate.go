@@ -71,6 +71,11 @@ func (c Config) Validate() error {
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)
 	}
+	switch c.OnFull {
+	case OnFullEvict, OnFullRefuse:
+	default:
+		bad("on-full", "%q; want evict or refuse", c.OnFull)
+	}
 	switch c.StoreFailure {
 	case FailOpen, FailClosed, FailLocal:
 	default:

@@ -62,7 +62,8 @@ type GuardOptions struct {
 // which the local policy decides from and which the session gauges read.
 // The store bounds each of its own calls (Redis: RedisOptions.Timeout); Guard
 // only decides what a failed call means. Store failures are logged on the
-// transitions only: healthy → failing (warn) and failing → recovered (info).
+// transitions only: healthy → failing (warn) and failing → recovered (info),
+// at most one line per 10 s while the store flaps (failure_log.go).
 type Guard struct {
 	store  Store
 	local  *Memory
@@ -73,8 +74,9 @@ type Guard struct {
 	failing     atomic.Bool
 	lastFailure atomic.Int64 // Unix ns of the clock
 	mu          sync.Mutex   // serialises the transitions
-	since       int64
 	failedCalls atomic.Uint64
+	log         *transitionLog
+	provisional provisional
 }
 
 var (
@@ -98,7 +100,12 @@ func NewGuard(store Store, opts GuardOptions) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local table: %w", err)
 	}
-	return &Guard{store: store, local: local, policy: opts.Policy, clock: opts.Clock, logger: opts.Logger}, nil
+	g := &Guard{store: store, local: local, policy: opts.Policy, clock: opts.Clock, logger: opts.Logger,
+		log: newTransitionLog(opts.Logger, opts.Policy), provisional: newProvisional(opts.TTL)}
+	if r, ok := store.(*Redis); ok {
+		r.useMirror(guardMirror{g}) // the sessions it re-seeds an empty Redis with
+	}
+	return g, nil
 }
 
 // Admit implements Store.
@@ -112,6 +119,7 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 		}
 		if d.Admitted() {
 			g.remember(ctx, req)
+			g.provisional.confirm(req.UserID, req.SessionID)
 		}
 		return d, nil
 	}
@@ -121,12 +129,16 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 	g.failed(err)
 	switch g.policy {
 	case FailClosed:
+		g.touch(ctx, req)
 		return Decision{}, unavailable(err)
 	case FailLocal:
 		d, _ = g.local.Admit(ctx, req)
 	default:
 		d = g.remember(ctx, req)
 		d.Limit = max(req.Limit, 1)
+	}
+	if d.Result == Started || (d.Admitted() && g.provisional.has(req.UserID, req.SessionID)) {
+		g.provisional.add(req.UserID, req.SessionID) // or keep it provisional while it plays
 	}
 	d.Degraded = true
 	return d, nil
@@ -140,12 +152,23 @@ func (g *Guard) remember(ctx context.Context, req Request) Decision {
 	return d
 }
 
+// touch refreshes a session the local table knows, and adds nothing: a
+// device refused by the closed policy is still playing, and the local table
+// is what re-seeds an empty Redis (redis_reseed.go).
+func (g *Guard) touch(ctx context.Context, req Request) {
+	req.Limit = 1
+	if d, _ := g.local.Admit(ctx, req); d.Result == Started {
+		_, _ = g.local.End(ctx, req.UserID, req.SessionID, EndedByPlayer)
+	}
+}
+
 // End implements Store. The session leaves the local table even when the
 // store cannot be asked, so that the local policy frees its slot here.
 func (g *Guard) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
 	wasFailing, start := g.started()
 	ended, err := g.store.End(ctx, userID, sessionID, reason)
 	_, _ = g.local.End(ctx, userID, sessionID, reason)
+	g.provisional.confirm(userID, sessionID)
 	if err != nil {
 		return false, g.failedCall(ctx, err)
 	}
@@ -205,6 +228,7 @@ func (g *Guard) TopUsers(n int) []UserCount { return g.local.TopUsers(n) }
 
 // Close closes the store and the local table.
 func (g *Guard) Close() error {
+	g.log.close()
 	return errors.Join(g.store.Close(), g.local.Close())
 }
 
@@ -242,10 +266,9 @@ func (g *Guard) failed(err error) {
 	if g.failing.Load() {
 		return
 	}
-	g.since = now
 	g.failedCalls.Store(1)
 	g.failing.Store(true)
-	g.logger.Warn("session store failing; deciding by -store-failure until it answers again", "policy", string(g.policy), "err", err)
+	g.log.failing(err)
 }
 
 // succeeded notes a call that worked. A call that began while the store was
@@ -260,8 +283,5 @@ func (g *Guard) succeeded(wasFailing bool, start int64) {
 		return
 	}
 	g.failing.Store(false)
-	g.logger.Info("session store recovered",
-		"policy", string(g.policy),
-		"down_for", time.Duration(g.clock().UnixNano()-g.since).Round(time.Millisecond).String(),
-		"failed_calls", g.failedCalls.Load())
+	g.log.recovered(g.failedCalls.Load())
 }

@@ -163,7 +163,7 @@ func TestGuardRedisOutage(t *testing.T) {
 			d, err := s.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "s1", Limit: 3})
 			require.NoError(t, err)
 			assert.False(t, d.Degraded, "decided by Redis again")
-			assert.Equal(t, limiter.Started, d.Result, "the restarted Redis is empty")
+			assert.Equal(t, limiter.Refreshed, d.Result, "the restarted Redis was re-seeded with the sessions this replica knew")
 			tr.halt()
 			assert.Nil(t, tr.foreignErr.Load(), "every failure wraps ErrUnavailable")
 			if tt.policy == limiter.FailClosed {

@@ -41,6 +41,9 @@ type MemoryOptions struct {
 	// Rules are the session rules: leases, the policy over the limit,
 	// tombstones, shadow mode.
 	Rules Rules
+	// OnFull is what a new user gets when the table is full of live users.
+	// Default OnFullEvict.
+	OnFull OnFull
 }
 
 // Memory is the single-replica store: an LRU-bounded table of users, split in
@@ -59,6 +62,7 @@ type Memory struct {
 	shards   []shard
 	mask     uint64
 	maxUsers int64
+	refuse   bool // OnFullRefuse
 
 	users    atomic.Int64
 	sessions atomic.Int64
@@ -95,6 +99,12 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if opts.Clock == nil {
 		opts.Clock = monotonicClock()
 	}
+	if opts.OnFull == "" {
+		opts.OnFull = OnFullEvict
+	}
+	if _, err := ParseOnFull(string(opts.OnFull)); err != nil {
+		return nil, fmt.Errorf("memory store: %w", err)
+	}
 	n := maxShards
 	for n > 1 && opts.MaxUsers/n < minShardUsers {
 		n /= 2
@@ -112,6 +122,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		shards:   make([]shard, n),
 		mask:     uint64(n - 1),
 		maxUsers: int64(opts.MaxUsers),
+		refuse:   opts.OnFull == OnFullRefuse,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -172,6 +183,9 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	defer sh.mu.Unlock()
 
 	if u == nil {
+		if m.refuse && !m.makeRoom(sh, now) {
+			return Decision{}, ErrTableFull
+		}
 		u = &user{id: strings.Clone(req.UserID), bumped: now}
 		e := u.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {

@@ -35,13 +35,6 @@ var (
 // DefaultStoreTimeout is the default deadline of one store call.
 const DefaultStoreTimeout = 100 * time.Millisecond
 
-// reconnect backoff while the first connection cannot be made: short enough
-// that /readyz turns 200 within a second of Redis coming up.
-const (
-	minReconnectDelay = 50 * time.Millisecond
-	maxReconnectDelay = 500 * time.Millisecond
-)
-
 // RedisOptions configures a Redis store.
 type RedisOptions struct {
 	// URL is redis://[user:pass@]host:port[/db] or rediss://… for TLS; more
@@ -89,15 +82,18 @@ type Redis struct {
 	logger    *slog.Logger
 	clientOpt rueidis.ClientOption
 	client    atomic.Pointer[rueidis.Client]
+	gate      *dialGate
 	cache     *refreshCache
+	reseed    *reseeder
 
 	admitScript, touchScript, endScript, endAllScript, listScript *rueidis.Lua
 
 	calls, errs atomic.Uint64
 
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	stop       chan struct{}
+	done       chan struct{}
+	reseedDone chan struct{}
+	closeOnce  sync.Once
 }
 
 var (
@@ -150,6 +146,9 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if copt.ClientName == "" {
 		copt.ClientName = "streamgate"
 	}
+	// Connects back off while they fail (redis_dial.go).
+	gate := newDialGate()
+	copt.DialCtxFn = gate.DialCtx
 	// A connection broken while idle (Redis restarted) is only found out by
 	// the next call on it: retry such a call at once, within the same
 	// deadline, until it meets a fresh connection. Retries with a delay
@@ -175,6 +174,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		timeout:      opts.Timeout,
 		logger:       opts.Logger,
 		clientOpt:    copt,
+		gate:         gate,
 		// Every script may run twice when a reply is lost: admitting twice
 		// refreshes what the first run started, listing reads, and ending
 		// twice only reports "was not active" the second time.
@@ -187,6 +187,8 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
+	r.reseed = newReseeder(r)
+	gate.onConnect = r.reseed.suspect
 	if opts.RefreshInterval > 0 {
 		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), opts.MaxUsers, opts.Clock); err != nil {
 			return nil, fmt.Errorf("redis store: %w", err)
@@ -203,6 +205,11 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	} else {
 		close(r.done)
 	}
+	r.reseedDone = make(chan struct{})
+	go func() {
+		defer close(r.reseedDone)
+		r.reseed.loop(r.stop)
+	}()
 	return r, nil
 }
 
@@ -217,9 +224,11 @@ const flushDelay = 50 * time.Microsecond
 // every stale one in turn.
 const immediateRetries = 4
 
-// retryAtOnce is the client's RetryDelayFn: a few immediate retries, then none.
-func retryAtOnce(attempts int, _ rueidis.Completed, _ error) time.Duration {
-	if attempts <= immediateRetries {
+// retryAtOnce is the client's RetryDelayFn: a few immediate retries of a
+// call that met a broken connection, then none. A failed connect is not
+// retried: the next attempt waits for the dial backoff.
+func retryAtOnce(attempts int, _ rueidis.Completed, err error) time.Duration {
+	if attempts <= immediateRetries && !isConnectError(err) {
 		return 0
 	}
 	return -1
@@ -237,8 +246,7 @@ func (r *Redis) connect() error {
 
 func (r *Redis) connectLoop() {
 	defer close(r.done)
-	delay := minReconnectDelay
-	t := time.NewTimer(delay)
+	t := time.NewTimer(r.gate.untilNext())
 	defer t.Stop()
 	for {
 		select {
@@ -250,8 +258,7 @@ func (r *Redis) connectLoop() {
 			r.logger.Info("connected to redis")
 			return
 		}
-		delay = min(2*delay, maxReconnectDelay)
-		t.Reset(delay)
+		t.Reset(r.gate.untilNext())
 	}
 }
 
@@ -262,18 +269,25 @@ var errNotConnected = errors.New("not connected to redis yet")
 // caller gave up first (a player hanging up is not Redis failing).
 func (r *Redis) call(ctx context.Context, do func(context.Context, rueidis.Client) rueidis.RedisResult) (rueidis.RedisMessage, error) {
 	r.calls.Add(1)
+	msg, err := r.roundTrip(ctx, do)
+	if err != nil && ctx.Err() == nil {
+		r.errs.Add(1)
+	}
+	return msg, err
+}
+
+// roundTrip is call without the counting: the marker checks of
+// redis_reseed.go are not calls of the gate's.
+func (r *Redis) roundTrip(ctx context.Context, do func(context.Context, rueidis.Client) rueidis.RedisResult) (rueidis.RedisMessage, error) {
 	c := r.client.Load()
 	if c == nil {
-		r.errs.Add(1)
 		return rueidis.RedisMessage{}, fmt.Errorf("%w: %w", ErrUnavailable, errNotConnected)
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	cctx, release := r.withDeadline(ctx)
 	msg, err := do(cctx, *c).ToMessage()
-	cancel()
+	err = callError(cctx, err)
+	release()
 	if err != nil {
-		if ctx.Err() == nil {
-			r.errs.Add(1)
-		}
 		return msg, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return msg, nil
@@ -286,8 +300,27 @@ func (r *Redis) script(ctx context.Context, s *rueidis.Lua, userID string, args 
 }
 
 // Admit implements Store: from the refresh cache when this replica refreshed
-// the session less than RefreshInterval ago, else one script run.
+// the session less than RefreshInterval ago, else one script run. A decision
+// other than a refresh taken while a new connection was made is taken again
+// once Redis is known not to have lost its sessions (redis_reseed.go).
 func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
+	gen, losses := r.reseed.gen.Load(), r.reseed.losses.Load()
+	d, err := r.admit(ctx, req)
+	if err == nil && d.Result != Refreshed && r.reseed.gen.Load() != gen {
+		if err := r.reseed.ready(ctx, req.UserID); err != nil {
+			return Decision{}, fmt.Errorf("admitting session: %w", err)
+		}
+		if r.reseed.losses.Load() != losses {
+			return r.redecide(ctx, req, d)
+		}
+	}
+	if err == nil && d.Result == Started {
+		return r.inGrace(ctx, req, d)
+	}
+	return d, err
+}
+
+func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
 	var (
 		at   int64
@@ -307,6 +340,12 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 			return d, nil
 		}
 		at, left = r.cache.now(), carried
+	}
+	if err := r.reseed.ready(ctx, req.UserID); err != nil {
+		return Decision{}, fmt.Errorf("admitting session: %w", err)
+	}
+	if r.reseed.unknownInGrace(ctx, req) {
+		return Decision{}, fmt.Errorf("admitting session: %w: redis is being re-seeded after losing its sessions", ErrUnavailable)
 	}
 	noMedia := "0"
 	if req.NoMedia {
@@ -400,9 +439,10 @@ func (r *Redis) List(ctx context.Context, userID string) ([]Session, error) {
 	return sessions, nil
 }
 
-// Ping implements Store: one PING, with the store's deadline.
+// Ping implements Store: one PING, with the store's deadline. It may
+// connect during the dial backoff.
 func (r *Redis) Ping(ctx context.Context) error {
-	_, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+	_, err := r.call(context.WithValue(ctx, probeKey{}, true), func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return c.Do(ctx, c.B().Ping().Build())
 	})
 	if err != nil {
@@ -423,6 +463,7 @@ func (r *Redis) Close() error {
 		close(r.stop)
 		<-r.done
 		<-r.flushDone
+		<-r.reseedDone
 		if c := r.client.Load(); c != nil {
 			(*c).Close()
 		}

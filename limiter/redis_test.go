@@ -193,6 +193,10 @@ func TestRedisKeys(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, keys)
 		for _, k := range keys {
+			if k == "streamgate:marker" {
+				// Without TTL on purpose: its loss tells that Redis lost its data.
+				continue
+			}
 			assert.True(t, strings.HasPrefix(k, "streamgate:{"), k)
 			pttl, err := raw.Do(ctx, raw.B().Pttl().Key(k).Build()).AsInt64()
 			require.NoError(t, err)
@@ -241,7 +245,7 @@ func TestRedisDeadline(t *testing.T) {
 
 	srv.Pause()
 	t.Cleanup(srv.Resume)
-	for _, call := range []func() error{
+	for i, call := range []func() error{
 		func() error {
 			_, err := s.Admit(ctx, limiter.Request{UserID: "u", SessionID: "s", Limit: 1})
 			return err
@@ -254,7 +258,11 @@ func TestRedisDeadline(t *testing.T) {
 		select {
 		case err := <-done:
 			assert.ErrorIs(t, err, limiter.ErrUnavailable)
-			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			if i == 0 {
+				// Later calls may instead meet the dial backoff, once
+				// a reconnect to the stopped server has timed out.
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+			}
 		case <-time.After(10 * timeout):
 			t.Fatal("a call to a stopped redis outlived its deadline tenfold")
 		}

@@ -300,3 +300,14 @@ func (u *cachedUser) holdsPending() bool {
 	}
 	return false
 }
+
+// clear drops every entry: after Redis lost its sessions, none of them says
+// anything true of Redis.
+func (c *refreshCache) clear() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.users.Purge()
+		sh.mu.Unlock()
+	}
+}

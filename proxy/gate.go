@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -107,6 +108,13 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 			// The player hung up while the store was asked: not a store
 			// failure, and nobody is left to answer.
 			answerClientClosed(w, r, g.Metrics, g.Logger)
+			return false
+		}
+		if errors.Is(err, limiter.ErrTableFull) {
+			g.Metrics.rejectedFull.Inc()
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "table-full",
+				"Session table full", "The gate is tracking as many viewers as it can; try again shortly."))
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()

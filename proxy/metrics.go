@@ -16,6 +16,7 @@ type Metrics struct {
 	admittedRefresh prometheus.Counter
 	rejectedLimit   prometheus.Counter
 	rejectedStore   prometheus.Counter
+	rejectedFull    prometheus.Counter
 	degraded        *prometheus.CounterVec
 	invalid         *prometheus.CounterVec
 	decision        prometheus.Histogram
@@ -33,13 +34,14 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 	}, []string{"result"})
 	rejections := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "streamgate_rejections_total",
-		Help: "Requests the gate refused: 429 over the limit, or 503 when the store could not be asked and -store-failure is closed.",
+		Help: "Requests the gate refused: 429 over the limit, 503 when the store could not be asked and -store-failure is closed, or 503 when -on-full refuse met a table full of live users.",
 	}, []string{"reason"})
 	m := &Metrics{
 		admittedNew:     admissions.WithLabelValues("new"),
 		admittedRefresh: admissions.WithLabelValues("refresh"),
 		rejectedLimit:   rejections.WithLabelValues("limit"),
 		rejectedStore:   rejections.WithLabelValues("store_unavailable"),
+		rejectedFull:    rejections.WithLabelValues("table_full"),
 		degraded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_degraded_decisions_total",
 			Help: "Decisions taken by the -store-failure policy because the store could not be asked in time.",

@@ -216,7 +216,7 @@ func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	if cfg.UsesRedis() {
 		return newRedisStore(cfg, logger)
 	}
-	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Rules: rules(cfg)})
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: limiter.OnFull(cfg.OnFull), Rules: rules(cfg)})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// proc is one child process, stopped by its PID.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+func start(dir, name string, argv ...string) (*proc, error) {
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	return &proc{name: name, cmd: cmd, log: logPath}, nil
+}
+
+// stop sends SIGTERM, then SIGKILL after a few seconds.
+func (p *proc) stop() {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// tail is the end of the process's output, for error messages.
+func (p *proc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(len(lines)-5, 0):], "\n")
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// moduleRoot is the directory of the go.mod above the working directory.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the streamgate module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// buildStreamgate builds the proxy binary into dir.
+func buildStreamgate(dir string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "streamgate")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/streamgate")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/streamgate: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startRedis starts a redis-server without persistence on a free loopback port.
+func startRedis(dir string) (*proc, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	p, err := start(dir, "redis", "redis-server", "--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning")
+	if err != nil {
+		return nil, "", err
+	}
+	if err := waitTCP(addr, 10*time.Second); err != nil {
+		p.stop()
+		return nil, "", fmt.Errorf("redis-server: %w: %s", err, p.tail())
+	}
+	return p, addr, nil
+}
+
+func waitTCP(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			_ = c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not listening after %s", addr, d)
+}
+
+// replica is one streamgate process.
+type replica struct {
+	*proc
+	url   string // the proxy listener
+	admin string // the admin listener
+}
+
+// counter sums the samples of a metric on the replica's /metrics.
+func (r *replica) counter(name string) float64 {
+	resp, err := http.Get(r.admin + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != '{' && line[len(name)] != ' ') {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func startReplica(dir, bin, name, upstream string, o Options) (*replica, error) {
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{bin,
+		"-listen", listen, "-admin-listen", admin, "-upstream", upstream,
+		"-session-ttl", o.TTL.String(), "-max-streams", strconv.Itoa(o.Limit),
+		"-log-format", "text", "-log-level", "warn", "-shutdown-timeout", "2s",
+	}
+	if o.RedisURL != "" {
+		args = append(args, "-store", o.RedisURL)
+	}
+	if o.StoreTimeout > 0 {
+		args = append(args, "-store-timeout", o.StoreTimeout.String())
+	}
+	if o.RefreshInterval >= 0 {
+		args = append(args, "-refresh-interval", o.RefreshInterval.String())
+	}
+	p, err := start(dir, name, args...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/readyz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &replica{proc: p, url: "http://" + listen, admin: "http://" + admin}, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			p.stop()
+			return nil, fmt.Errorf("%s not ready: %s", name, p.tail())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,26 @@
+package limiter
+
+import "time"
+
+// eachUser calls f for every user with active sessions in the table, shard by
+// shard, each shard copied under its lock and handed out outside it, until f
+// returns false. It is what a replica re-seeds an empty Redis from.
+func (m *Memory) eachUser(f func(userID string, sessions []Session) bool) {
+	for i := range m.shards {
+		for _, su := range m.snapshotShard(&m.shards[i]) {
+			sessions := make([]Session, len(su.Sessions))
+			for j, s := range su.Sessions {
+				sessions[j] = Session{ID: s.SessionID, StartedAt: s.StartedAt, LastSeen: s.LastSeen, ExpiresAt: s.LastSeen.Add(time.Duration(m.ttl))}
+				if s.Device != nil {
+					sessions[j].Device = *s.Device
+				}
+			}
+			if !f(su.UserID, sessions) {
+				return
+			}
+		}
+	}
+}
+
+// now is the table's clock.
+func (m *Memory) now() time.Time { return m.clock() }

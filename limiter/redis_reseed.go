@@ -1,0 +1,329 @@
+package limiter
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Re-seeding an empty Redis. Redis runs without persistence: after a
+// restart, or a failover to a replica that lost writes, it has forgotten
+// every session, and the next device to ask would take a playing device's
+// slot. Each replica notices the loss and writes back the sessions it knows
+// (its local mirror, which Guard keeps under every policy) before it admits
+// new sessions.
+//
+// The loss is noticed by a marker key without TTL holding a random value:
+// the replica checks it on every new connection (a restarted Redis breaks
+// them all) and every markerCheckEvery (FLUSHALL, a failover without
+// reconnect). A marker that is gone or differs from the one the replica
+// knew means Redis lost writes.
+var (
+	//go:embed redis_reseed.lua
+	reseedSource string
+	//go:embed redis_marker.lua
+	markerSource string
+)
+
+// markerKey names this Redis's generation.
+const markerKey = keyPrefix + "marker"
+
+// markerCheckEvery is how often the marker is checked without a reconnect.
+const markerCheckEvery = time.Second
+
+// reseedGrace is how long after noticing the loss a replica does not start
+// new sessions from Redis's word: the other replicas notice it at their next
+// connect (within one dial backoff) or marker check, and until they have
+// written back their sessions Redis undercounts. New sessions meanwhile are
+// decided by the failure policy, as during the outage; refreshes are not.
+const reseedGrace = maxDialBackoff + markerCheckEvery
+
+// mirror is what a replica knows of its sessions: Guard's local table.
+type mirror interface {
+	// List returns the user's sessions the replica admitted, oldest first.
+	List(ctx context.Context, userID string) ([]Session, error)
+	// eachUser calls f for every user with active sessions, until f returns false.
+	eachUser(f func(userID string, sessions []Session) bool)
+	// now is the mirror's clock.
+	now() time.Time
+}
+
+// reseeder checks the marker and re-seeds Redis when it changed.
+type reseeder struct {
+	r      *Redis
+	script *rueidis.Lua
+	marker *rueidis.Lua
+	mirror atomic.Pointer[mirror]
+
+	// gen counts the connects and checks that may have met a new Redis;
+	// verified is the gen the last verification covered.
+	gen      atomic.Uint64
+	verified atomic.Uint64
+	// seeding is set while a re-seed pass runs: every Admit then seeds its
+	// own user first.
+	seeding atomic.Bool
+	// graceUntil (monoNow) ends the reseedGrace of the last loss.
+	graceUntil atomic.Int64
+
+	mu     sync.Mutex
+	known  string        // the marker this replica last saw
+	waitCh chan struct{} // closed when a verification completes
+	kick   chan struct{}
+
+	// losses counts the losses noticed.
+	losses atomic.Uint64
+
+	passes, seeded atomic.Uint64 // re-seed passes and sessions written, for tests
+}
+
+func newReseeder(r *Redis) *reseeder {
+	return &reseeder{
+		r:      r,
+		script: rueidis.NewLuaScriptRetryable(reseedSource),
+		marker: rueidis.NewLuaScriptRetryable(markerSource),
+		waitCh: make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+	}
+}
+
+// suspect notes that Redis may be new (a connection was made): admissions
+// wait for the next verification.
+func (s *reseeder) suspect() {
+	s.gen.Add(1)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loop verifies the marker when kicked and every markerCheckEvery. Only a
+// connect makes admissions wait for the verification; the periodic check,
+// for a Redis that lost its data without dropping connections, does not.
+func (s *reseeder) loop(stop <-chan struct{}) {
+	t := time.NewTicker(markerCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-s.kick:
+		case <-t.C:
+		}
+		s.verify(stop)
+	}
+}
+
+// verify checks the marker for the current gen and re-seeds when it changed.
+func (s *reseeder) verify(stop <-chan struct{}) {
+	gen := s.gen.Load()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	defer cancel()
+	s.mu.Lock()
+	known := s.known
+	s.mu.Unlock()
+	fresh := newMarker()
+	msg, err := s.r.roundTrip(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return s.marker.Exec(ctx, c, []string{markerKey}, []string{fresh})
+	})
+	if err != nil {
+		return // Redis is not answering; the next connect kicks again
+	}
+	current, err := msg.ToString()
+	if err != nil {
+		return
+	}
+	lost := known != "" && current != known
+	s.mu.Lock()
+	s.known = current
+	s.mu.Unlock()
+	if lost && s.mirror.Load() != nil {
+		s.r.logger.Warn("redis lost its sessions (restarted empty or failed over); re-seeding it from this replica's table")
+		s.losses.Add(1)
+		s.graceUntil.Store(monoNow() + int64(reseedGrace))
+		s.seeding.Store(true)
+		if s.r.cache != nil {
+			s.r.cache.clear() // its entries say Redis has sessions it no longer has
+		}
+	}
+	s.release(gen)
+	if lost {
+		s.pass(ctx)
+		s.seeding.Store(false)
+	}
+}
+
+// release lets the admissions waiting for gen (or earlier) go on.
+func (s *reseeder) release(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen > s.verified.Load() {
+		s.verified.Store(gen)
+	}
+	close(s.waitCh)
+	s.waitCh = make(chan struct{})
+}
+
+// pass writes back every session of the mirror.
+func (s *reseeder) pass(ctx context.Context) {
+	m := s.mirror.Load()
+	if m == nil {
+		return
+	}
+	s.passes.Add(1)
+	n := 0
+	(*m).eachUser(func(userID string, sessions []Session) bool {
+		if err := s.seed(ctx, userID, sessions, (*m).now()); err != nil {
+			return ctx.Err() == nil
+		}
+		n++
+		return true
+	})
+	s.r.logger.Info("re-seeded redis", "users", n)
+}
+
+// ready returns once an admission of userID may be decided by Redis: no
+// verification pending, and this user's sessions written back if a re-seed
+// runs. It waits at most the store timeout for a verification, then fails
+// with ErrUnavailable, so that the failure policy decides.
+func (s *reseeder) ready(ctx context.Context, userID string) error {
+	for s.verified.Load() < s.gen.Load() {
+		s.mu.Lock()
+		ch := s.waitCh
+		s.mu.Unlock()
+		if s.verified.Load() >= s.gen.Load() {
+			break
+		}
+		t := time.NewTimer(s.r.timeout)
+		select {
+		case <-ch:
+			t.Stop()
+		case <-t.C:
+			s.r.errs.Add(1)
+			return fmt.Errorf("%w: redis not verified yet after a reconnect: %w", ErrUnavailable, context.DeadlineExceeded)
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	if !s.seeding.Load() {
+		return nil
+	}
+	return s.seedUser(ctx, userID)
+}
+
+// seedUser writes back one user's sessions from the mirror.
+func (s *reseeder) seedUser(ctx context.Context, userID string) error {
+	m := s.mirror.Load()
+	if m == nil {
+		return nil
+	}
+	sessions, _ := (*m).List(ctx, userID)
+	return s.seed(ctx, userID, sessions, (*m).now())
+}
+
+// seed runs the re-seed script for one user's sessions.
+func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, now time.Time) error {
+	if len(sessions) == 0 {
+		return nil
+	}
+	args := append(make([]string, 0, 1+4*len(sessions)), s.r.ttlMicros)
+	for _, ss := range sessions {
+		args = append(args, seedArgs(ss, now)...)
+	}
+	msg, err := s.r.script(ctx, s.script, userID, args...)
+	if err != nil {
+		return fmt.Errorf("re-seeding: %w", err)
+	}
+	n, err := msg.AsInt64()
+	if err != nil {
+		return fmt.Errorf("re-seeding: %w: %w", ErrUnavailable, err)
+	}
+	s.seeded.Add(uint64(n))
+	return nil
+}
+
+// seedArgs is one session as redis_reseed.lua takes it: id, age of the last
+// heartbeat and of the start (µs, on the mirror's clock), encoded device.
+func seedArgs(ss Session, now time.Time) []string {
+	return []string{
+		ss.ID,
+		strconv.FormatInt(max(now.Sub(ss.LastSeen).Microseconds(), 0), 10),
+		strconv.FormatInt(max(now.Sub(ss.StartedAt).Microseconds(), 0), 10),
+		encodeDevice(ss.Device),
+	}
+}
+
+func newMarker() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// useMirror makes m what this store re-seeds Redis from.
+func (r *Redis) useMirror(m mirror) { r.reseed.mirror.Store(&m) }
+
+// redecide decides again an admission that a connect interrupted when the
+// connect turned out to meet a Redis that had lost its sessions. A session it started that this
+// replica does not know is ended, the user's sessions are written back, and
+// the request is decided again.
+func (r *Redis) redecide(ctx context.Context, req Request, d Decision) (Decision, error) {
+	if d.Result == Started && !r.reseed.knows(ctx, req) {
+		if _, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer); err != nil {
+			return Decision{}, err
+		}
+	}
+	d, err := r.admit(ctx, req)
+	if err != nil || d.Result != Started {
+		return d, err
+	}
+	return r.inGrace(ctx, req, d)
+}
+
+// unknownInGrace reports whether an admission should go to the failure
+// policy without asking Redis: during the reseedGrace, a session this
+// replica does not know may be new, and Redis may still undercount.
+func (s *reseeder) unknownInGrace(ctx context.Context, req Request) bool {
+	return monoNow() < s.graceUntil.Load() && !s.knows(ctx, req)
+}
+
+// knows reports whether the mirror holds the session as admitted by Redis.
+func (s *reseeder) knows(ctx context.Context, req Request) bool {
+	m := s.mirror.Load()
+	if m == nil {
+		return false
+	}
+	sessions, _ := (*m).List(ctx, req.UserID)
+	for _, ss := range sessions {
+		if ss.ID == req.SessionID {
+			return true
+		}
+	}
+	return false
+}
+
+// inGrace undoes a session Redis started during the reseedGrace and hands the
+// decision to the failure policy.
+func (r *Redis) inGrace(ctx context.Context, req Request, d Decision) (Decision, error) {
+	if monoNow() >= r.reseed.graceUntil.Load() {
+		return d, nil
+	}
+	if _, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer); err != nil {
+		return Decision{}, err
+	}
+	return Decision{}, fmt.Errorf("%w: redis is being re-seeded after losing its sessions", ErrUnavailable)
+}
