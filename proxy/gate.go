@@ -112,6 +112,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		}
 		if errors.Is(err, limiter.ErrTableFull) {
 			g.Metrics.rejectedFull.Inc()
+			noteDecision(w, DecisionRejected, id.UserID, id.SessionID) // a 503 tells it from the limit's 429
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "table-full",
 				"Session table full", "The gate is tracking as many viewers as it can; try again shortly."))
