@@ -89,6 +89,22 @@ type Config struct {
 	// carrying the user's limit, overriding MaxStreams (-limit-header,
 	// default none: off).
 	LimitHeader string
+	// CMCD reads the Common Media Client Data players send: its sid is the
+	// session id of a request whose configured source gave none, and its d,
+	// bl and ot keep a buffering player's session active (-cmcd, default true).
+	CMCD bool
+	// MaxLease caps how long after a session's last request the media it
+	// was given keeps it active; 0 is the TTL-only rule (-max-lease, default 5m).
+	MaxLease time.Duration
+	// CORSOrigins is a comma-separated list of web origins
+	// (scheme://host[:port]) whose pages may play through the gate, with
+	// credentials, or "*" for any page, without credentials
+	// (-cors-origins, default empty: no CORS).
+	CORSOrigins string
+	// MintSessions gives a manifest request that has a user but no session
+	// id a fresh session id, threaded through the manifest's URIs as
+	// sg_session (-mint-sessions, default false).
+	MintSessions bool
 	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
 	MaxUsers int
 	// OnFull is what a new user gets when the memory table is full of users
@@ -154,6 +170,8 @@ func Default() Config {
 		JWTCacheSize:    65536,
 		TokenCookie:     "streamgate_token",
 		TokenParam:      "token",
+		CMCD:            true,
+		MaxLease:        5 * time.Minute,
 		MaxUsers:        1_000_000,
 		OnFull:          OnFullEvict,
 		Store:           "memory",

@@ -47,6 +47,8 @@ func TestParseDefaultsAreSPECs(t *testing.T) {
 	assert.Empty(t, c.AdminToken)
 	assert.Equal(t, 30*time.Second, c.ShutdownTimeout)
 	assert.Equal(t, "json", c.LogFormat)
+	assert.True(t, c.CMCD)
+	assert.Equal(t, 5*time.Minute, c.MaxLease)
 }
 
 func TestDefaultRefreshIntervalStaysUnderHalfTheTTL(t *testing.T) {
@@ -126,6 +128,11 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, c.Demo)
 	assert.Equal(t, "redis://redis:6379/2", c.Store)
+
+	c, err = parse(nil, env{"STREAMGATE_DEMO": "true", "STREAMGATE_CMCD": "false", "STREAMGATE_MAX_LEASE": "0"})
+	require.NoError(t, err)
+	assert.False(t, c.CMCD)
+	assert.Zero(t, c.MaxLease, "0 is the TTL-only rule")
 }
 
 func TestFlagWinsOverEnvironment(t *testing.T) {
@@ -166,6 +173,9 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{name: "session ttl zero", args: []string{"-demo", "-session-ttl", "0s"}, flag: "session-ttl"},
 		{name: "upstream timeout negative", args: []string{"-demo", "-upstream-timeout", "-1s"}, flag: "upstream-timeout"},
 		{name: "store timeout zero", args: []string{"-demo", "-store-timeout", "0"}, flag: "store-timeout"},
+		{name: "max lease negative", args: []string{"-demo", "-max-lease", "-1m"}, flag: "max-lease"},
+		{name: "max lease without a unit", args: []string{"-demo", "-max-lease", "300"}, flag: "max-lease"},
+		{name: "cmcd not a boolean", env: env{"STREAMGATE_DEMO": "1", "STREAMGATE_CMCD": "sometimes"}, flag: "cmcd"},
 		{name: "shutdown timeout negative", args: []string{"-demo", "-shutdown-timeout", "-5s"}, flag: "shutdown-timeout"},
 		{name: "refresh interval negative", args: []string{"-demo", "-refresh-interval", "-1s"}, flag: "refresh-interval"},
 		{name: "refresh interval half the ttl", args: []string{"-demo", "-refresh-interval", "30s"}, flag: "refresh-interval"},

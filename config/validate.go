@@ -50,6 +50,9 @@ func (c Config) Validate() error {
 			bad(p.flag, "must be greater than zero")
 		}
 	}
+	if c.MaxLease < 0 {
+		bad("max-lease", "must not be negative (0 keeps the TTL-only rule)")
+	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown-timeout", "must not be negative")
 	}
@@ -67,6 +70,7 @@ func (c Config) Validate() error {
 	}
 
 	c.validateIdentity(bad)
+	c.validateBrowser(bad)
 
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)

@@ -33,6 +33,11 @@ type GateOptions struct {
 	// Refusals, when not nil, counts each 429 per user for the console. It is
 	// touched on refusals only; admitted requests never reach it.
 	Refusals *limiter.Refusals
+	// MintSessions gives a manifest request with a user but no session id a
+	// fresh session id, handed on in the manifest's URIs as
+	// identity.SessionParam; the session takes its slot at its first request
+	// that carries it (-mint-sessions, default false).
+	MintSessions bool
 }
 
 // Gate returns the admission middleware: it identifies each request, asks the
@@ -85,8 +90,28 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.end(w, r, id)
 		return
 	}
-	if g.admit(w, r, id) {
+	if id.SessionID == "" {
+		// A manifest from a player that sends its session id only from its
+		// next request on (CMCD): it passes without taking a slot, and the
+		// media it lists does not pass without one. With -mint-sessions the
+		// gate gives it one, which its URIs hand on: the slot is taken by
+		// the first request that comes back with it, so a player that never
+		// comes back holds none.
+		if g.MintSessions {
+			minted := identity.MintSessionID()
+			g.Metrics.minted.Inc()
+			g.next.ServeHTTP(w, manifest.WithQuery(r, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
+			return
+		}
 		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+		return
+	}
+	if g.admit(w, r, id) {
+		if id.SessionQuery == "" {
+			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+			return
+		}
+		g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
 	}
 }
 

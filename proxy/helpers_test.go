@@ -105,6 +105,8 @@ type gatewayOptions struct {
 	limit int
 	// store replaces the memory store (fault injection).
 	store limiter.Store
+	// noCMCD is -cmcd=false.
+	noCMCD bool
 }
 
 // gateway is the proxy listener as run() builds it, on a real socket, in
@@ -147,7 +149,7 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	stats, _ := g.store.(limiter.StatsReporter)
 	metrics := proxy.NewMetrics(g.reg, stats)
 	gate := proxy.Gate(proxy.GateOptions{
-		Store: g.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
+		Store: g.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(!opts.noCMCD),
 		Limit: opts.limit, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: opts.headerTimeout, Metrics: metrics, Logger: logger})

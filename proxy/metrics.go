@@ -22,6 +22,7 @@ type Metrics struct {
 	decision        prometheus.Histogram
 	upstreamErrors  *prometheus.CounterVec
 	byLimit         *limitCounters
+	minted          prometheus.Counter
 	policy          *policyMetrics
 }
 
@@ -59,8 +60,12 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 			Name: "streamgate_upstream_errors_total",
 			Help: "Requests that got no answer from the origin: unreachable (502), timeout (504), or the player hung up first (499, client_closed).",
 		}, []string{"reason"}),
+		minted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "streamgate_minted_sessions_total",
+			Help: "Session ids the gate minted for manifests requested without one (-mint-sessions); a slot is taken only when one comes back.",
+		}),
 	}
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors)
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.minted)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
 	m.policy = newPolicyMetrics(reg)

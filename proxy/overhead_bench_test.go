@@ -24,8 +24,8 @@ import (
 )
 
 // benchGate builds the proxy listener's handler chain exactly as run() does,
-// around next.
-func benchGate(b *testing.B, next http.Handler) http.Handler {
+// around next, with CORS for corsOrigins when given.
+func benchGate(b *testing.B, next http.Handler, corsOrigins ...string) http.Handler {
 	b.Helper()
 	store, err := limiter.NewMemory(limiter.MemoryOptions{TTL: time.Hour, MaxUsers: 100_000})
 	if err != nil {
@@ -38,7 +38,11 @@ func benchGate(b *testing.B, next http.Handler) http.Handler {
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
-	return proxy.Handler(logger, gate, next)
+	if len(corsOrigins) == 0 {
+		return proxy.Handler(logger, gate, next)
+	}
+	cors := proxy.CORS(proxy.CORSOptions{Origins: corsOrigins, RequestHeaders: []string{"X-User-Id", "X-Session-Id"}})
+	return proxy.Handler(logger, gate, next, cors)
 }
 
 // discardWriter is the cheapest ResponseWriter, so the gate's own cost shows.
@@ -50,9 +54,24 @@ func (w *discardWriter) WriteHeader(int)             {}
 
 // BenchmarkGateOnly is the gate's cost alone: identity, decision, metrics and
 // the recover wrapper, in front of a handler that does nothing. Every request
-// refreshes one of 10,000 users' sessions.
+// refreshes one of 10,000 users' sessions. cors=on adds -cors-origins, for a
+// request without Origin (a native player) and one from an allowed page.
 func BenchmarkGateOnly(b *testing.B) {
-	h := benchGate(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, bb := range []struct {
+		name   string
+		cors   []string
+		origin string
+	}{
+		{name: "cors=off"},
+		{name: "cors=on", cors: []string{"https://player.example"}},
+		{name: "cors=on/origin", cors: []string{"https://player.example"}, origin: "https://player.example"},
+	} {
+		b.Run(bb.name, func(b *testing.B) { benchmarkGateOnly(b, bb.origin, bb.cors...) })
+	}
+}
+
+func benchmarkGateOnly(b *testing.B, origin string, corsOrigins ...string) {
+	h := benchGate(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), corsOrigins...)
 	const users = 10_000
 	uids := make([]string, users)
 	for i := range uids {
@@ -63,6 +82,9 @@ func BenchmarkGateOnly(b *testing.B) {
 	r := httptest.NewRequest(http.MethodGet, "/v/seg-1.ts", nil)
 	r.Header.Set("X-User-Id", uids[0])
 	r.Header.Set("X-Session-Id", "session-1")
+	if origin != "" {
+		r.Header.Set("Origin", origin)
+	}
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -30,8 +30,13 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// Handler composes the proxy listener's chain in one place: recover → gate →
-// upstream.
-func Handler(logger *slog.Logger, gate func(http.Handler) http.Handler, upstream http.Handler) http.Handler {
-	return Recover(logger)(gate(upstream))
+// Handler composes the proxy listener's chain in one place: recover →
+// cors → gate → upstream. cors, when given, is the CORS middleware: it
+// answers preflights before the gate asks for an identity.
+func Handler(logger *slog.Logger, gate func(http.Handler) http.Handler, upstream http.Handler, cors ...func(http.Handler) http.Handler) http.Handler {
+	h := gate(upstream)
+	for _, c := range cors {
+		h = c(h)
+	}
+	return Recover(logger)(h)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamgate/streamgate/proxy/identity"
 	"github.com/streamgate/streamgate/proxy/manifest"
 )
 
@@ -25,11 +26,16 @@ type UpstreamOptions struct {
 	URL *url.URL
 	// HeaderTimeout is the longest wait for the origin's response headers.
 	HeaderTimeout time.Duration
-	// RewritePlaylists appends the token to the URIs of HLS playlists
-	// answered to requests whose token came in the query (-identity jwt).
+	// RewritePlaylists appends the token, or a minted or query session id,
+	// to the URIs of HLS playlists and DASH MPDs answered to requests that
+	// carried it in the query (-identity jwt, -mint-sessions), and removes it
+	// from the URL sent to the origin.
 	RewritePlaylists bool
-	Metrics          *Metrics
-	Logger           *slog.Logger
+	// MintSessions removes identity.SessionParam from every URL sent to the
+	// origin (-mint-sessions).
+	MintSessions bool
+	Metrics      *Metrics
+	Logger       *slog.Logger
 }
 
 // Upstream is the reverse proxy to the origin.
@@ -49,6 +55,11 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			pr.SetXForwarded()
 			if opts.RewritePlaylists {
 				manifest.AskPlainPlaylist(pr)
+			}
+			if opts.MintSessions {
+				// Also when the session came from elsewhere: the origin has
+				// no use for it, and its logs should not keep it.
+				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, identity.SessionParam)
 			}
 		},
 		ModifyResponse: manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger),

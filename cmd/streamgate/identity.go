@@ -17,13 +17,13 @@ import (
 // flag value (exit status 2); a JWKS URL that does not answer is not.
 func newIdentity(cfg config.Config, reg prometheus.Registerer, logger *slog.Logger) (id identity.Identifier, close func(), err error) {
 	if cfg.Identity != config.IdentityJWT {
-		return identity.NewHeaderIdentity(cfg.UserHeader, cfg.SessionHeader).WithLimitHeader(cfg.LimitHeader), func() {}, nil
+		return identity.NewHeaderIdentity(cfg.UserHeader, cfg.SessionHeader).WithLimitHeader(cfg.LimitHeader).WithCMCD(cfg.CMCD).WithSessionParam(cfg.MintSessions), func() {}, nil
 	}
 	j, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{
 		Keys: cfg.JWTKeys, SecretFile: cfg.JWTSecretFile,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		SessionClaim: cfg.JWTSessionClaim, LimitClaim: cfg.JWTLimitClaim,
-		Cookie: cfg.TokenCookie, Param: cfg.TokenParam, CacheSize: cfg.JWTCacheSize,
+		Cookie: cfg.TokenCookie, Param: cfg.TokenParam, CacheSize: cfg.JWTCacheSize, CMCD: cfg.CMCD, SessionParam: cfg.MintSessions,
 		Registerer: reg, Logger: logger,
 	})
 	switch {

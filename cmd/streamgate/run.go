@@ -132,10 +132,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOu
 		Metrics:       metrics,
 		Logger:        logger,
 		Refusals:      refusals,
+		MintSessions:  cfg.MintSessions,
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
-		RewritePlaylists: cfg.Identity == config.IdentityJWT})
-	proxyHandler, closeAccessLog := withAccessLog(proxy.Handler(logger, gate, origin), accessOut, reg, logger)
+		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions})
+	proxyHandler, closeAccessLog := withAccessLog(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), accessOut, reg, logger)
 	// After shutdown has drained the proxy listener, so its last lines are written.
 	defer closeAccessLog()
 	proxySrv := proxy.NewServer(proxyHandler, logger)
@@ -163,6 +164,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOu
 	}
 	logger.Info("streamgate stopped")
 	return nil
+}
+
+// corsOptions are -cors-origins and the request headers a page may send:
+// the identity and limit headers as configured.
+func corsOptions(cfg config.Config) proxy.CORSOptions {
+	headers := []string{cfg.UserHeader, cfg.SessionHeader}
+	if cfg.LimitHeader != "" {
+		headers = append(headers, cfg.LimitHeader)
+	}
+	return proxy.CORSOptions{Origins: cfg.CORSOriginList(), RequestHeaders: headers}
 }
 
 // serveUntilShutdown serves until Shutdown or Close, which is not an error.

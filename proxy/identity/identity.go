@@ -20,6 +20,13 @@ type Identity struct {
 	// appended: the token came in the query, and a player that cannot set
 	// headers must keep it on every request.
 	PlaylistQuery string
+	// SessionQuery, when set, is the escaped SessionParam pair the session
+	// id came in: a manifest answered to this request hands it on in its
+	// URIs, as it hands on PlaylistQuery.
+	SessionQuery string
+	// CMCD is what the player sent as Common Media Client Data, read once
+	// per request; zero when it sent none or -cmcd is off.
+	CMCD CMCD
 }
 
 // Error is why a request carries no usable identity. It becomes a 401 or
@@ -86,6 +93,11 @@ type HeaderIdentity struct {
 	userHeader, sessionHeader string
 	// limitHeader, when set, carries the user's limit.
 	limitHeader string
+	// cmcd: CMCD is read, and its sid stands in for a missing session header.
+	cmcd bool
+	// param: a SessionParam query parameter stands in for a missing
+	// session header (-mint-sessions).
+	param bool
 }
 
 var _ Identifier = HeaderIdentity{}
@@ -109,6 +121,21 @@ func (h HeaderIdentity) WithLimitHeader(name string) HeaderIdentity {
 	return h
 }
 
+// WithCMCD returns h reading CMCD (-cmcd) when on: its sid is the session
+// id of a request without the session header.
+func (h HeaderIdentity) WithCMCD(on bool) HeaderIdentity {
+	h.cmcd = on
+	return h
+}
+
+// WithSessionParam returns h reading the SessionParam query parameter
+// (-mint-sessions) when on: the session id of a request without the
+// session header or a CMCD sid.
+func (h HeaderIdentity) WithSessionParam(on bool) HeaderIdentity {
+	h.param = on
+	return h
+}
+
 // Identify implements Identifier.
 func (h HeaderIdentity) Identify(r *http.Request) (Identity, *Error) {
 	users := r.Header[h.userHeader]
@@ -120,16 +147,18 @@ func (h HeaderIdentity) Identify(r *http.Request) (Identity, *Error) {
 		return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "malformed_user",
 			Detail: "The " + h.userHeader + " header must appear once and hold 1 to 128 visible ASCII characters."}
 	}
+	id := Identity{UserID: users[0]}
 	sessions := r.Header[h.sessionHeader]
-	if len(sessions) == 0 || sessions[0] == "" {
-		return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "missing_session",
-			Detail: "The request has no " + h.sessionHeader + " header."}
+	if len(sessions) > 0 && (len(sessions) > 1 || sessions[0] != "") {
+		if len(sessions) > 1 || !ValidID(sessions[0]) {
+			return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "malformed_session",
+				Detail: "The " + h.sessionHeader + " header must appear once and hold 1 to 128 visible ASCII characters."}
+		}
+		id.SessionID = sessions[0]
 	}
-	if len(sessions) > 1 || !ValidID(sessions[0]) {
-		return Identity{}, &Error{Status: http.StatusBadRequest, Reason: "malformed_session",
-			Detail: "The " + h.sessionHeader + " header must appear once and hold 1 to 128 visible ASCII characters."}
+	if ierr := id.FinishSession(r, h.cmcd, h.param, "the "+h.sessionHeader+" header"); ierr != nil {
+		return Identity{}, ierr
 	}
-	id := Identity{UserID: users[0], SessionID: sessions[0]}
 	if h.limitHeader != "" {
 		if limits := r.Header[h.limitHeader]; len(limits) > 0 && (len(limits) > 1 || limits[0] != "") {
 			n, ok := ParseLimit(limits[0])

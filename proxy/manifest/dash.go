@@ -57,6 +57,7 @@ type mpdReader struct {
 	uris      []uriRewriter // for URIs
 	templates []uriRewriter // for templates: a '$' in a pair doubled
 	sessionID string        // put in CMCDParameters@sessionID when set
+	location  string        // a dynamic MPD's own URI, for a Location; empty: none
 
 	out []byte // rewritten bytes not yet read: out[off:]
 	off int

@@ -78,6 +78,7 @@ func (r *mpdReader) appendTag(dst, tag []byte) []byte {
 			r.passthrough = true
 			return append(dst, tag...)
 		}
+		return r.appendLocation(append(dst, tag...), tag)
 	}
 	selfClosing := bytes.HasSuffix(tag, []byte("/>"))
 	switch elem {

@@ -20,7 +20,7 @@ func BenchmarkPlaylistHookSegment(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	req = req.WithContext(context.WithValue(req.Context(), playlistKey{}, &playlistToken{pair: "token=t", host: "stream.example.com"}))
+	req = req.WithContext(context.WithValue(req.Context(), playlistKey{}, &playlistToken{pairs: []string{"token=t"}, host: "stream.example.com"}))
 	resp := &http.Response{StatusCode: http.StatusOK, Request: req, Body: http.NoBody,
 		Header: http.Header{"Content-Type": {"video/mp2t"}, "Content-Length": {"1880000"}}}
 	b.ReportAllocs()

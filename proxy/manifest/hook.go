@@ -1,9 +1,10 @@
 // Package manifest rewrites streaming manifests on their way from the origin
-// to the player: when a player's token came in the query, every URI of the
-// manifest that points back at this host gets the token appended, so that a
-// player that cannot set headers keeps its identity on each request. HLS
-// playlists are rewritten line by line (hls.go); the URI rule they share
-// lives in uri.go, where a DASH rewriter can use it too.
+// to the player: when a player's token came in the query, or the gate minted
+// its session, every URI of the manifest that points back at this host gets
+// the token or sg_session appended, so that a player that cannot set
+// headers keeps its identity on each request. HLS playlists are rewritten
+// line by line (hls.go), DASH MPDs a start tag at a time (dash.go); the URI
+// rule they share lives in uri.go.
 package manifest
 
 import (
@@ -20,21 +21,57 @@ import (
 // playlistKey is the request-context key of a playlistToken.
 type playlistKey struct{}
 
-// playlistToken travels with a request whose token came in the query: what
-// to append, and the host the player believes it is talking to.
+// playlistToken travels with a request whose manifests are to be rewritten:
+// what to add to their URIs, and the host the player believes it is
+// talking to.
 type playlistToken struct {
-	pair string
-	host string
+	pairs []string
+	host  string
+	// session is the session id sg_session carries: an MPD also gets it in
+	// CMCDParameters@sessionID.
+	session string
+	// self is, for an MPD with a session, the last segment of its path and
+	// its query as the player sent them: a live MPD's Location.
+	self string
 }
 
-// WithPlaylistQuery marks r for playlist rewriting when its identity came
+// WithPlaylistQuery marks r for manifest rewriting when its identity came
 // from the query: pair is the identity's PlaylistQuery. Requests with no
 // pair are returned as they are, at no cost.
 func WithPlaylistQuery(r *http.Request, pair string) *http.Request {
 	if pair == "" {
 		return r
 	}
-	return r.WithContext(context.WithValue(r.Context(), playlistKey{}, &playlistToken{pair: pair, host: r.Host}))
+	return WithQuery(r, "", pair)
+}
+
+// WithQuery marks r so that the manifest answered to it gets pairs (escaped
+// name=value pairs: the query token, sg_session) added to every URI that
+// points back at this host, and that the URL sent to the origin goes
+// without them. session, when set, is the session id sg_session carries
+// (minted now, or brought back): an MPD also gets it in
+// CMCDParameters@sessionID, and a live one a Location naming itself with it.
+// Empty pairs are skipped; with none left r is returned as it is.
+func WithQuery(r *http.Request, session string, pairs ...string) *http.Request {
+	var kept []string
+	for _, p := range pairs {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		return r
+	}
+	pt := &playlistToken{pairs: kept, host: r.Host, session: session}
+	if session != "" && hasSuffixFold(r.URL.Path, ".mpd") {
+		p := r.URL.EscapedPath()
+		// "./" keeps a segment with a colon from reading as a scheme.
+		pt.self = "./" + p[strings.LastIndexByte(p, '/')+1:]
+		if r.URL.RawQuery != "" {
+			pt.self += "?" + r.URL.RawQuery
+		}
+	}
+	return r.WithContext(context.WithValue(r.Context(), playlistKey{}, pt))
 }
 
 func playlistTokenOf(r *http.Request) *playlistToken {
@@ -42,17 +79,29 @@ func playlistTokenOf(r *http.Request) *playlistToken {
 	return pt
 }
 
-// AskPlainPlaylist is part of the ReverseProxy's Rewrite: a marked request
-// for a .m3u8 asks the origin for an uncompressed body, so that it can be
-// rewritten as it streams. A gzip answer is decoded all the same.
+// AskPlainPlaylist is part of the ReverseProxy's Rewrite. For a marked
+// request it removes the marked parameters from the URL sent to the origin,
+// and a manifest's asks the origin for the whole body, uncompressed, so that
+// it can be rewritten as it streams (a gzip answer is decoded all the same).
 func AskPlainPlaylist(pr *httputil.ProxyRequest) {
-	if playlistTokenOf(pr.In) != nil && hasSuffixFold(pr.In.URL.Path, ".m3u8") {
-		pr.Out.Header.Del("Accept-Encoding")
+	pt := playlistTokenOf(pr.In)
+	if pt == nil {
+		return
+	}
+	pr.Out.URL.RawQuery = StripQuery(pr.Out.URL.RawQuery, pairNames(pt.pairs)...)
+	if p := pr.In.URL.Path; hasSuffixFold(p, ".m3u8") || hasSuffixFold(p, ".mpd") {
+		h := pr.Out.Header
+		h.Del("Accept-Encoding")
+		// Only a whole manifest can be rewritten: ffmpeg asks for
+		// "bytes=0-", which origins answer 206. The player gets the whole
+		// rewritten manifest in a 200, which RFC 9110 §14.2 allows.
+		h.Del("Range")
+		h.Del("If-Range")
 	}
 }
 
 // PlaylistHook is the ReverseProxy's ModifyResponse: none at all unless
-// playlists are to be rewritten (rewrite), else rewritePlaylists.
+// manifests are to be rewritten (rewrite), else rewritePlaylists.
 func PlaylistHook(rewrite bool, logger *slog.Logger) func(*http.Response) error {
 	if !rewrite {
 		return nil
@@ -60,14 +109,19 @@ func PlaylistHook(rewrite bool, logger *slog.Logger) func(*http.Response) error 
 	return rewritePlaylists(logger)
 }
 
-// rewritePlaylists is the ReverseProxy's ModifyResponse: an HLS playlist
-// answered to a marked request gets the token appended to every URI that
-// points back at this host. Every other response, segments above all,
-// passes after one context lookup, untouched and without an allocation.
+// rewritePlaylists is the ReverseProxy's ModifyResponse: an HLS playlist or
+// a DASH MPD answered to a marked request gets the marked pairs added to
+// every URI that points back at this host. Every other response, segments
+// above all, passes after one context lookup, untouched and without an
+// allocation.
 func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
 	return func(resp *http.Response) error {
 		pt := playlistTokenOf(resp.Request)
-		if pt == nil || !isPlaylist(resp) {
+		if pt == nil || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		hls := isPlaylist(resp)
+		if !hls && !isMPD(resp.Header.Get("Content-Type"), resp.Request.URL.Path) {
 			return nil
 		}
 		var gzipped bool
@@ -76,19 +130,29 @@ func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
 		case "gzip", "x-gzip":
 			gzipped = true
 		default:
-			logger.Warn("playlist not rewritten: unsupported Content-Encoding; players using the token query parameter will lose their identity on its URIs",
+			logger.Warn("manifest not rewritten: unsupported Content-Encoding; players using the token query parameter will lose their identity on its URIs",
 				"encoding", enc, "path", resp.Request.URL.Path)
 			return nil
 		}
 		h := resp.Header
 		h.Del("Content-Encoding")
 		// The body now differs from the origin's representation, and carries a
-		// bearer token that no shared cache may keep.
+		// bearer token or a session id that no shared cache may keep, nor a
+		// Referer carry to a third party.
 		for _, k := range []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest", "Accept-Ranges"} {
 			h.Del(k)
 		}
 		h.Set("Cache-Control", "private, no-store")
-		resp.Body = newPlaylistReader(resp.Body, gzipped, newURIRewriter(pt.host, pt.pair))
+		h.Set("Referrer-Policy", "no-referrer")
+		if hls {
+			resp.Body = newPlaylistReader(resp.Body, gzipped, newURIRewriter(pt.host, pt.pairs...))
+		} else {
+			mpd := newMPDReader(resp.Body, gzipped, pt.host, pt.pairs, pt.session)
+			if pt.self != "" {
+				mpd.location = string(newURIRewriter(pt.host, pt.pairs...).appendURI(nil, []byte(pt.self)))
+			}
+			resp.Body = mpd
+		}
 		return correctLength(resp)
 	}
 }
@@ -131,13 +195,10 @@ func correctLength(resp *http.Response) error {
 	return nil
 }
 
-// isPlaylist reports whether a response is an HLS playlist (RFC 8216 §4:
+// isPlaylist reports whether a 200 answer is an HLS playlist (RFC 8216 §4:
 // by its media type, or its path's .m3u8 for origins that label it
-// generically). Only whole 200 answers are rewritten.
+// generically).
 func isPlaylist(resp *http.Response) bool {
-	if resp.StatusCode != http.StatusOK {
-		return false
-	}
 	if ct := resp.Header["Content-Type"]; len(ct) > 0 {
 		mt, _, _ := strings.Cut(ct[0], ";")
 		mt = strings.TrimSpace(mt)

@@ -6,23 +6,19 @@ import (
 	"strings"
 )
 
-// uriRewriter appends pair to the URIs that point back at host.
+// uriRewriter appends query pairs to the URIs that point back at host.
 type uriRewriter struct {
 	// host and port are the request's Host, lower-cased; port may be empty.
 	host, port string
-	// pair is "name=value", escaped; name is the parameter's decoded name,
-	// whose existing occurrences are dropped so that a URI never carries two.
-	pair, name string
+	// pair is the pairs "name=value", escaped, joined with '&'; names are
+	// their parameters' decoded names, whose existing occurrences are
+	// dropped so that a URI never carries one twice.
+	pair  string
+	names []string
 }
 
-func newURIRewriter(requestHost, pair string) uriRewriter {
-	w := uriRewriter{pair: pair}
-	rawName, _, _ := strings.Cut(pair, "=")
-	if n, err := url.QueryUnescape(rawName); err == nil {
-		w.name = n
-	} else {
-		w.name = rawName
-	}
+func newURIRewriter(requestHost string, pairs ...string) uriRewriter {
+	w := uriRewriter{pair: strings.Join(pairs, "&"), names: pairNames(pairs)}
 	if h, p, ok := splitHostPort([]byte(requestHost)); ok {
 		w.host, w.port = string(bytes.ToLower(h)), string(p)
 	}
@@ -65,11 +61,68 @@ func (w uriRewriter) appendURI(dst, uri []byte) []byte {
 }
 
 func (w uriRewriter) isOurParam(rawKey []byte) bool {
-	if bytes.IndexByte(rawKey, '%') < 0 && bytes.IndexByte(rawKey, '+') < 0 {
-		return string(rawKey) == w.name
+	return isParamOf(rawKey, w.names)
+}
+
+// pairNames returns the decoded parameter names of escaped name=value pairs.
+func pairNames(pairs []string) []string {
+	names := make([]string, len(pairs))
+	for i, p := range pairs {
+		rawName, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(rawName); err == nil {
+			names[i] = n
+		} else {
+			names[i] = rawName
+		}
 	}
-	k, err := url.QueryUnescape(string(rawKey))
-	return err == nil && k == w.name
+	return names
+}
+
+// isParamOf reports whether a raw query key decodes to one of names.
+func isParamOf(rawKey []byte, names []string) bool {
+	k := string(rawKey)
+	if bytes.IndexByte(rawKey, '%') >= 0 || bytes.IndexByte(rawKey, '+') >= 0 {
+		var err error
+		if k, err = url.QueryUnescape(k); err != nil {
+			return false
+		}
+	}
+	for _, n := range names {
+		if k == n {
+			return true
+		}
+	}
+	return false
+}
+
+// StripQuery returns rawQuery without the parameters named names, the rest
+// as it was: what the gate took from the query (a token, sg_session) is not
+// the origin's to see.
+func StripQuery(rawQuery string, names ...string) string {
+	found := false
+	for _, n := range names {
+		if strings.Contains(rawQuery, n) {
+			found = true
+			break
+		}
+	}
+	if !found && !strings.ContainsAny(rawQuery, "%+") {
+		return rawQuery // the common case: nothing of ours, no allocation
+	}
+	out := make([]byte, 0, len(rawQuery))
+	for rest := rawQuery; rest != ""; {
+		var param string
+		param, rest, _ = strings.Cut(rest, "&")
+		key, _, _ := strings.Cut(param, "=")
+		if param == "" || isParamOf([]byte(key), names) {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, '&')
+		}
+		out = append(out, param...)
+	}
+	return string(out)
 }
 
 // pointsHome reports whether uri, resolved against the playlist's URL, stays

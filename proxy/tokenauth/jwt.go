@@ -51,6 +51,13 @@ type JWTOptions struct {
 	Cookie, Param string
 	// CacheSize bounds the verified-token cache, in tokens; 0 turns it off.
 	CacheSize int
+	// CMCD is -cmcd: read the request's CMCD, and take its sid as the
+	// session id of a token without the session claim.
+	CMCD bool
+	// SessionParam is -mint-sessions: take the identity.SessionParam query
+	// parameter as the session id of a token without the session claim,
+	// after CMCD.
+	SessionParam bool
 	// HTTPClient fetches a JWKS URL; nil uses a plain client (system roots).
 	HTTPClient *http.Client
 	// Now is the clock; nil is time.Now.
@@ -70,6 +77,8 @@ type JWTIdentity struct {
 	now          func() time.Time
 	sessionClaim string
 	limitClaim   string
+	cmcd         bool
+	sessionParam bool
 	cookie       string
 	param        string
 	// paramPrefix is the escaped "param=" put in front of a token appended to playlist URIs.
@@ -90,7 +99,7 @@ func NewJWTIdentity(opts JWTOptions) (*JWTIdentity, error) {
 		return nil, errors.New("-jwt-session-claim must name a claim")
 	}
 	j := &JWTIdentity{
-		now: opts.Now, sessionClaim: opts.SessionClaim, limitClaim: opts.LimitClaim,
+		now: opts.Now, sessionClaim: opts.SessionClaim, limitClaim: opts.LimitClaim, cmcd: opts.CMCD, sessionParam: opts.SessionParam,
 		cookie: opts.Cookie, param: opts.Param, paramPrefix: url.QueryEscape(opts.Param) + "=",
 		cache: newTokenCache(opts.CacheSize), metrics: newJWTMetrics(opts.Registerer),
 	}
@@ -192,6 +201,9 @@ func (j *JWTIdentity) Identify(r *http.Request) (identity.Identity, *identity.Er
 	} else if id.PlaylistQuery == "" { // cached when it came in a header
 		id.PlaylistQuery = j.playlistQuery(token)
 	}
+	if ierr := id.FinishSession(r, j.cmcd, j.sessionParam, "the token's "+j.sessionClaim+" claim"); ierr != nil {
+		return identity.Identity{}, ierr
+	}
 	return id, nil
 }
 
@@ -235,8 +247,8 @@ func (j *JWTIdentity) verify(token string, now time.Time) (identity.Identity, in
 	id := identity.Identity{UserID: sub}
 	switch v := claims[j.sessionClaim].(type) {
 	case nil:
-		return identity.Identity{}, 0, &identity.Error{Status: http.StatusBadRequest, Reason: "missing_session",
-			Detail: "The token has no " + j.sessionClaim + " claim naming the playback session."}
+		// The session id may come from CMCD, or the request be a manifest
+		// that needs none: Identify decides.
 	case string:
 		if !identity.ValidID(v) {
 			return identity.Identity{}, 0, malformedSession(j.sessionClaim)
