@@ -92,3 +92,37 @@ func TestRunAccessLogBadPathIsAUsageError(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "one line: %q", stderr.String())
 	assert.Contains(t, stderr.String(), "-access-log")
 }
+
+func TestAccessLogFileReopensAfterARename(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	f, err := openLogFile(path)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Write([]byte("one\n"))
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(path, path+".1"), "logrotate moves the file away")
+	_, err = f.Write([]byte("two\n"))
+	require.NoError(t, err)
+	require.NoError(t, f.Reopen(), "then signals; streamgate opens the path anew")
+	_, err = f.Write([]byte("three\n"))
+	require.NoError(t, err)
+
+	rotated, err := os.ReadFile(path + ".1")
+	require.NoError(t, err)
+	assert.Equal(t, "one\ntwo\n", string(rotated))
+	fresh, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "three\n", string(fresh))
+
+	// A path that cannot be opened (now a directory): the old file stays.
+	require.NoError(t, os.Rename(path, path+".2"))
+	require.NoError(t, os.Mkdir(path, 0o700))
+	assert.Error(t, f.Reopen())
+	_, err = f.Write([]byte("four\n"))
+	require.NoError(t, err, "a failed reopen keeps the old file")
+	kept, err := os.ReadFile(path + ".2")
+	require.NoError(t, err)
+	assert.Equal(t, "three\nfour\n", string(kept))
+}
