@@ -52,6 +52,9 @@ func Gate(opts GateOptions) func(http.Handler) http.Handler {
 type gate struct {
 	GateOptions
 	next http.Handler
+	// hints are the segment durations learnt from manifests, waiting for
+	// their session's next request.
+	hints segmentHints
 }
 
 // epoch anchors monotonic timings: time.Since costs half of time.Now.
@@ -78,7 +81,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, http.MethodPost)
 			return
 		}
-		if g.admit(w, r, id) {
+		if g.admit(w, r, id, true) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 		return
@@ -100,13 +103,19 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if g.MintSessions {
 			minted := identity.MintSessionID()
 			g.Metrics.minted.Inc()
+			r = withHintTarget(r, &hintTarget{hints: &g.hints, key: hintKey(id.UserID, minted), mpd: hasSuffixFold(r.URL.Path, ".mpd")})
 			g.next.ServeHTTP(w, manifest.WithQuery(r, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
 			return
 		}
 		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 		return
 	}
-	if g.admit(w, r, id) {
+	if g.admit(w, r, id, false) {
+		if mpd := hasSuffixFold(r.URL.Path, ".mpd"); mpd || hasSuffixFold(r.URL.Path, ".m3u8") {
+			// Its segment duration is learnt as it streams, for the
+			// session's media requests that carry no CMCD d.
+			r = withHintTarget(r, &hintTarget{hints: &g.hints, key: hintKey(id.UserID, id.SessionID), mpd: mpd})
+		}
 		if id.SessionQuery == "" {
 			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 			return
@@ -116,17 +125,27 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // admit asks the store and, when the request may not proceed, answers it.
-func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity) bool {
+// heartbeat marks the heartbeat endpoint, which delivers no media.
+func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, heartbeat bool) bool {
 	limit := g.Limit
 	if id.Limit > 0 {
 		limit = id.Limit
 	}
-	start := time.Since(epoch)
-	d, err := g.Store.Admit(r.Context(), limiter.Request{
+	req := limiter.Request{
 		UserID: id.UserID, SessionID: id.SessionID, Limit: limit,
 		// Recorded only when a session starts; reading them costs one map lookup.
 		Device: limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: r.RemoteAddr},
-	})
+		// What the request delivers keeps the session active while the
+		// player plays it (SPEC: Sessions live as long as their media).
+		Media: id.CMCD.Duration, Buffer: id.CMCD.BufferLength,
+	}
+	req.Track, req.NoMedia = trackOf(id.CMCD, r.URL.Path)
+	req.NoMedia = req.NoMedia || heartbeat
+	if g.hints.n.Load() != 0 {
+		req.SegmentHint = g.hints.take(hintKey(id.UserID, id.SessionID))
+	}
+	start := time.Since(epoch)
+	d, err := g.Store.Admit(r.Context(), req)
 	g.Metrics.observeDecision(time.Since(epoch) - start)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -174,7 +193,11 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	g.Metrics.rejectedLimit.Inc()
 	noteDecision(w, DecisionRejected, id.UserID, id.SessionID)
 	g.Refusals.Add(id.UserID)
-	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit)
+	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit, "lapsed", d.Lapsed)
+	if d.Lapsed {
+		writeLapsedProblem(w, id.UserID, d)
+		return false
+	}
 	writeLimitProblem(w, id.UserID, d)
 	return false
 }
@@ -200,6 +223,16 @@ type limitProblem struct {
 	Sessions   []sessionSlot `json:"sessions"`
 }
 
+// lapsedProblem is the 410 to a session that lapsed: the 429's fields
+// but the retry, since the session will not come back.
+type lapsedProblem struct {
+	problem
+	UserID   string        `json:"userId"`
+	Limit    int           `json:"limit"`
+	Active   int           `json:"active"`
+	Sessions []sessionSlot `json:"sessions"`
+}
+
 type sessionSlot struct {
 	Handle    string    `json:"handle"`
 	StartedAt time.Time `json:"startedAt"`
@@ -208,15 +241,13 @@ type sessionSlot struct {
 	// UserAgent is what the device sent when its session started, so the
 	// person can recognise it ("the living-room TV"); never its address.
 	UserAgent string `json:"userAgent,omitempty"`
+	// Device is the same in words ("Safari on iPhone").
+	Device string `json:"device,omitempty"`
 }
 
 func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
 	retry := retryAfterSeconds(d.RetryAfter)
-	slots := make([]sessionSlot, len(d.Sessions))
-	for i, s := range d.Sessions {
-		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(),
-			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent}
-	}
+	slots := slotsOf(userID, d.Sessions)
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, limitProblem{
 		problem: newProblem(http.StatusTooManyRequests, "too-many-streams", "Too many concurrent streams",
@@ -227,6 +258,32 @@ func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision)
 		RetryAfter: retry,
 		Sessions:   slots,
 	})
+}
+
+// writeLapsedProblem answers a session that was playing, lapsed (paused
+// past its lease) and finds the user's slots taken: 410 session-expired,
+// without Retry-After, since the session itself will not come back; its
+// player must start a new one, which then gets a slot or the 429. The
+// players do not tell 410 from 429 (README, "What a player sees"): the
+// status is chosen for what it says to the page and to the logs.
+func writeLapsedProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
+	writeProblem(w, http.StatusGone, lapsedProblem{
+		problem: newProblem(http.StatusGone, "session-expired", "Playback session expired",
+			"This playback was paused too long and the account's "+strconv.Itoa(d.Limit)+" streams are now in use on "+devices(d.Active)+". Stop one of them and start playing again."),
+		UserID:   userID,
+		Limit:    d.Limit,
+		Active:   d.Active,
+		Sessions: slotsOf(userID, d.Sessions),
+	})
+}
+
+func slotsOf(userID string, sessions []limiter.Session) []sessionSlot {
+	slots := make([]sessionSlot, len(sessions))
+	for i, s := range sessions {
+		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(),
+			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent, Device: DeviceName(s.Device.UserAgent, "")}
+	}
+	return slots
 }
 
 func devices(n int) string {

@@ -123,6 +123,7 @@ func TestGateRefusesTheFourthStream(t *testing.T) {
 			LastSeen  time.Time `json:"lastSeen"`
 			ExpiresAt time.Time `json:"expiresAt"`
 			UserAgent string    `json:"userAgent"`
+			Device    string    `json:"device"`
 		} `json:"sessions"`
 	}
 	require.NoError(t, json.Unmarshal(body, &got))
@@ -131,6 +132,7 @@ func TestGateRefusesTheFourthStream(t *testing.T) {
 		assert.Equal(t, proxy.SessionHandle(user, secrets[i]), s.Handle, "oldest first")
 		assert.Equal(t, testTTL, s.ExpiresAt.Sub(s.LastSeen))
 		assert.Equal(t, "Go-http-client/1.1", s.UserAgent, "the device, to be recognised")
+		assert.Equal(t, "Go-http-client 1", s.Device, "and in words")
 	}
 	assert.NotContains(t, string(body), "127.0.0.1", "never a device's address")
 	assert.Equal(t, 10*time.Second, got.Sessions[1].StartedAt.Sub(got.Sessions[0].StartedAt))

@@ -107,6 +107,11 @@ type gatewayOptions struct {
 	store limiter.Store
 	// noCMCD is -cmcd=false.
 	noCMCD bool
+	// rules are the memory store's session rules (-max-lease…); the zero
+	// value is the TTL-only rule.
+	rules limiter.Rules
+	// mint is -mint-sessions.
+	mint bool
 }
 
 // gateway is the proxy listener as run() builds it, on a real socket, in
@@ -128,7 +133,7 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	if opts.store != nil {
 		g.store = opts.store
 	} else {
-		m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 1000, Clock: g.clock.Now, SweepInterval: -1})
+		m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 1000, Clock: g.clock.Now, SweepInterval: -1, Rules: opts.rules})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = m.Close() })
 		g.store, g.memory = m, m
@@ -149,10 +154,11 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	stats, _ := g.store.(limiter.StatsReporter)
 	metrics := proxy.NewMetrics(g.reg, stats)
 	gate := proxy.Gate(proxy.GateOptions{
-		Store: g.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(!opts.noCMCD),
-		Limit: opts.limit, FailurePolicy: "open", Metrics: metrics, Logger: logger,
+		Store: g.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(!opts.noCMCD).WithSessionParam(opts.mint),
+		MintSessions: opts.mint, Limit: opts.limit, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
-	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: opts.headerTimeout, Metrics: metrics, Logger: logger})
+	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: opts.headerTimeout, Metrics: metrics, Logger: logger,
+		RewritePlaylists: opts.mint, MintSessions: opts.mint})
 	srv := startServer(t, proxy.Handler(logger, gate, up), logger)
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
 	g.URL = srv.URL

@@ -27,6 +27,12 @@ import (
 // around next, with CORS for corsOrigins when given.
 func benchGate(b *testing.B, next http.Handler, corsOrigins ...string) http.Handler {
 	b.Helper()
+	return benchGateCMCD(b, next, true, corsOrigins...)
+}
+
+// benchGateCMCD is benchGate with -cmcd as given (the product's default is on).
+func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool, corsOrigins ...string) http.Handler {
+	b.Helper()
 	store, err := limiter.NewMemory(limiter.MemoryOptions{TTL: time.Hour, MaxUsers: 100_000})
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +41,7 @@ func benchGate(b *testing.B, next http.Handler, corsOrigins ...string) http.Hand
 	logger := slog.New(slog.DiscardHandler)
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
 	gate := proxy.Gate(proxy.GateOptions{
-		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
+		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(cmcd),
 		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
 	})
 	if len(corsOrigins) == 0 {
@@ -55,23 +61,35 @@ func (w *discardWriter) WriteHeader(int)             {}
 // BenchmarkGateOnly is the gate's cost alone: identity, decision, metrics and
 // the recover wrapper, in front of a handler that does nothing. Every request
 // refreshes one of 10,000 users' sessions. cors=on adds -cors-origins, for a
-// request without Origin (a native player) and one from an allowed page.
+// request without Origin (a native player) and one from an allowed page;
+// cmcd=off is -cmcd=false, cmcd=on/sent a request with a player's CMCD.
 func BenchmarkGateOnly(b *testing.B) {
+	// What hls.js sends on a segment with CMCD in headers.
+	sent := http.Header{
+		"Cmcd-Object":  {`br=3200,d=4004,ot=v,tb=6000`},
+		"Cmcd-Request": {`bl=21300,dl=18900,mtp=48100,nor="seg-2.m4s",su`},
+		"Cmcd-Session": {`cid="film-42",sf=h,sid="6e2fb550-c457-11e9-bb97-0800200c9a66",st=v`},
+		"Cmcd-Status":  {`rtp=15000`},
+	}
 	for _, bb := range []struct {
 		name   string
 		cors   []string
 		origin string
+		noCMCD bool
+		header http.Header
 	}{
 		{name: "cors=off"},
 		{name: "cors=on", cors: []string{"https://player.example"}},
 		{name: "cors=on/origin", cors: []string{"https://player.example"}, origin: "https://player.example"},
+		{name: "cmcd=off", noCMCD: true},
+		{name: "cmcd=on/sent", header: sent},
 	} {
-		b.Run(bb.name, func(b *testing.B) { benchmarkGateOnly(b, bb.origin, bb.cors...) })
+		b.Run(bb.name, func(b *testing.B) { benchmarkGateOnly(b, bb.origin, bb.header, !bb.noCMCD, bb.cors...) })
 	}
 }
 
-func benchmarkGateOnly(b *testing.B, origin string, corsOrigins ...string) {
-	h := benchGate(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), corsOrigins...)
+func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd bool, corsOrigins ...string) {
+	h := benchGateCMCD(b, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), cmcd, corsOrigins...)
 	const users = 10_000
 	uids := make([]string, users)
 	for i := range uids {
@@ -84,6 +102,9 @@ func benchmarkGateOnly(b *testing.B, origin string, corsOrigins ...string) {
 	r.Header.Set("X-Session-Id", "session-1")
 	if origin != "" {
 		r.Header.Set("Origin", origin)
+	}
+	for k, v := range header {
+		r.Header[k] = v
 	}
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()

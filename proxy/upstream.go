@@ -56,13 +56,14 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			if opts.RewritePlaylists {
 				manifest.AskPlainPlaylist(pr)
 			}
+			askPlainManifest(pr)
 			if opts.MintSessions {
 				// Also when the session came from elsewhere: the origin has
 				// no use for it, and its logs should not keep it.
 				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, identity.SessionParam)
 			}
 		},
-		ModifyResponse: manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger),
+		ModifyResponse: chainModifyResponse(manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
 		Transport:      NewTransport(opts.HeaderTimeout),
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),

@@ -94,7 +94,8 @@ func TestRulesFromTheFlags(t *testing.T) {
 			t.Parallel()
 			c := config.Default()
 			tt.cfg(&c)
-			assert.Equal(t, tt.want, rules(c))
+			tt.want.MaxLease = c.MaxLease
+			assert.Equal(t, tt.want, sessionRules(c))
 		})
 	}
 }

@@ -23,13 +23,13 @@ func newRedisStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error
 		Timeout:         cfg.StoreTimeout,
 		RefreshInterval: cfg.EffectiveRefreshInterval(),
 		MaxUsers:        cfg.MaxUsers,
+		Rules:           sessionRules(cfg),
 		Logger:          logger,
-		Rules:           rules(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
 	}
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: policy, TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Logger: logger, Rules: rules(cfg)})
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: policy, TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Rules: sessionRules(cfg), Logger: logger})
 	if err != nil {
 		_ = r.Close()
 		return nil, err

@@ -227,7 +227,8 @@ func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	if cfg.UsesRedis() {
 		return newRedisStore(cfg, logger)
 	}
-	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: limiter.OnFull(cfg.OnFull), Rules: rules(cfg)})
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: limiter.OnFull(cfg.OnFull),
+		Rules: sessionRules(cfg)})
 	if err != nil {
 		return nil, err
 	}

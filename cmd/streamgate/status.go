@@ -115,14 +115,14 @@ func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nSESSION\tSTARTED\tLAST SEEN\tEXPIRES IN\tADDRESS\tUSER AGENT")
+	fmt.Fprintln(tw, "\nSESSION\tSTARTED\tLAST SEEN\tEXPIRES IN\tDEVICE\tADDRESS")
 	for _, s := range v.Sessions {
-		dev := limiter.Device{}
+		dev := admin.Device{}
 		if s.Device != nil {
 			dev = *s.Device
 		}
 		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\n", s.SessionID, since(now, s.StartedAt), since(now, s.LastSeen),
-			since(s.ExpiresAt, now), orDash(dev.Address), orDash(dev.UserAgent))
+			since(s.ExpiresAt, now), orDash(dev.Name), orDash(dev.Address))
 	}
 	_ = tw.Flush()
 }

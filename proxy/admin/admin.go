@@ -166,8 +166,12 @@ func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
 	view := UserStreams{UserID: userID, Limit: a.Limit, Active: len(sessions), Sessions: make([]StreamSession, len(sessions))}
 	for i, s := range sessions {
 		view.Sessions[i] = StreamSession{SessionID: s.ID, StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
+		if !s.BufferedUntil.IsZero() {
+			b := s.BufferedUntil.UTC()
+			view.Sessions[i].BufferedUntil = &b
+		}
 		if s.Device != (limiter.Device{}) {
-			view.Sessions[i].Device = &s.Device
+			view.Sessions[i].Device = &Device{Name: proxy.DeviceName(s.Device.UserAgent, ""), Device: s.Device}
 		}
 	}
 	if m := a.Monitor; m != nil {

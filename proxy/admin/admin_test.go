@@ -337,3 +337,36 @@ func TestRequireTokenOff(t *testing.T) {
 	resp, _ := do(t, newClient(t), req)
 	assert.Equal(t, http.StatusTeapot, resp.StatusCode, "no token configured: the API is open")
 }
+
+func TestAdminListStreamsShowsTheLease(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 1000, Clock: clock.Now, SweepInterval: -1,
+		Rules: limiter.Rules{MaxLease: 5 * time.Minute}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	a := newAdminServer(t, "", m)
+	start := clock.Now()
+	d, err := m.Admit(context.Background(), limiter.Request{UserID: "alice", SessionID: "tv", Limit: 3, Media: 90 * time.Second})
+	require.NoError(t, err)
+	require.True(t, d.Admitted())
+	a.admit(t, "alice", "phone")
+
+	v := decodeJSON[admin.UserStreams](t, a, "/v1/users/alice/streams")
+	require.Len(t, v.Sessions, 2)
+	tv, phone := v.Sessions[0], v.Sessions[1]
+	require.NotNil(t, tv.BufferedUntil, "the media it was given")
+	assert.True(t, start.Add(90*time.Second).Equal(*tv.BufferedUntil), "%s", tv.BufferedUntil)
+	assert.True(t, start.Add(90*time.Second+testTTL).Equal(tv.ExpiresAt), "expiresAt follows the lease: %s", tv.ExpiresAt)
+	assert.Nil(t, phone.BufferedUntil, "given no media")
+	assert.True(t, start.Add(testTTL).Equal(phone.ExpiresAt))
+}
+
+func decodeJSON[T any](t *testing.T, a *adminServer, path string) T {
+	t.Helper()
+	resp, body := a.do(t, http.MethodGet, path, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	var v T
+	require.NoError(t, json.Unmarshal(body, &v), "%s", body)
+	return v
+}

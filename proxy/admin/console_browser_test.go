@@ -231,8 +231,12 @@ func testConsoleInBrowser(t *testing.T, browser context.Context) {
 	assert.Equal(t, "1", evalJS[string](tb, `document.querySelector('#user-refusals').textContent`), "the refusal is counted")
 	assert.Equal(t, []string{"phone", "tv", "laptop"},
 		evalJS[[]string](tb, `[...document.querySelectorAll('#user-result tbody tr')].map(tr => tr.dataset.session)`), "oldest first")
-	assert.Contains(t, evalJS[string](tb, `document.querySelector('#user-result').innerText`), "AppleCoreMedia/1.0.0.21A",
-		"the device of each session is shown")
+	shown := evalJS[string](tb, `document.querySelector('#user-result').innerText`)
+	for _, name := range []string{"AVPlayer", "iPhone", "Chrome 126 on Linux"} {
+		assert.Contains(t, shown, name, "the device of each session is shown in words")
+	}
+	assert.Contains(t, evalJS[string](tb, `document.querySelector('#user-result tr[data-session=tv] .ua').title`), "AppleCoreMedia/1.0.0.21A",
+		"with its User-Agent at hand")
 	tb.waitFor("the busiest users rank alice first on both sides",
 		`document.querySelector('#top-active li .who')?.textContent === 'alice' && document.querySelector('#top-refused li .who')?.textContent === 'alice'`)
 	tb.waitFor("the chart has two samples to draw", `document.querySelector('#chart path.line.admitted') !== null`)

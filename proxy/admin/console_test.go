@@ -95,7 +95,8 @@ func TestConsoleUserStreamsShowDevicesAndRefusals(t *testing.T) {
 	tv := v.Sessions[0]
 	assert.Equal(t, "tv", tv.SessionID, "oldest first")
 	require.NotNil(t, tv.Device)
-	assert.Equal(t, "AppleCoreMedia/1.0", tv.Device.UserAgent)
+	assert.Equal(t, "AppleCoreMedia/1.0", tv.Device.UserAgent, "the raw User-Agent stays")
+	assert.Equal(t, "AVPlayer", tv.Device.Name, "beside its name")
 	assert.True(t, strings.HasPrefix(tv.Device.Address, "127.0.0.1:"), tv.Device.Address)
 
 	_, body = r.admin(t, http.MethodGet, "/v1/users/bob/streams")

@@ -26,8 +26,19 @@ type StreamSession struct {
 	StartedAt time.Time `json:"startedAt"`
 	LastSeen  time.Time `json:"lastSeen"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// BufferedUntil is when the media delivered to the session runs out if
+	// played without pause; absent when it was given none.
+	BufferedUntil *time.Time `json:"bufferedUntil,omitempty"`
 	// Device is the player seen at the session's start, when known.
-	Device *limiter.Device `json:"device,omitempty"`
+	Device *Device `json:"device,omitempty"`
+}
+
+// Device is the player seen at a session's start: the limiter's record and
+// the name a person would recognise it by.
+type Device struct {
+	// Name is the device in words ("Chrome 156 on Linux", "ffmpeg (Lavf 59)").
+	Name string `json:"name,omitempty"`
+	limiter.Device
 }
 
 // RecentRefusals is a count of 429 answers over a recent window.

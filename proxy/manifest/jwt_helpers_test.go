@@ -56,6 +56,11 @@ var jwtKeys = sync.OnceValue(func() jwtTestKeys {
 	k.secret = make([]byte, 32)
 	_, err = rand.Read(k.secret)
 	must(err)
+	// The secret file is read with its trailing line break trimmed, so a
+	// random last byte of '\n' or '\r' would shorten it: printable bytes only.
+	for i, b := range k.secret {
+		k.secret[i] = 'A' + b%58
+	}
 	return k
 })
 

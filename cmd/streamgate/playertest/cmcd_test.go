@@ -30,10 +30,13 @@ func TestCMCDSessions(t *testing.T) {
 				needFlag(t, "-cmcd")
 				t.Parallel()
 				useBrowser(t)
-				g := startGate(t, jwtArgs(t)...)
+				// Cookies belong to a host, not a port: tests running side by
+				// side on 127.0.0.1 each read a cookie of their own name.
+				cookie := "sg_" + tc.player + "_" + mode
+				g := startGate(t, append(jwtArgs(t), "-token-cookie", cookie)...)
 				user := "frank-" + tc.player + "-" + mode
 				p := page{Player: tc.player, Src: g.URL + tc.path, CMCD: mode,
-					Cookie: "streamgate_token=" + token(t, user, ""), Cred: true}
+					Cookie: cookie + "=" + token(t, user, ""), Cred: true}
 				var tabs []*tab
 				for i := 1; i <= 3; i++ {
 					tabs = append(tabs, openPage(t, fmt.Sprintf("player %d", i), p))
@@ -66,13 +69,13 @@ func TestMintedSessionsHLSJS(t *testing.T) {
 	t.Parallel()
 	useBrowser(t)
 	const ttl = 3 * time.Second
-	args := append(jwtArgs(t), "-mint-sessions", "-session-ttl", ttl.String())
+	args := append(jwtArgs(t), "-mint-sessions", "-session-ttl", ttl.String(), "-token-cookie", "sg_minted")
 	if hasFlag("-max-lease") {
 		args = append(args, "-max-lease", "8s")
 	}
 	g := startGate(t, args...)
 	user := "grace"
-	p := page{Player: "hls", Src: g.URL + vodHLS, Cookie: "streamgate_token=" + token(t, user, ""), Cred: true}
+	p := page{Player: "hls", Src: g.URL + vodHLS, Cookie: "sg_minted=" + token(t, user, ""), Cred: true}
 	var tabs []*tab
 	for i := 1; i <= 3; i++ {
 		tabs = append(tabs, openPage(t, fmt.Sprintf("player %d", i), p))

@@ -434,7 +434,7 @@ function renderUser(v) {
       el("td", { title: fullTime(s.lastSeen), text: ago(s.lastSeen) }),
       el("td", { title: fullTime(s.expiresAt), class: left < 15000 ? "soon" : "", text: "in " + fmtDuration(left) }),
       el("td", {},
-        el("div", { class: "ua", title: dev.userAgent || "", text: dev.userAgent || "—" }),
+        el("div", { class: "ua", title: dev.userAgent || "", text: dev.name || dev.userAgent || "—" }),
         el("div", { class: "addr mono", text: dev.address || "" })),
       el("td", { class: "actions" }, end));
   });

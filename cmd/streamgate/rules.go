@@ -5,9 +5,10 @@ import (
 	"github.com/streamgate/streamgate/limiter"
 )
 
-// rules are the session rules of the flags, the same for every store.
-func rules(cfg config.Config) limiter.Rules {
-	r := limiter.Rules{Shadow: !cfg.Enforce, TombstoneTTL: cfg.TombstoneTTL}
+// sessionRules are the session rules every store applies (the memory
+// store, Redis and its local fallback alike), from the flags.
+func sessionRules(cfg config.Config) limiter.Rules {
+	r := limiter.Rules{MaxLease: cfg.MaxLease, Shadow: !cfg.Enforce, TombstoneTTL: cfg.TombstoneTTL}
 	if cfg.OnLimit == config.OnLimitEvictOldest {
 		r.OnLimit = limiter.EvictOldest
 	}

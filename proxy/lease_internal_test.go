@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/proxy/identity"
+)
+
+func TestTrackOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		ot      string
+		path    string
+		track   limiter.Track
+		noMedia bool
+	}{
+		{name: "CMCD video", ot: "v", path: "/x/seg-1.m4s", track: limiter.TrackVideo},
+		{name: "CMCD audio beats the path", ot: "a", path: "/vod/360p/seg-1.m4s", track: limiter.TrackAudio},
+		{name: "CMCD muxed", ot: "av", path: "/vod/audio/seg-1.ts", track: limiter.TrackMain},
+		{name: "CMCD init segment", ot: "i", path: "/vod/360p/seg-1.m4s", noMedia: true},
+		{name: "CMCD manifest", ot: "m", path: "/vod/360p/seg-1.m4s", noMedia: true},
+		{name: "CMCD captions", ot: "c", path: "/vod/cc/seg-1.vtt", noMedia: true},
+		{name: "a playlist", path: "/vod/audio/index.M3U8", noMedia: true},
+		{name: "an MPD", path: "/live/manifest.mpd", noMedia: true},
+		{name: "an init segment", path: "/vod/360p/init.mp4", noMedia: true},
+		{name: "an audio rendition", path: "/vod/audio/seg-1.m4s", track: limiter.TrackAudio},
+		{name: "audio with a bitrate", path: "/v/Audio_128k/seg-1.m4s", track: limiter.TrackAudio},
+		{name: "aac", path: "/v/aac/1.ts", track: limiter.TrackAudio},
+		{name: "a one-letter folder", path: "/title/a/seg-1.m4s", track: limiter.TrackAudio},
+		{name: "a video rendition", path: "/title/video_720p/seg-1.m4s", track: limiter.TrackVideo},
+		{name: "a muxed segment", path: "/vod/360p/seg-1.ts", track: limiter.TrackMain},
+		{name: "a file named audio is not a folder", path: "/vod/audio.ts", track: limiter.TrackMain},
+		{name: "the root", path: "/", track: limiter.TrackMain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			track, noMedia := trackOf(identity.CMCD{ObjectType: tt.ot}, tt.path)
+			assert.Equal(t, tt.track, track)
+			assert.Equal(t, tt.noMedia, noMedia)
+		})
+	}
+}
+
+func TestSegmentHintsAreTakenOnceAndBounded(t *testing.T) {
+	t.Parallel()
+	var h segmentHints
+	k := hintKey("alice", "tv")
+	assert.NotEqual(t, k, hintKey("alic", "etv"), "the separator keeps ids apart")
+	assert.Zero(t, h.take(k))
+	h.put(k, 4*time.Second)
+	h.put(k, 6*time.Second)
+	assert.Equal(t, int64(1), h.n.Load())
+	assert.Equal(t, 6*time.Second, h.take(k), "the latest manifest's")
+	assert.Zero(t, h.take(k), "taken once: the store keeps it from then on")
+	assert.Zero(t, h.n.Load())
+
+	for i := range hintShards * maxHintsPerShard * 2 {
+		h.put(uint64(i), time.Second)
+	}
+	assert.LessOrEqual(t, h.n.Load(), int64(hintShards*maxHintsPerShard))
+	total := 0
+	for i := range h.shards {
+		total += len(h.shards[i].m)
+	}
+	assert.Equal(t, int(h.n.Load()), total, "the count is the maps'")
+}
+
+func BenchmarkLeaseFields(b *testing.B) {
+	var h segmentHints
+	h.put(1, time.Second) // some other session holds a hint: the slow path
+	c := identity.CMCD{ObjectType: "v", Duration: 4 * time.Second}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = trackOf(c, "/vod/360p/seg-12.m4s")
+		_ = h.take(hintKey("alice", "tv"))
+	}
+}
