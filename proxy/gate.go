@@ -72,6 +72,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, ierr := g.Identity.Identify(r)
 	if ierr != nil {
 		g.Metrics.invalid.WithLabelValues(ierr.Reason).Inc()
+		noteDecision(w, DecisionInvalid, "", "")
 		if ierr.Challenge != "" {
 			w.Header().Set("WWW-Authenticate", ierr.Challenge)
 		}
@@ -177,12 +178,14 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		}
 		if errors.Is(err, limiter.ErrTableFull) {
 			g.Metrics.rejectedFull.Inc()
+			noteDecision(w, DecisionRejected, id.UserID, id.SessionID) // a 503 tells it from the limit's 429
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "table-full",
 				"Session table full", "The gate is tracking as many viewers as it can; try again shortly."))
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()
+		noteDecision(w, DecisionStoreUnavailable, id.UserID, id.SessionID)
 		g.Logger.Debug("store unavailable; refusing request", "policy", g.FailurePolicy, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
@@ -199,12 +202,21 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	switch d.Result {
 	case limiter.Refreshed:
 		g.Metrics.admittedRefresh.Inc()
+		noteDecision(w, DecisionRefresh, id.UserID, id.SessionID)
 		return true
 	case limiter.Started:
 		g.Metrics.admittedNew.Inc()
+		g.Metrics.policy.started(d)
+		noteDecision(w, DecisionNew, id.UserID, id.SessionID)
 		return true
+	case limiter.Ended:
+		g.Metrics.policy.tombstoneHit(d.EndReason)
+		noteDecision(w, DecisionEnded, id.UserID, id.SessionID)
+		writeEndedProblem(w, d.EndReason)
+		return false
 	}
 	g.Metrics.rejectedLimit.Inc()
+	noteDecision(w, DecisionRejected, id.UserID, id.SessionID)
 	g.Refusals.Add(id.UserID)
 	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit, "lapsed", d.Lapsed)
 	if d.Lapsed {

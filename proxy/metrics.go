@@ -24,6 +24,7 @@ type Metrics struct {
 	byLimit         *limitCounters
 	shared          prometheus.Counter
 	minted          prometheus.Counter
+	policy          *policyMetrics
 }
 
 // NewMetrics registers the gate's metrics on reg. stats, when not nil, is read
@@ -72,6 +73,7 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.minted, m.shared)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
+	m.policy = newPolicyMetrics(reg)
 	// Pre-create the label values operators alert on, so that rates exist from zero.
 	for _, r := range []string{"missing_user", "missing_session", "malformed_user", "malformed_session",
 		"missing_token", "invalid_token", "expired_token", "malformed_limit"} {

@@ -49,9 +49,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return usageError{fmt.Errorf("invalid value for flag -state-file: cannot be written: %w", err)}
 		}
 	}
+	accessOut, closeAccessOut, err := openAccessLog(cfg.AccessLog, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeAccessOut()
 	logger := newLogger(cfg, stderr)
 	tuneGC(getenv, logger)
-	return serve(ctx, cfg, logger)
+	return serve(ctx, cfg, logger, accessOut)
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -64,7 +69,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOut io.Writer) error {
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("proxy listener -listen %s: %w", cfg.Listen, err)
@@ -133,7 +138,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
 		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions,
 		SharedCache: cfg.SharedCache})
-	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), logger)
+	proxyHandler, closeAccessLog := withAccessLog(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), accessOut, reg, logger)
+	// After shutdown has drained the proxy listener, so its last lines are written.
+	defer closeAccessLog()
+	proxySrv := proxy.NewServer(proxyHandler, logger)
 	adminSrv := proxy.NewServer(proxy.Recover(logger)(admin.NewAdmin(admin.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,
 		Version: buildVersion(), StoreKind: storeName(cfg), SessionTTL: cfg.SessionTTL, Settings: settings(cfg),

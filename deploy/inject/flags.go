@@ -25,6 +25,7 @@ func bindOptions(fs *flag.FlagSet, o *Options, version string) {
 	fs.Var(int32Value{&o.AdminPort}, "admin-port", fmt.Sprintf("the sidecar's admin port in the pod: probes and /metrics (default %d)", DefaultAdminPort))
 	fs.DurationVar(&o.PreStop, "pre-stop", DefaultPreStop, "how long the sidecar waits, once its pod is terminating, before it stops accepting players")
 	fs.StringVar(&o.StoreSecret, "store-secret", "", "a Secret, `name[/key]` (key default url), holding the -store URL, given to the sidecar as STREAMGATE_STORE")
+	fs.StringVar(&o.AdminTokenSecret, "admin-token-secret", "", "a Secret, `name[/key]` (key default token), holding the admin API's bearer token, given to the sidecar as STREAMGATE_ADMIN_TOKEN")
 	fs.StringVar(&o.CPURequest, "cpu-request", DefaultCPURequest, "the sidecar's CPU request")
 	fs.StringVar(&o.MemoryRequest, "memory-request", DefaultMemoryRequest, "the sidecar's memory request")
 	fs.StringVar(&o.MemoryLimit, "memory-limit", DefaultMemoryLimit, "the sidecar's memory limit (about 230 bytes per user of -max-users, plus 50Mi)")
