@@ -87,7 +87,7 @@ type reseeder struct {
 func newReseeder(r *Redis) *reseeder {
 	return &reseeder{
 		r:      r,
-		script: rueidis.NewLuaScriptRetryable(reseedSource),
+		script: rueidis.NewLuaScriptRetryable(libSource + reseedSource),
 		marker: rueidis.NewLuaScriptRetryable(markerSource),
 		waitCh: make(chan struct{}),
 		kick:   make(chan struct{}, 1),
@@ -241,7 +241,7 @@ func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, 
 	if len(sessions) == 0 {
 		return nil
 	}
-	args := append(make([]string, 0, 1+4*len(sessions)), s.r.ttlMicros)
+	args := append(make([]string, 0, 2+5*len(sessions)), s.r.ttlMicros, s.r.leaseMicros)
 	for _, ss := range sessions {
 		args = append(args, seedArgs(ss, now)...)
 	}
@@ -258,12 +258,19 @@ func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, 
 }
 
 // seedArgs is one session as redis_reseed.lua takes it: id, age of the last
-// heartbeat and of the start (µs, on the mirror's clock), encoded device.
+// heartbeat and of the start (µs, on the mirror's clock), time until its
+// media runs out ("" when none), encoded device. The media is what keeps a
+// buffered player's slot once it has been silent for a TTL.
 func seedArgs(ss Session, now time.Time) []string {
+	buffered := ""
+	if !ss.BufferedUntil.IsZero() {
+		buffered = strconv.FormatInt(ss.BufferedUntil.Sub(now).Microseconds(), 10)
+	}
 	return []string{
 		ss.ID,
 		strconv.FormatInt(max(now.Sub(ss.LastSeen).Microseconds(), 0), 10),
 		strconv.FormatInt(max(now.Sub(ss.StartedAt).Microseconds(), 0), 10),
+		buffered,
 		encodeDevice(ss.Device),
 	}
 }

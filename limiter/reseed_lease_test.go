@@ -1,0 +1,64 @@
+package limiter_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/redistest"
+)
+
+// TestRedisReseedKeepsLeases: a player that buffered far ahead is silent
+// for longer than the TTL and still playing. When Redis loses its sessions
+// then, the re-seed must write it back with its lease, or a waiting device
+// takes its slot.
+func TestRedisReseedKeepsLeases(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Second
+	rules := limiter.Rules{MaxLease: time.Minute}
+	srv := redistest.Start(t)
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
+	require.NoError(t, err)
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	ctx := context.Background()
+
+	ids := []string{"buffered", "also-buffered", "heartbeating"}
+	for _, id := range ids {
+		d, err := g.Admit(ctx, limiter.Request{UserID: "u", SessionID: id, Limit: 3, Media: 30 * time.Second})
+		require.NoError(t, err)
+		require.Equal(t, limiter.Started, d.Result)
+	}
+	// Two players go silent for longer than the TTL: their media holds them.
+	silentSince := time.Now()
+	for time.Since(silentSince) < ttl+ttl/2 {
+		_, err := g.Admit(ctx, limiter.Request{UserID: "u", SessionID: "heartbeating", Limit: 3, NoMedia: true})
+		require.NoError(t, err)
+		time.Sleep(ttl / 10) // the pace of a playing device
+	}
+	before, err := g.List(ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, before, 3, "the leases hold the silent sessions in Redis")
+
+	_, err = srv.Do("FLUSHALL")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return limiter.ReseedPasses(r) == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the replica never noticed that Redis lost its sessions")
+
+	after, err := g.List(ctx, "u")
+	require.NoError(t, err)
+	got := make([]string, len(after))
+	for i, s := range after {
+		got[i] = s.ID
+		if s.ID != "heartbeating" {
+			assert.WithinDuration(t, before[i].ExpiresAt, s.ExpiresAt, time.Second, "%s keeps its lease", s.ID)
+			assert.False(t, s.BufferedUntil.IsZero(), "%s keeps its media", s.ID)
+		}
+	}
+	assert.ElementsMatch(t, ids, got, "every playing session is back in Redis")
+}
