@@ -117,6 +117,13 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 		if d.Evicted != "" {
 			_, _ = g.local.End(ctx, req.UserID, d.Evicted, Replaced)
 		}
+		if d.Result == Ended {
+			// Ended through another replica: this table must not keep it
+			// playing under the local policy, nor re-seed an empty Redis
+			// with it.
+			_, _ = g.local.End(ctx, req.UserID, req.SessionID, d.EndReason)
+			g.provisional.confirm(req.UserID, req.SessionID)
+		}
 		if d.Admitted() {
 			g.remember(ctx, req)
 			g.provisional.confirm(req.UserID, req.SessionID)

@@ -1,0 +1,56 @@
+package limiter_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/redistest"
+)
+
+// TestGuardMirrorsEndsFromOtherReplicas: replica B replaces a session that
+// replica A admitted. When A next hears Redis say Ended, its own table must
+// end the session too: otherwise the local policy keeps it playing during
+// an outage, and it still counts on A.
+func TestGuardMirrorsEndsFromOtherReplicas(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	rules := limiter.Rules{OnLimit: limiter.EvictOldest}
+	srv := redistest.Start(t)
+	replica := func() *limiter.Guard {
+		r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
+		require.NoError(t, err)
+		g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailLocal, TTL: ttl, Rules: rules})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = g.Close() })
+		return g
+	}
+	a, b := replica(), replica()
+	ctx := context.Background()
+	req := func(session string) limiter.Request {
+		return limiter.Request{UserID: "u", SessionID: session, Limit: 1}
+	}
+
+	d, err := a.Admit(ctx, req("first"))
+	require.NoError(t, err)
+	require.Equal(t, limiter.Started, d.Result)
+	d, err = b.Admit(ctx, req("second"))
+	require.NoError(t, err)
+	require.Equal(t, "first", d.Evicted)
+	d, err = a.Admit(ctx, req("first"))
+	require.NoError(t, err)
+	require.Equal(t, limiter.Ended, d.Result)
+	assert.Equal(t, limiter.Replaced, d.EndReason)
+	assert.Zero(t, a.Stats().ActiveSessions, "replica A still counts the replaced session")
+
+	srv.Kill()
+	d, err = a.Admit(ctx, req("first"))
+	require.NoError(t, err)
+	assert.True(t, d.Degraded, "decided by the local policy")
+	assert.Equal(t, limiter.Ended, d.Result, "the local policy brought a replaced session back")
+	assert.Equal(t, limiter.Replaced, d.EndReason)
+}
