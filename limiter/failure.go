@@ -162,11 +162,10 @@ func (g *Guard) remember(ctx context.Context, req Request) Decision {
 // touch refreshes a session the local table knows, and adds nothing: a
 // device refused by the closed policy is still playing, and the local table
 // is what re-seeds an empty Redis (redis_reseed.go).
+// Admitting with a limit of 1 would evict a playing session under
+// evict-oldest, so the table is only refreshed.
 func (g *Guard) touch(ctx context.Context, req Request) {
-	req.Limit = 1
-	if d, _ := g.local.Admit(ctx, req); d.Result == Started {
-		_, _ = g.local.End(ctx, req.UserID, req.SessionID, EndedByPlayer)
-	}
+	g.local.refresh(ctx, req)
 }
 
 // End implements Store. The session leaves the local table even when the

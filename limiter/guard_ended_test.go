@@ -54,3 +54,39 @@ func TestGuardMirrorsEndsFromOtherReplicas(t *testing.T) {
 	assert.Equal(t, limiter.Ended, d.Result, "the local policy brought a replaced session back")
 	assert.Equal(t, limiter.Replaced, d.EndReason)
 }
+
+// TestGuardClosedPolicyKeepsPlayingSessionsUnderEvictOldest: while Redis is
+// down, the closed policy refuses a new device and refreshes the playing
+// ones in this replica's table (what re-seeds an empty Redis). Refusing the
+// new device must not replace a playing session in that table.
+func TestGuardClosedPolicyKeepsPlayingSessionsUnderEvictOldest(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	rules := limiter.Rules{OnLimit: limiter.EvictOldest}
+	srv := redistest.Start(t)
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
+	require.NoError(t, err)
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	ctx := context.Background()
+	req := func(session string) limiter.Request {
+		return limiter.Request{UserID: "u", SessionID: session, Limit: 1}
+	}
+
+	d, err := g.Admit(ctx, req("playing"))
+	require.NoError(t, err)
+	require.Equal(t, limiter.Started, d.Result)
+	srv.Kill()
+	_, err = g.Admit(ctx, req("newcomer"))
+	require.ErrorIs(t, err, limiter.ErrUnavailable)
+	assert.Equal(t, 1, g.Stats().ActiveSessions, "the playing session left this replica's table")
+
+	srv.Restart()
+	require.Eventually(t, func() bool { return limiter.Reseeded(r) == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the replica never re-seeded Redis")
+	sessions, err := g.List(ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, sessions, 1, "Redis is re-seeded with the playing session")
+	assert.Equal(t, "playing", sessions[0].ID)
+}
