@@ -90,3 +90,48 @@ func TestGuardClosedPolicyKeepsPlayingSessionsUnderEvictOldest(t *testing.T) {
 	require.Len(t, sessions, 1, "Redis is re-seeded with the playing session")
 	assert.Equal(t, "playing", sessions[0].ID)
 }
+
+// TestRedisReseedKeepsTombstones: a session replaced by evict-oldest stays
+// ended after Redis restarts empty. Without its tombstone, its player's
+// next request would be a new session and, under evict-oldest, replace the
+// session that replaced it.
+func TestRedisReseedKeepsTombstones(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	rules := limiter.Rules{OnLimit: limiter.EvictOldest}
+	srv := redistest.Start(t)
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
+	require.NoError(t, err)
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	// A replica that knows nothing of the user, and so does not hold back
+	// while the others re-seed.
+	other, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	ctx := context.Background()
+	req := func(session string) limiter.Request {
+		return limiter.Request{UserID: "u", SessionID: session, Limit: 1}
+	}
+
+	_, err = g.Admit(ctx, req("old"))
+	require.NoError(t, err)
+	d, err := g.Admit(ctx, req("new"))
+	require.NoError(t, err)
+	require.Equal(t, "old", d.Evicted)
+
+	_, err = srv.Do("FLUSHALL")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return limiter.Reseeded(r) == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the replica never re-seeded Redis")
+
+	d, err = other.Admit(ctx, req("old"))
+	require.NoError(t, err)
+	assert.Equal(t, limiter.Ended, d.Result, "the replaced session came back")
+	assert.Equal(t, limiter.Replaced, d.EndReason)
+	sessions, err := other.List(ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, sessions, 1)
+	assert.Equal(t, "new", sessions[0].ID)
+}

@@ -50,8 +50,11 @@ const reseedGrace = maxDialBackoff + markerCheckEvery
 type mirror interface {
 	// List returns the user's sessions the replica admitted, oldest first.
 	List(ctx context.Context, userID string) ([]Session, error)
-	// eachUser calls f for every user with active sessions, until f returns false.
-	eachUser(f func(userID string, sessions []Session) bool)
+	// ended returns the user's tombstones.
+	ended(userID string) []endedSession
+	// eachUser calls f for every user with active sessions or tombstones,
+	// until f returns false.
+	eachUser(f func(userID string, sessions []Session, ended []endedSession) bool)
 	// now is the mirror's clock.
 	now() time.Time
 }
@@ -186,8 +189,8 @@ func (s *reseeder) pass(ctx context.Context) {
 	}
 	s.passes.Add(1)
 	n := 0
-	(*m).eachUser(func(userID string, sessions []Session) bool {
-		if err := s.seed(ctx, userID, sessions, (*m).now()); err != nil {
+	(*m).eachUser(func(userID string, sessions []Session, ended []endedSession) bool {
+		if err := s.seed(ctx, userID, sessions, ended, (*m).now()); err != nil {
 			return ctx.Err() == nil
 		}
 		n++
@@ -233,17 +236,24 @@ func (s *reseeder) seedUser(ctx context.Context, userID string) error {
 		return nil
 	}
 	sessions, _ := (*m).List(ctx, userID)
-	return s.seed(ctx, userID, sessions, (*m).now())
+	return s.seed(ctx, userID, sessions, (*m).ended(userID), (*m).now())
 }
 
-// seed runs the re-seed script for one user's sessions.
-func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, now time.Time) error {
-	if len(sessions) == 0 {
+// seed runs the re-seed script for one user's sessions and tombstones: a
+// session this replica saw replaced or ended by the operator stays ended
+// although Redis forgot it.
+func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, ended []endedSession, now time.Time) error {
+	if len(sessions) == 0 && len(ended) == 0 {
 		return nil
 	}
-	args := append(make([]string, 0, 2+5*len(sessions)), s.r.ttlMicros, s.r.leaseMicros)
+	args := append(make([]string, 0, 3+5*len(sessions)+3*len(ended)), s.r.ttlMicros, s.r.leaseMicros, strconv.Itoa(len(sessions)))
 	for _, ss := range sessions {
 		args = append(args, seedArgs(ss, now)...)
+	}
+	for _, e := range ended {
+		if left := e.Until.Sub(now); left > 0 {
+			args = append(args, e.ID, strconv.FormatInt(left.Microseconds(), 10), reasonCode(e.Reason))
+		}
 	}
 	msg, err := s.r.script(ctx, s.script, userID, args...)
 	if err != nil {

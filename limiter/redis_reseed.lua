@@ -3,16 +3,32 @@
 -- into the user's hash, never overwriting a newer record.
 -- KEYS[1]  the user's hash (record format: see redis_lib.lua)
 -- ARGV[1]  TTL µs                ARGV[2]  max lease µs
--- ARGV[3..] per session, five values: id, age of its last heartbeat in µs
+-- ARGV[3]  n, the number of sessions
+-- ARGV[4..] per session, five values: id, age of its last heartbeat in µs
 --          (on the replica's clock, so that the clocks need not agree), age
 --          of its start in µs, µs until its media runs out (may be negative;
 --          '' when it was given none), device as encoded by the Go side
+-- then per tombstone, three values: id, µs it has left, reason (o, r)
 -- Returns the number of sessions written.
 local key, ttl, lease = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local tombs = 4 + 5 * tonumber(ARGV[3])
 local now = now_us()
 
 local written, latest = 0, 0
-for i = 3, #ARGV, 5 do
+-- Ended means ended: a tombstone any replica knows wins over a session
+-- another replica still holds.
+for i = tombs, #ARGV, 3 do
+  local sid, untilus = ARGV[i], now + tonumber(ARGV[i + 1])
+  local mark = redis.call('HGET', key, ' ' .. sid)
+  local u, r = 0, 'l'
+  if mark then u, r = string.match(mark, '^(%d+);(%a)') end
+  if r == 'l' or tonumber(u) < untilus then
+    redis.call('HSET', key, ' ' .. sid, string.format('%d;%s', untilus, ARGV[i + 2]))
+    latest = math.max(latest, untilus)
+  end
+  redis.call('HDEL', key, sid)
+end
+for i = 4, tombs - 1, 5 do
   local sid = ARGV[i]
   local seen = now - tonumber(ARGV[i + 1])
   local bu = 0
@@ -21,6 +37,8 @@ for i = 3, #ARGV, 5 do
   -- holds: its lease decides, as in the replica's table.
   local mine = {seen = seen, bu = {bu, 0, 0}}
   local exp = expiry(mine, ttl, lease)
+  local mark = redis.call('HGET', key, ' ' .. sid)
+  if mark and not string.match(mark, ';l$') then exp = 0 end -- ended
   if now < exp then
     local rec = redis.call('HGET', key, sid)
     local put
@@ -46,8 +64,9 @@ for i = 3, #ARGV, 5 do
     end
   end
 end
-if written > 0 then
-  -- The key lives as long as its longest-lived session; never shorten it.
+if latest > 0 then
+  -- The key lives as long as its longest-lived session or tombstone; never
+  -- shorten it.
   extend(key, latest, now)
 end
 return written
