@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +23,9 @@ func (m *Memory) eachUser(f func(userID string, sessions []Session, ended []ende
 			sessions := make([]Session, len(su.Sessions))
 			for j, s := range su.Sessions {
 				sessions[j] = Session{ID: s.SessionID, StartedAt: s.StartedAt, LastSeen: s.LastSeen}
+				if n, err := strconv.ParseUint(s.BoundTo, 16, 64); err == nil {
+					sessions[j].bound = Network(n)
+				}
 				// The media it holds keeps a silent session active: an empty
 				// Redis is re-seeded with it (redis_reseed.go).
 				for _, b := range s.BufferedUntil {

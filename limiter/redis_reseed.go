@@ -246,7 +246,7 @@ func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, 
 	if len(sessions) == 0 && len(ended) == 0 {
 		return nil
 	}
-	args := append(make([]string, 0, 3+5*len(sessions)+3*len(ended)), s.r.ttlMicros, s.r.leaseMicros, strconv.Itoa(len(sessions)))
+	args := append(make([]string, 0, 3+6*len(sessions)+3*len(ended)), s.r.ttlMicros, s.r.leaseMicros, strconv.Itoa(len(sessions)))
 	for _, ss := range sessions {
 		args = append(args, seedArgs(ss, now)...)
 	}
@@ -267,14 +267,18 @@ func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, 
 	return nil
 }
 
-// seedArgs is one session as redis_reseed.lua takes it: id, age of the last
+// seedArgs is one session as redis_reseed.lua takes it (six values): id, age of the last
 // heartbeat and of the start (µs, on the mirror's clock), time until its
 // media runs out ("" when none), encoded device. The media is what keeps a
-// buffered player's slot once it has been silent for a TTL.
+// buffered player's slot once it has been silent for a TTL. Last comes the
+// network the session is bound to ("" none), so that it stays bound.
 func seedArgs(ss Session, now time.Time) []string {
-	buffered := ""
+	buffered, bound := "", ""
 	if !ss.BufferedUntil.IsZero() {
 		buffered = strconv.FormatInt(ss.BufferedUntil.Sub(now).Microseconds(), 10)
+	}
+	if ss.bound != 0 {
+		bound = ss.bound.String()
 	}
 	return []string{
 		ss.ID,
@@ -282,6 +286,7 @@ func seedArgs(ss Session, now time.Time) []string {
 		strconv.FormatInt(max(now.Sub(ss.StartedAt).Microseconds(), 0), 10),
 		buffered,
 		encodeDevice(ss.Device),
+		bound,
 	}
 }
 

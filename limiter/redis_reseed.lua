@@ -4,14 +4,16 @@
 -- KEYS[1]  the user's hash (record format: see redis_lib.lua)
 -- ARGV[1]  TTL µs                ARGV[2]  max lease µs
 -- ARGV[3]  n, the number of sessions
--- ARGV[4..] per session, five values: id, age of its last heartbeat in µs
+-- ARGV[4..] per session, six values: id, age of its last heartbeat in µs
 --          (on the replica's clock, so that the clocks need not agree), age
 --          of its start in µs, µs until its media runs out (may be negative;
---          '' when it was given none), device as encoded by the Go side
+--          '' when it was given none), device as encoded by the Go side,
+--          the network (hex) it is bound to, '' none: its field is then
+--          "<id>\t<network>", as admit names it
 -- then per tombstone, three values: id, µs it has left, reason (o, r)
 -- Returns the number of sessions written.
 local key, ttl, lease = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-local tombs = 4 + 5 * tonumber(ARGV[3])
+local tombs = 4 + 6 * tonumber(ARGV[3])
 local now = now_us()
 
 local written, latest = 0, 0
@@ -28,8 +30,10 @@ for i = tombs, #ARGV, 3 do
   end
   redis.call('HDEL', key, sid)
 end
-for i = 4, tombs - 1, 5 do
-  local sid = ARGV[i]
+for i = 4, tombs - 1, 6 do
+  local sid, bound = ARGV[i], ARGV[i + 5]
+  local field = sid
+  if bound ~= '' then field = sid .. '\t' .. bound end
   local seen = now - tonumber(ARGV[i + 1])
   local bu = 0
   if ARGV[i + 3] ~= '' then bu = now + tonumber(ARGV[i + 3]) end
@@ -40,12 +44,12 @@ for i = 4, tombs - 1, 5 do
   local mark = redis.call('HGET', key, ' ' .. sid)
   if mark and not string.match(mark, ';l$') then exp = 0 end -- ended
   if now < exp then
-    local rec = redis.call('HGET', key, sid)
+    local rec = redis.call('HGET', key, field)
     local put
     if not rec then
       put = encode({exp = exp, seen = seen, started = now - tonumber(ARGV[i + 2]),
         bu = {bu, 0, 0}, hint = 0, n1 = '', s1 = 0, n2 = '', s2 = 0, nets = 0, shared = 0,
-        bound = '', dev = ARGV[i + 4]})
+        bound = bound, dev = ARGV[i + 4]})
     else
       -- Keep every field as Redis has it but a later heartbeat or a longer
       -- lease; a newer record is left alone.
@@ -58,7 +62,7 @@ for i = 4, tombs - 1, 5 do
       end
     end
     if put then
-      redis.call('HSET', key, sid, put)
+      redis.call('HSET', key, field, put)
       written = written + 1
       latest = math.max(latest, exp)
     end
