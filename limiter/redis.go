@@ -344,7 +344,11 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	if err := r.reseed.ready(ctx, req.UserID); err != nil {
 		return Decision{}, fmt.Errorf("admitting session: %w", err)
 	}
-	if r.reseed.unknownInGrace(ctx, req) {
+	// During the re-seed grace Redis may undercount, so a session it would
+	// start goes to the failure policy (inGrace); but its rejection is
+	// sound, as Redis already holds that many sessions, so it is asked. Not
+	// under evict-oldest: a start there also replaces a session.
+	if r.policy == "evict" && r.reseed.unknownInGrace(ctx, req) {
 		return Decision{}, fmt.Errorf("admitting session: %w: redis is being re-seeded after losing its sessions", ErrUnavailable)
 	}
 	noMedia := "0"

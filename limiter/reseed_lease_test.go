@@ -62,3 +62,36 @@ func TestRedisReseedKeepsLeases(t *testing.T) {
 	}
 	assert.ElementsMatch(t, ids, got, "every playing session is back in Redis")
 }
+
+// TestRedisReseedGraceStillRefuses: while the replicas re-seed an empty
+// Redis, a new session goes to the failure policy, as Redis may still
+// undercount, unless Redis already holds the user's limit: then the
+// refusal is Redis's, whatever the policy. Under open, a fourth device
+// would otherwise be admitted for the whole grace after every restart.
+func TestRedisReseedGraceStillRefuses(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	srv := redistest.Start(t)
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second})
+	require.NoError(t, err)
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailOpen, TTL: ttl})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		_, err := g.Admit(ctx, limiter.Request{UserID: "u", SessionID: id, Limit: 3})
+		require.NoError(t, err)
+	}
+	_, err = srv.Do("FLUSHALL")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return limiter.Reseeded(r) == 3 }, 10*time.Second, 10*time.Millisecond,
+		"the replica never re-seeded Redis")
+
+	d, err := g.Admit(ctx, limiter.Request{UserID: "u", SessionID: "fourth", Limit: 3})
+	require.NoError(t, err)
+	assert.False(t, d.Degraded, "handed to the open policy although Redis holds the user's limit")
+	assert.Equal(t, limiter.Rejected, d.Result)
+	d, err = g.Admit(ctx, limiter.Request{UserID: "other", SessionID: "first", Limit: 3})
+	require.NoError(t, err)
+	assert.True(t, d.Admitted())
+}
