@@ -305,7 +305,7 @@ func (r *Redis) useMirror(m mirror) { r.reseed.mirror.Store(&m) }
 // the request is decided again.
 func (r *Redis) redecide(ctx context.Context, req Request, d Decision) (Decision, error) {
 	if d.Result == Started && !r.reseed.knows(ctx, req) {
-		if _, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer); err != nil {
+		if err := r.undoStart(ctx, req); err != nil {
 			return Decision{}, err
 		}
 	}
@@ -344,8 +344,29 @@ func (r *Redis) inGrace(ctx context.Context, req Request, d Decision) (Decision,
 	if monoNow() >= r.reseed.graceUntil.Load() {
 		return d, nil
 	}
-	if _, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer); err != nil {
+	if err := r.undoStart(ctx, req); err != nil {
 		return Decision{}, err
 	}
 	return Decision{}, fmt.Errorf("%w: redis is being re-seeded after losing its sessions", ErrUnavailable)
+}
+
+// undoStart removes the record an admission just started. Under network
+// binding that is the record of this network alone: ending the id would
+// end its other networks' sessions, which are playing.
+func (r *Redis) undoStart(ctx context.Context, req Request) error {
+	if !r.rules.BindNetwork || req.Network == 0 {
+		_, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer)
+		return err
+	}
+	field := req.SessionID + "\t" + req.Network.String()
+	if r.cache != nil {
+		r.cache.forget(req.UserID, field)
+	}
+	_, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return c.Do(ctx, c.B().Hdel().Key(redisKey(req.UserID)).Field(field).Build())
+	})
+	if err != nil {
+		return fmt.Errorf("undoing a start: %w", err)
+	}
+	return nil
 }
