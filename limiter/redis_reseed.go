@@ -73,6 +73,8 @@ type reseeder struct {
 	// seeding is set while a re-seed pass runs: every Admit then seeds its
 	// own user first.
 	seeding atomic.Bool
+	// incomplete is set while the last pass left users unwritten.
+	incomplete atomic.Bool
 	// graceUntil (monoNow) ends the reseedGrace of the last loss.
 	graceUntil atomic.Int64
 
@@ -164,9 +166,13 @@ func (s *reseeder) verify(stop <-chan struct{}) {
 		}
 	}
 	s.release(gen)
-	if lost {
-		s.pass(ctx)
-		s.seeding.Store(false)
+	// A user whose script failed (a loaded machine, a call past its
+	// deadline) is written back by the next check's pass; until one pass
+	// has written every user, each admission still seeds its own user first.
+	if (lost && s.mirror.Load() != nil) || s.incomplete.Load() {
+		done := s.pass(ctx)
+		s.incomplete.Store(!done)
+		s.seeding.Store(!done)
 	}
 }
 
@@ -181,22 +187,29 @@ func (s *reseeder) release(gen uint64) {
 	s.waitCh = make(chan struct{})
 }
 
-// pass writes back every session of the mirror.
-func (s *reseeder) pass(ctx context.Context) {
+// pass writes back every session of the mirror and reports whether every
+// user was written.
+func (s *reseeder) pass(ctx context.Context) bool {
 	m := s.mirror.Load()
 	if m == nil {
-		return
+		return true
 	}
 	s.passes.Add(1)
-	n := 0
+	n, failed := 0, 0
 	(*m).eachUser(func(userID string, sessions []Session, ended []endedSession) bool {
 		if err := s.seed(ctx, userID, sessions, ended, (*m).now()); err != nil {
+			failed++
 			return ctx.Err() == nil
 		}
 		n++
 		return true
 	})
+	if failed > 0 {
+		s.r.logger.Warn("re-seeding redis: some users could not be written back; trying them again", "users", n, "failed", failed)
+		return false
+	}
 	s.r.logger.Info("re-seeded redis", "users", n)
+	return true
 }
 
 // ready returns once an admission of userID may be decided by Redis: no

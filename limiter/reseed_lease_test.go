@@ -95,3 +95,35 @@ func TestRedisReseedGraceStillRefuses(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, d.Admitted())
 }
+
+// TestRedisReseedRetriesFailedUsers: a user whose re-seed script fails
+// (here its key holds a string when the pass runs; on a loaded machine, a
+// call past its deadline) is written back by a later pass, not forgotten.
+func TestRedisReseedRetriesFailedUsers(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	srv := redistest.Start(t)
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second})
+	require.NoError(t, err)
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	ctx := context.Background()
+	_, err = g.Admit(ctx, limiter.Request{UserID: "u", SessionID: "playing", Limit: 3})
+	require.NoError(t, err)
+
+	// One script: the data is lost and the user's key is unusable at once,
+	// before the next marker check notices.
+	_, err = srv.Do("EVAL", "redis.call('FLUSHALL') redis.call('SET', KEYS[1], 'x') return 1", "1", "streamgate:{u}")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return limiter.ReseedPasses(r) == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the replica never noticed that Redis lost its sessions")
+	_, err = srv.Do("DEL", "streamgate:{u}")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return limiter.Reseeded(r) == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the user whose re-seed failed was never written back")
+	sessions, err := g.List(ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, sessions, 1)
+	assert.Equal(t, "playing", sessions[0].ID)
+}
