@@ -182,6 +182,10 @@ type Session struct {
 	// Networks is how many client networks have used the session since it
 	// was last used from one network alone for a TTL; 0 when none was known.
 	Networks int
+
+	// bound is the network the session is bound to under
+	// Rules.BindNetwork (0 when none), for re-seeding an empty Redis.
+	bound Network
 }
 
 // Store decides admissions atomically per user and keeps the sessions it admitted.

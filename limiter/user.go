@@ -314,6 +314,7 @@ func (u *user) list() []Session {
 			ExpiresAt: time.Unix(0, s.expires).UTC(),
 			Device:    s.device(),
 			Networks:  int(s.networks),
+			bound:     s.bound,
 		}
 		if b := s.bufferedUntil(); b > 0 {
 			out[i].BufferedUntil = time.Unix(0, b).UTC()
