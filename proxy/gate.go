@@ -151,6 +151,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	address := r.RemoteAddr
 	if client.IsValid() && len(g.hard.Client.TrustedProxies) > 0 {
 		address = client.String() // the peer is our own proxy
+		noteClient(w, client)
 	}
 	req := limiter.Request{
 		UserID: id.UserID, SessionID: id.SessionID, Limit: limit,
