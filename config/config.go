@@ -17,6 +17,18 @@ const (
 	IdentityJWT    = "jwt"
 )
 
+// Policies for -on-limit.
+const (
+	OnLimitRefuse      = "refuse"
+	OnLimitEvictOldest = "evict-oldest"
+)
+
+// Special values of -access-log; anything else is a file path.
+const (
+	AccessLogStdout = "stdout"
+	AccessLogOff    = "off"
+)
+
 // Config is every setting of the proxy command, with its flag name.
 type Config struct {
 	// Listen is the proxy listener address (-listen, default ":8080").
@@ -109,6 +121,21 @@ type Config struct {
 	// AdminToken, when set, is the bearer token the admin API requires
 	// (-admin-token, default none).
 	AdminToken string
+	// OnLimit is what a new session over the limit gets: refuse (429) or
+	// evict-oldest (admitted, the user's least recently active session
+	// ended) (-on-limit, default refuse).
+	OnLimit string
+	// TombstoneTTL is how long a session ended by the operator or by
+	// evict-oldest is answered 410; 0 keeps no tombstones (-tombstone-ttl,
+	// default 10m).
+	TombstoneTTL time.Duration
+	// Enforce refuses what is over the limit; false is shadow mode, which
+	// admits everything and counts what it would have refused (-enforce,
+	// default true).
+	Enforce bool
+	// AccessLog is where the access log goes: stdout, off, or a file path
+	// opened for appending (-access-log, default stdout).
+	AccessLog string
 	// ShutdownTimeout is how long in-flight responses may drain after
 	// SIGTERM or SIGINT (-shutdown-timeout, default 30s).
 	ShutdownTimeout time.Duration
@@ -118,6 +145,8 @@ type Config struct {
 	LogLevel string
 	// Version prints the version and exits (-version).
 	Version bool
+	// Hardening is SPEC's Hardening flags (harden.go).
+	Hardening
 }
 
 // Default returns the configuration with every default of SPEC.md filled in.
@@ -144,6 +173,10 @@ func Default() Config {
 		StoreFailure:    limiter.FailOpen,
 		StoreTimeout:    limiter.DefaultStoreTimeout,
 		RefreshInterval: -1, // unset: derived from SessionTTL by DefaultRefreshInterval
+		OnLimit:         OnLimitRefuse,
+		TombstoneTTL:    limiter.DefaultTombstoneTTL,
+		Enforce:         true,
+		AccessLog:       AccessLogStdout,
 		ShutdownTimeout: 30 * time.Second,
 		LogFormat:       "json",
 		LogLevel:        "info",

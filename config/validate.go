@@ -71,6 +71,7 @@ func (c Config) Validate() error {
 
 	c.validateIdentity(bad)
 	c.validateBrowser(bad)
+	c.validateHardening(bad)
 
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)
@@ -85,6 +86,18 @@ func (c Config) Validate() error {
 	}
 	if c.StateFile != "" && c.UsesRedis() {
 		bad("state-file", "only the memory store keeps its table in this process; Redis keeps sessions itself")
+	}
+
+	switch c.OnLimit {
+	case OnLimitRefuse, OnLimitEvictOldest:
+	default:
+		bad("on-limit", "%q; want refuse or evict-oldest", c.OnLimit)
+	}
+	if c.TombstoneTTL < 0 {
+		bad("tombstone-ttl", "must not be negative")
+	}
+	if strings.TrimSpace(c.AccessLog) == "" {
+		bad("access-log", "empty; want stdout, off or a file path")
 	}
 
 	switch c.LogFormat {

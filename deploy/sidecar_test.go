@@ -29,7 +29,10 @@ func TestBaseSidecarIsWhatInjectAdds(t *testing.T) {
 	origin.Spec.InitContainers = nil
 	origin.Spec.TerminationGracePeriodSeconds = nil
 	origin.Annotations = nil
-	in, err := inject.New(inject.Options{Port: "http", Image: want.Image, Args: []string{"-shutdown-timeout=30s"}})
+	// The base keeps streamgate's own default ports, which its origin (8081)
+	// does not use; inject's defaults are reserved high ports.
+	in, err := inject.New(inject.Options{Port: "http", Image: want.Image, ProxyPort: 8080, AdminPort: 9090,
+		AdminTokenSecret: "streamgate-admin", Args: []string{"-shutdown-timeout=30s"}})
 	require.NoError(t, err)
 	res, err := in.Inject(&origin.ObjectMeta, &origin.Spec)
 	require.NoError(t, err)
@@ -38,6 +41,16 @@ func TestBaseSidecarIsWhatInjectAdds(t *testing.T) {
 	got := origin.Spec.InitContainers[0]
 	want.Env = slices.DeleteFunc(slices.Clone(want.Env), func(e corev1.EnvVar) bool { return e.Name == "STREAMGATE_STATE_FILE" })
 	want.VolumeMounts = nil
+	// The base's token Secret is optional, for a first apply without it; a
+	// Secret named to streamgate inject must exist.
+	for i, e := range want.Env {
+		if e.Name == "STREAMGATE_ADMIN_TOKEN" {
+			ref := *e.ValueFrom.SecretKeyRef
+			assert.True(t, *ref.Optional)
+			ref.Optional = nil
+			want.Env[i].ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &ref}
+		}
+	}
 	assert.Equal(t, want, got)
 	assert.Equal(t, base.Spec.TerminationGracePeriodSeconds, origin.Spec.TerminationGracePeriodSeconds)
 	assert.Equal(t, base.Annotations, origin.Annotations)

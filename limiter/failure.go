@@ -117,6 +117,13 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 		if d.Evicted != "" {
 			_, _ = g.local.End(ctx, req.UserID, d.Evicted, Replaced)
 		}
+		if d.Result == Ended {
+			// Ended through another replica: this table must not keep it
+			// playing under the local policy, nor re-seed an empty Redis
+			// with it.
+			_, _ = g.local.End(ctx, req.UserID, req.SessionID, d.EndReason)
+			g.provisional.confirm(req.UserID, req.SessionID)
+		}
 		if d.Admitted() {
 			g.remember(ctx, req)
 			g.provisional.confirm(req.UserID, req.SessionID)
@@ -155,11 +162,10 @@ func (g *Guard) remember(ctx context.Context, req Request) Decision {
 // touch refreshes a session the local table knows, and adds nothing: a
 // device refused by the closed policy is still playing, and the local table
 // is what re-seeds an empty Redis (redis_reseed.go).
+// Admitting with a limit of 1 would evict a playing session under
+// evict-oldest, so the table is only refreshed.
 func (g *Guard) touch(ctx context.Context, req Request) {
-	req.Limit = 1
-	if d, _ := g.local.Admit(ctx, req); d.Result == Started {
-		_, _ = g.local.End(ctx, req.UserID, req.SessionID, EndedByPlayer)
-	}
+	g.local.refresh(ctx, req)
 }
 
 // End implements Store. The session leaves the local table even when the

@@ -97,6 +97,8 @@ func (r EndReason) String() string {
 type Device struct {
 	UserAgent string `json:"userAgent,omitempty"`
 	Address   string `json:"address,omitempty"`
+	// ContentID is what the player said it plays (CMCD cid), when it said.
+	ContentID string `json:"contentId,omitempty"`
 }
 
 // Result says how a request was decided.
@@ -182,6 +184,10 @@ type Session struct {
 	// Networks is how many client networks have used the session since it
 	// was last used from one network alone for a TTL; 0 when none was known.
 	Networks int
+
+	// bound is the network the session is bound to under
+	// Rules.BindNetwork (0 when none), for re-seeding an empty Redis.
+	bound Network
 }
 
 // Store decides admissions atomically per user and keeps the sessions it admitted.

@@ -72,11 +72,13 @@ func (m guardMirror) List(ctx context.Context, userID string) ([]Session, error)
 	return m.confirmed(userID, sessions), err
 }
 
-func (m guardMirror) eachUser(f func(userID string, sessions []Session) bool) {
-	m.g.local.eachUser(func(userID string, sessions []Session) bool {
-		return f(userID, m.confirmed(userID, sessions))
+func (m guardMirror) eachUser(f func(userID string, sessions []Session, ended []endedSession) bool) {
+	m.g.local.eachUser(func(userID string, sessions []Session, ended []endedSession) bool {
+		return f(userID, m.confirmed(userID, sessions), ended)
 	})
 }
+
+func (m guardMirror) ended(userID string) []endedSession { return m.g.local.ended(userID) }
 
 func (m guardMirror) now() time.Time { return m.g.local.now() }
 

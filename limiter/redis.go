@@ -344,14 +344,17 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	if err := r.reseed.ready(ctx, req.UserID); err != nil {
 		return Decision{}, fmt.Errorf("admitting session: %w", err)
 	}
-	if r.reseed.unknownInGrace(ctx, req) {
+	// During the re-seed grace Redis may undercount, so a session it would
+	// start goes to the failure policy (inGrace); but its rejection is
+	// sound, as Redis already holds that many sessions, so it is asked. Not
+	// under evict-oldest: a start there also replaces a session.
+	if r.policy == "evict" && r.reseed.unknownInGrace(ctx, req) {
 		return Decision{}, fmt.Errorf("admitting session: %w: redis is being re-seeded after losing its sessions", ErrUnavailable)
 	}
 	noMedia := "0"
 	if req.NoMedia {
 		noMedia = "1"
 	}
-	deadline := r.deadline(ctx)
 	network, bind := "", "0"
 	if req.Network != 0 {
 		network = req.Network.String()
@@ -359,14 +362,32 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	if r.rules.BindNetwork {
 		bind = "1"
 	}
-	msg, err := r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros,
-		encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
-		micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
-		nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros)
-	if err != nil {
-		return Decision{}, fmt.Errorf("admitting session: %w", err)
+	var (
+		d   Decision
+		ad  admitted
+		msg rueidis.RedisMessage
+		err error
+	)
+	// The script refuses to write past -store-timeout from now, for a caller
+	// that gave up at it (a silent Redis). A caller whose Redis kept answering
+	// waits on (redis_calldeadline.go): a refusal it reads means it has not
+	// given up, so it asks again with a fresh deadline, up to the hard one,
+	// rather than handing a healthy Redis's decision to the failure policy.
+	hard := monoNow() + int64(max(hardDeadlineFactor*r.timeout, minHardDeadline))
+	for {
+		deadline := r.deadline(ctx)
+		msg, err = r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros,
+			encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
+			micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
+			nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros)
+		if err != nil {
+			return Decision{}, fmt.Errorf("admitting session: %w", err)
+		}
+		d, ad, err = r.decision(msg, limit)
+		if !errors.Is(err, errPastDeadline) || ctx.Err() != nil || monoNow()+int64(r.timeout) > hard {
+			break
+		}
 	}
-	d, ad, err := r.decision(msg, limit)
 	if err != nil {
 		r.errs.Add(1)
 		return Decision{}, fmt.Errorf("admitting session: %w: %w", ErrUnavailable, err)

@@ -50,8 +50,11 @@ const reseedGrace = maxDialBackoff + markerCheckEvery
 type mirror interface {
 	// List returns the user's sessions the replica admitted, oldest first.
 	List(ctx context.Context, userID string) ([]Session, error)
-	// eachUser calls f for every user with active sessions, until f returns false.
-	eachUser(f func(userID string, sessions []Session) bool)
+	// ended returns the user's tombstones.
+	ended(userID string) []endedSession
+	// eachUser calls f for every user with active sessions or tombstones,
+	// until f returns false.
+	eachUser(f func(userID string, sessions []Session, ended []endedSession) bool)
 	// now is the mirror's clock.
 	now() time.Time
 }
@@ -70,6 +73,8 @@ type reseeder struct {
 	// seeding is set while a re-seed pass runs: every Admit then seeds its
 	// own user first.
 	seeding atomic.Bool
+	// incomplete is set while the last pass left users unwritten.
+	incomplete atomic.Bool
 	// graceUntil (monoNow) ends the reseedGrace of the last loss.
 	graceUntil atomic.Int64
 
@@ -87,7 +92,7 @@ type reseeder struct {
 func newReseeder(r *Redis) *reseeder {
 	return &reseeder{
 		r:      r,
-		script: rueidis.NewLuaScriptRetryable(reseedSource),
+		script: rueidis.NewLuaScriptRetryable(libSource + reseedSource),
 		marker: rueidis.NewLuaScriptRetryable(markerSource),
 		waitCh: make(chan struct{}),
 		kick:   make(chan struct{}, 1),
@@ -161,9 +166,13 @@ func (s *reseeder) verify(stop <-chan struct{}) {
 		}
 	}
 	s.release(gen)
-	if lost {
-		s.pass(ctx)
-		s.seeding.Store(false)
+	// A user whose script failed (a loaded machine, a call past its
+	// deadline) is written back by the next check's pass; until one pass
+	// has written every user, each admission still seeds its own user first.
+	if (lost && s.mirror.Load() != nil) || s.incomplete.Load() {
+		done := s.pass(ctx)
+		s.incomplete.Store(!done)
+		s.seeding.Store(!done)
 	}
 }
 
@@ -178,22 +187,29 @@ func (s *reseeder) release(gen uint64) {
 	s.waitCh = make(chan struct{})
 }
 
-// pass writes back every session of the mirror.
-func (s *reseeder) pass(ctx context.Context) {
+// pass writes back every session of the mirror and reports whether every
+// user was written.
+func (s *reseeder) pass(ctx context.Context) bool {
 	m := s.mirror.Load()
 	if m == nil {
-		return
+		return true
 	}
 	s.passes.Add(1)
-	n := 0
-	(*m).eachUser(func(userID string, sessions []Session) bool {
-		if err := s.seed(ctx, userID, sessions, (*m).now()); err != nil {
+	n, failed := 0, 0
+	(*m).eachUser(func(userID string, sessions []Session, ended []endedSession) bool {
+		if err := s.seed(ctx, userID, sessions, ended, (*m).now()); err != nil {
+			failed++
 			return ctx.Err() == nil
 		}
 		n++
 		return true
 	})
+	if failed > 0 {
+		s.r.logger.Warn("re-seeding redis: some users could not be written back; trying them again", "users", n, "failed", failed)
+		return false
+	}
 	s.r.logger.Info("re-seeded redis", "users", n)
+	return true
 }
 
 // ready returns once an admission of userID may be decided by Redis: no
@@ -233,17 +249,24 @@ func (s *reseeder) seedUser(ctx context.Context, userID string) error {
 		return nil
 	}
 	sessions, _ := (*m).List(ctx, userID)
-	return s.seed(ctx, userID, sessions, (*m).now())
+	return s.seed(ctx, userID, sessions, (*m).ended(userID), (*m).now())
 }
 
-// seed runs the re-seed script for one user's sessions.
-func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, now time.Time) error {
-	if len(sessions) == 0 {
+// seed runs the re-seed script for one user's sessions and tombstones: a
+// session this replica saw replaced or ended by the operator stays ended
+// although Redis forgot it.
+func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, ended []endedSession, now time.Time) error {
+	if len(sessions) == 0 && len(ended) == 0 {
 		return nil
 	}
-	args := append(make([]string, 0, 1+4*len(sessions)), s.r.ttlMicros)
+	args := append(make([]string, 0, 3+6*len(sessions)+3*len(ended)), s.r.ttlMicros, s.r.leaseMicros, strconv.Itoa(len(sessions)))
 	for _, ss := range sessions {
 		args = append(args, seedArgs(ss, now)...)
+	}
+	for _, e := range ended {
+		if left := e.Until.Sub(now); left > 0 {
+			args = append(args, e.ID, strconv.FormatInt(left.Microseconds(), 10), reasonCode(e.Reason))
+		}
 	}
 	msg, err := s.r.script(ctx, s.script, userID, args...)
 	if err != nil {
@@ -257,14 +280,26 @@ func (s *reseeder) seed(ctx context.Context, userID string, sessions []Session, 
 	return nil
 }
 
-// seedArgs is one session as redis_reseed.lua takes it: id, age of the last
-// heartbeat and of the start (µs, on the mirror's clock), encoded device.
+// seedArgs is one session as redis_reseed.lua takes it (six values): id, age of the last
+// heartbeat and of the start (µs, on the mirror's clock), time until its
+// media runs out ("" when none), encoded device. The media is what keeps a
+// buffered player's slot once it has been silent for a TTL. Last comes the
+// network the session is bound to ("" none), so that it stays bound.
 func seedArgs(ss Session, now time.Time) []string {
+	buffered, bound := "", ""
+	if !ss.BufferedUntil.IsZero() {
+		buffered = strconv.FormatInt(ss.BufferedUntil.Sub(now).Microseconds(), 10)
+	}
+	if ss.bound != 0 {
+		bound = ss.bound.String()
+	}
 	return []string{
 		ss.ID,
 		strconv.FormatInt(max(now.Sub(ss.LastSeen).Microseconds(), 0), 10),
 		strconv.FormatInt(max(now.Sub(ss.StartedAt).Microseconds(), 0), 10),
+		buffered,
 		encodeDevice(ss.Device),
+		bound,
 	}
 }
 
@@ -283,7 +318,7 @@ func (r *Redis) useMirror(m mirror) { r.reseed.mirror.Store(&m) }
 // the request is decided again.
 func (r *Redis) redecide(ctx context.Context, req Request, d Decision) (Decision, error) {
 	if d.Result == Started && !r.reseed.knows(ctx, req) {
-		if _, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer); err != nil {
+		if err := r.undoStart(ctx, req); err != nil {
 			return Decision{}, err
 		}
 	}
@@ -322,8 +357,29 @@ func (r *Redis) inGrace(ctx context.Context, req Request, d Decision) (Decision,
 	if monoNow() >= r.reseed.graceUntil.Load() {
 		return d, nil
 	}
-	if _, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer); err != nil {
+	if err := r.undoStart(ctx, req); err != nil {
 		return Decision{}, err
 	}
 	return Decision{}, fmt.Errorf("%w: redis is being re-seeded after losing its sessions", ErrUnavailable)
+}
+
+// undoStart removes the record an admission just started. Under network
+// binding that is the record of this network alone: ending the id would
+// end its other networks' sessions, which are playing.
+func (r *Redis) undoStart(ctx context.Context, req Request) error {
+	if !r.rules.BindNetwork || req.Network == 0 {
+		_, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer)
+		return err
+	}
+	field := req.SessionID + "\t" + req.Network.String()
+	if r.cache != nil {
+		r.cache.forget(req.UserID, field)
+	}
+	_, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return c.Do(ctx, c.B().Hdel().Key(redisKey(req.UserID)).Field(field).Build())
+	})
+	if err != nil {
+		return fmt.Errorf("undoing a start: %w", err)
+	}
+	return nil
 }

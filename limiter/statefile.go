@@ -231,8 +231,10 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 			if s.bound != 0 {
 				ss.BoundTo = s.bound.String()
 			}
+			// Media already played out still counts while it keeps the
+			// session active (expiry: b + TTL), so it is kept once past.
 			for t, b := range s.buffered {
-				if b > now {
+				if b > s.lastSeen {
 					if ss.BufferedUntil == nil {
 						ss.BufferedUntil = make(map[string]time.Time, numTracks)
 					}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -31,6 +32,9 @@ type GateOptions struct {
 	// Refusals, when not nil, counts each 429 per user for the console. It is
 	// touched on refusals only; admitted requests never reach it.
 	Refusals *limiter.Refusals
+	// Hardening is what the gate refuses or changes before the origin sees
+	// a request (harden.go).
+	Hardening Hardening
 	// MintSessions gives a manifest request with a user but no session id a
 	// fresh session id, handed on in the manifest's URIs as
 	// identity.SessionParam; the session takes its slot at its first request
@@ -43,13 +47,14 @@ type GateOptions struct {
 // endpoints, which are never proxied.
 func Gate(opts GateOptions) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return &gate{GateOptions: opts, next: next}
+		return &gate{GateOptions: opts, next: next, hard: newHardening(opts.Hardening)}
 	}
 }
 
 type gate struct {
 	GateOptions
 	next http.Handler
+	hard hardening
 	// hints are the segment durations learnt from manifests, waiting for
 	// their session's next request.
 	hints segmentHints
@@ -59,9 +64,13 @@ type gate struct {
 var epoch = time.Now()
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.hard.screen(w, r, g.Metrics) {
+		return
+	}
 	id, ierr := g.Identity.Identify(r)
 	if ierr != nil {
 		g.Metrics.invalid.WithLabelValues(ierr.Reason).Inc()
+		noteDecision(w, DecisionInvalid, "", "")
 		if ierr.Challenge != "" {
 			w.Header().Set("WWW-Authenticate", ierr.Challenge)
 		}
@@ -78,7 +87,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, http.MethodPost)
 			return
 		}
-		if g.admit(w, r, id, true) {
+		if g.admit(w, r, id, g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"]), true) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 		return
@@ -89,6 +98,11 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		g.end(w, r, id)
 		return
+	}
+	if g.hard.SetIdentity {
+		// Token mode: the origin gets the verified identity, not the
+		// client's words in the same headers.
+		g.hard.setIdentity(r, id.UserID, id.SessionID)
 	}
 	if id.SessionID == "" {
 		// A manifest from a player that sends its session id only from its
@@ -107,7 +121,9 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
 		return
 	}
-	if g.admit(w, r, id, false) {
+	client := g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])
+	if g.admit(w, r, id, client, false) {
+		w = g.hold(w, r, id, client)
 		if mpd := hasSuffixFold(r.URL.Path, ".mpd"); mpd || hasSuffixFold(r.URL.Path, ".m3u8") {
 			// Its segment duration is learnt as it streams, for the
 			// session's media requests that carry no CMCD d.
@@ -115,23 +131,31 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if id.SessionQuery == "" {
 			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
-			return
+		} else {
+			g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
 		}
-		g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
+		release(w)
 	}
 }
 
 // admit asks the store and, when the request may not proceed, answers it.
-// heartbeat marks the heartbeat endpoint, which delivers no media.
-func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, heartbeat bool) bool {
+// client is the client's address (-trusted-proxies); heartbeat marks the
+// heartbeat endpoint, which delivers no media.
+func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, client netip.Addr, heartbeat bool) bool {
 	limit := g.Limit
 	if id.Limit > 0 {
 		limit = id.Limit
 	}
+	address := r.RemoteAddr
+	if client.IsValid() && len(g.hard.Client.TrustedProxies) > 0 {
+		address = client.String() // the peer is our own proxy
+		noteClient(w, client)
+	}
 	req := limiter.Request{
 		UserID: id.UserID, SessionID: id.SessionID, Limit: limit,
 		// Recorded only when a session starts; reading them costs one map lookup.
-		Device: limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: r.RemoteAddr},
+		Device:  limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: address, ContentID: id.CMCD.ContentID},
+		Network: limiter.NetworkOf(client),
 		// What the request delivers keeps the session active while the
 		// player plays it (SPEC: Sessions live as long as their media).
 		Media: id.CMCD.Duration, Buffer: id.CMCD.BufferLength,
@@ -153,12 +177,14 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		}
 		if errors.Is(err, limiter.ErrTableFull) {
 			g.Metrics.rejectedFull.Inc()
+			noteDecision(w, DecisionRejected, id.UserID, id.SessionID) // a 503 tells it from the limit's 429
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "table-full",
 				"Session table full", "The gate is tracking as many viewers as it can; try again shortly."))
 			return false
 		}
 		g.Metrics.rejectedStore.Inc()
+		noteDecision(w, DecisionStoreUnavailable, id.UserID, id.SessionID)
 		g.Logger.Debug("store unavailable; refusing request", "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
@@ -168,16 +194,28 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	if d.Degraded != "" {
 		g.Metrics.degraded.WithLabelValues(d.Degraded.String()).Inc()
 	}
+	if d.Shared {
+		g.Metrics.shared.Inc()
+	}
 	g.Metrics.byLimit.inc(limit, d.Result)
 	switch d.Result {
 	case limiter.Refreshed:
 		g.Metrics.admittedRefresh.Inc()
+		noteDecision(w, DecisionRefresh, id.UserID, id.SessionID)
 		return true
 	case limiter.Started:
 		g.Metrics.admittedNew.Inc()
+		g.Metrics.policy.started(d)
+		noteDecision(w, DecisionNew, id.UserID, id.SessionID)
 		return true
+	case limiter.Ended:
+		g.Metrics.policy.tombstoneHit(d.EndReason)
+		noteDecision(w, DecisionEnded, id.UserID, id.SessionID)
+		writeEndedProblem(w, d.EndReason)
+		return false
 	}
 	g.Metrics.rejectedLimit.Inc()
+	noteDecision(w, DecisionRejected, id.UserID, id.SessionID)
 	g.Refusals.Add(id.UserID)
 	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit, "lapsed", d.Lapsed)
 	if d.Lapsed {
@@ -197,6 +235,10 @@ func (g *gate) end(w http.ResponseWriter, r *http.Request, id identity.Identity)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// MaxListedSessions bounds the sessions a 429 lists; its active field
+// stays the true count.
+const MaxListedSessions = 16
 
 // limitProblem is the 429 answer: enough for a player to tell the person
 // which devices hold the slots, without revealing any session id.
@@ -233,7 +275,8 @@ type sessionSlot struct {
 
 func writeLimitProblem(w http.ResponseWriter, userID string, d limiter.Decision) {
 	retry := retryAfterSeconds(d.RetryAfter)
-	slots := slotsOf(userID, d.Sessions)
+	// A plan of thousands of streams must not make each refusal megabytes.
+	slots := slotsOf(userID, d.Sessions[:min(len(d.Sessions), MaxListedSessions)])
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeProblem(w, http.StatusTooManyRequests, limitProblem{
 		problem: newProblem(http.StatusTooManyRequests, "too-many-streams", "Too many concurrent streams",
@@ -267,7 +310,7 @@ func slotsOf(userID string, sessions []limiter.Session) []sessionSlot {
 	slots := make([]sessionSlot, len(sessions))
 	for i, s := range sessions {
 		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(),
-			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent, Device: DeviceName(s.Device.UserAgent, "")}
+			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent, Device: DeviceName(s.Device.UserAgent, s.Device.ContentID)}
 	}
 	return slots
 }

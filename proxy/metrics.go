@@ -23,7 +23,9 @@ type Metrics struct {
 	upstreamErrors  *prometheus.CounterVec
 	clientClosed    *prometheus.CounterVec
 	byLimit         *limitCounters
+	shared          prometheus.Counter
 	minted          prometheus.Counter
+	policy          *policyMetrics
 }
 
 // NewMetrics registers the gate's metrics on reg. stats, when not nil, is read
@@ -58,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 		}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_upstream_errors_total",
-			Help: "Requests that got no answer from the origin: unreachable (502) or timeout (504).",
+			Help: "Requests that got no answer from the origin: unreachable (502) or timeout (504); and manifests refused past 16 MiB (502, manifest_too_large) or while rewriting was at its memory bound (503, rewrite_busy).",
 		}, []string{"reason"}),
 		clientClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_client_closed_total",
@@ -69,9 +71,14 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 			Help: "Session ids the gate minted for manifests requested without one (-mint-sessions); a slot is taken only when one comes back.",
 		}),
 	}
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.clientClosed, m.minted)
+	m.shared = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "streamgate_shared_sessions_total",
+		Help: "Sessions used from a second client network (IPv4 /24, IPv6 /56) while another network was using them.",
+	})
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.clientClosed, m.minted, m.shared)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
+	m.policy = newPolicyMetrics(reg)
 	// Pre-create the label values operators alert on, so that rates exist from zero.
 	for _, r := range []string{"missing_user", "missing_session", "malformed_user", "malformed_session",
 		"missing_token", "invalid_token", "expired_token", "malformed_limit"} {

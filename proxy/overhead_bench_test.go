@@ -43,6 +43,8 @@ func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool, corsOrigins ...st
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(cmcd),
 		Limit: 3, Metrics: metrics, Logger: logger,
+		// As run() sets it: a flowing answer re-admits its session every TTL/3.
+		Hardening: proxy.Hardening{HoldEvery: time.Hour / 3},
 	})
 	if len(corsOrigins) == 0 {
 		return proxy.Handler(logger, gate, next)

@@ -34,8 +34,11 @@ type UpstreamOptions struct {
 	// MintSessions removes identity.SessionParam from every URL sent to the
 	// origin (-mint-sessions).
 	MintSessions bool
-	Metrics      *Metrics
-	Logger       *slog.Logger
+	// SharedCache keeps the origin's Cache-Control unchanged (-shared-cache);
+	// by default answers are made private (cachecontrol.go).
+	SharedCache bool
+	Metrics     *Metrics
+	Logger      *slog.Logger
 }
 
 // Upstream is the reverse proxy to the origin.
@@ -63,7 +66,7 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, identity.SessionParam)
 			}
 		},
-		ModifyResponse: chainModifyResponse(manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
+		ModifyResponse: modifyResponse(opts.SharedCache, chainModifyResponse(manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger))),
 		Transport:      newTransport(opts.HeaderTimeout),
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),
@@ -145,6 +148,17 @@ func upstreamErrorHandler(m *Metrics, logger *slog.Logger) func(http.ResponseWri
 		switch {
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			answerClientClosed(w, r, m, logger, phaseUpstream)
+		case errors.Is(err, manifest.ErrBusy):
+			m.upstreamErrors.WithLabelValues("rewrite_busy").Inc()
+			logger.Warn("manifest not rewritten: rewriting is at its memory bound", "path", r.URL.Path)
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "rewrite-busy",
+				"Busy", "Too many manifests are being rewritten at once; try again shortly."))
+		case errors.Is(err, manifest.ErrTooLarge):
+			m.upstreamErrors.WithLabelValues("manifest_too_large").Inc()
+			logger.Warn("manifest refused: it decodes to more than 16 MiB", "path", r.URL.Path)
+			writeProblem(w, http.StatusBadGateway, newProblem(http.StatusBadGateway, "manifest-too-large",
+				"Manifest too large", "The origin's manifest decodes to more than 16 MiB."))
 		case isHeaderTimeout(err):
 			m.upstreamErrors.WithLabelValues("timeout").Inc()
 			logger.Warn("upstream timed out", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -118,8 +118,12 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 	e := env{dir: dir, benchDir: benchDir, origin: originAddr, cpu: serveCPU, loadCPU: loadCPU}
 
 	starters := map[string]func(context.Context, env) (*target, error){
-		"reference":        startReference,
-		"streamgate":       func(ctx context.Context, e env) (*target, error) { return startStreamgate(ctx, e, "streamgate") },
+		"reference":  startReference,
+		"streamgate": func(ctx context.Context, e env) (*target, error) { return startStreamgate(ctx, e, "streamgate") },
+		// The same without its access log (on by default, to the target's log file).
+		"streamgate-nolog": func(ctx context.Context, e env) (*target, error) {
+			return startStreamgate(ctx, e, "streamgate-nolog", "-access-log", "off")
+		},
 		"streamgate-redis": startStreamgateRedis,
 		"nginx":            startNginx,
 		"haproxy":          startHAProxy,

@@ -31,6 +31,7 @@ func logLine(logs, msg string) (map[string]any, bool) {
 type instance struct {
 	proxyURL, adminURL string
 	logs               *limitertest.SyncBuffer
+	stdout             *limitertest.SyncBuffer // the access log, by default
 	cancel             context.CancelFunc
 	done               chan error
 	stopOnce           sync.Once
@@ -42,9 +43,9 @@ type instance struct {
 func start(t *testing.T, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{logs: &limitertest.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	in := &instance{logs: &limitertest.SyncBuffer{}, stdout: &limitertest.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0"}, args...)
-	go func() { in.done <- run(ctx, args, func(string) string { return "" }, io.Discard, in.logs) }()
+	go func() { in.done <- run(ctx, args, func(string) string { return "" }, in.stdout, in.logs) }()
 	t.Cleanup(func() { _ = in.stop(t) })
 
 	poll := time.NewTicker(5 * time.Millisecond) // reads the log for the line

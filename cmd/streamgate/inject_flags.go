@@ -18,6 +18,7 @@ func bindInjectOptions(fs *flag.FlagSet, o *inject.Options, version string) {
 	fs.Var(int32Value{&o.AdminPort}, "admin-port", fmt.Sprintf("the sidecar's admin port in the pod: probes and /metrics (default %d)", inject.DefaultAdminPort))
 	fs.DurationVar(&o.PreStop, "pre-stop", inject.DefaultPreStop, "how long the sidecar waits, once its pod is terminating, before it stops accepting players")
 	fs.StringVar(&o.StoreSecret, "store-secret", "", "a Secret, `name[/key]` (key default url), holding the -store URL, given to the sidecar as STREAMGATE_STORE")
+	fs.StringVar(&o.AdminTokenSecret, "admin-token-secret", "", "a Secret, `name[/key]` (key default token), holding the admin API's bearer token, given to the sidecar as STREAMGATE_ADMIN_TOKEN")
 	fs.StringVar(&o.CPURequest, "cpu-request", inject.DefaultCPURequest, "the sidecar's CPU request")
 	fs.StringVar(&o.MemoryRequest, "memory-request", inject.DefaultMemoryRequest, "the sidecar's memory request")
 	fs.StringVar(&o.MemoryLimit, "memory-limit", inject.DefaultMemoryLimit, "the sidecar's memory limit (about 230 bytes per user of -max-users, plus 50Mi)")

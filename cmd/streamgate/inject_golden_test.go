@@ -38,7 +38,7 @@ var goldenCases = []struct {
 		name:   "daemonset",
 		input:  "daemonset.in.yaml",
 		args:   []string{"-port", "media", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-pre-stop", "10s", "-memory-limit", "1Gi"},
-		stderr: []string{`warning: DaemonSet/edge-cache (document 1, line 1): annotation prometheus.io/port was "9145" and is now "9090"`},
+		stderr: []string{`warning: DaemonSet/edge-cache (document 1, line 1): annotation prometheus.io/port was "9145" and is now "15090"`},
 	},
 	{
 		name:  "pod",
@@ -61,11 +61,18 @@ var goldenCases = []struct {
 	{
 		name:  "multi",
 		input: "multi.in.yaml",
-		args:  []string{"-port", "http", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-store-secret", "redis/url"},
+		args: []string{"-port", "http", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-store-secret", "redis/url",
+			"-admin-token-secret", "streamgate-admin/bearer"},
 		stderr: []string{
 			`skipped Deployment/redis (document 3, line 25): no container port "http" (container ports: redis:6379/redis)`,
 			"retargeted Service/origin (document 6, line 67) port 80 to streamgate",
 		},
+	},
+	{
+		name:   "port8080",
+		input:  "port8080.in.yaml",
+		args:   []string{"-port", "http", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-admin-token-secret", "streamgate-admin"},
+		stderr: []string{`injected Deployment/web-origin (document 1, line 1) (in front of container "web" port 8080/http)`},
 	},
 	{
 		name:   "optout",

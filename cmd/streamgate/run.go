@@ -49,7 +49,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !cfg.MaxUsersGiven {
 		cfg.MaxUsers = rt.maxUsers()
 	}
-	return serve(ctx, cfg, logger, rt)
+	accessOut, closeAccessOut, err := openAccessLog(cfg.AccessLog, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeAccessOut()
+	return serve(ctx, cfg, logger, rt, accessOut)
 }
 
 // newLogger is the one logger of every command: format json or text, level
@@ -66,7 +71,7 @@ func newLogger(format, level string, w io.Writer) *slog.Logger {
 
 // serve makes everything that can fail at start before it logs a line, so
 // that a bad flag value found there is the only line on stderr.
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, rt runtimeTuning) error {
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, rt runtimeTuning, accessOut io.Writer) error {
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("proxy listener -listen %s: %w", cfg.Listen, err)
@@ -131,10 +136,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, rt runti
 		Logger:       logger,
 		Refusals:     refusals,
 		MintSessions: cfg.MintSessions,
+		Hardening:    hardening(cfg),
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
-		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions})
-	proxySrv := proxy.NewServer(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), logger)
+		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions,
+		SharedCache: cfg.SharedCache})
+	proxyHandler, closeAccessLog := withAccessLog(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), accessOut, reg, logger)
+	// After shutdown has drained the proxy listener, so its last lines are written.
+	defer closeAccessLog()
+	proxySrv := proxy.NewServer(proxyHandler, logger)
 	adminSrv := proxy.NewServer(proxy.Recover(logger)(admin.NewAdmin(admin.AdminOptions{
 		Store: store, Gatherer: reg, Token: cfg.AdminToken, Limit: cfg.MaxStreams, Health: health, Logger: logger,
 		Version: buildVersion(), StoreKind: storeName(cfg), SessionTTL: cfg.SessionTTL, Settings: settings(cfg),

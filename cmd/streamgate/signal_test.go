@@ -34,7 +34,9 @@ func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
 
 	origin := newOrigin(t, segmentOrigin)
 	state := filepath.Join(dir, "state.jsonl")
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0", "-upstream", origin.URL, "-state-file", state)
+	accessLog := filepath.Join(dir, "access.log")
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0", "-upstream", origin.URL, "-state-file", state,
+		"-access-log", accessLog)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no STREAMGATE_* from the test's environment
 	output, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -72,6 +74,14 @@ func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
 	p := newPlayer(t, "http://"+line["proxy"].(string))
 	resp, _ := p.do(t, http.MethodGet, "/seg.ts", "alice", "tv")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// logrotate's way: rename, then SIGHUP; the next lines go to a new file.
+	require.Eventually(t, func() bool { b, _ := os.ReadFile(accessLog); return len(b) > 0 }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, os.Rename(accessLog, accessLog+".1"))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { _, err := os.Stat(accessLog); return err == nil }, 10*time.Second, 10*time.Millisecond,
+		"SIGHUP reopens the access log")
+	resp, _ = p.do(t, http.MethodGet, "/seg.ts", "alice", "tv")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "and the process lives on")
 	p.client.CloseIdleConnections()
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
@@ -90,4 +100,11 @@ func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
 	b, err := os.ReadFile(state)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"userId":"alice"`)
+
+	rotated, err := os.ReadFile(accessLog + ".1")
+	require.NoError(t, err)
+	fresh, err := os.ReadFile(accessLog)
+	require.NoError(t, err)
+	assert.Contains(t, string(rotated), `"streamgate.decision":"new"`)
+	assert.Contains(t, string(fresh), `"streamgate.decision":"refresh"`, "written at exit, after the reopen")
 }

@@ -44,7 +44,9 @@ type Options struct {
 	// Image is the sidecar's image (-image).
 	Image string
 	// ProxyPort and AdminPort are the sidecar's proxy and admin listeners
-	// in the pod (-proxy-port, default 8080; -admin-port, default 9090).
+	// in the pod (-proxy-port, default 15080; -admin-port, default 15090):
+	// reserved high ports, as service meshes use, so that the most common
+	// origin ports (8080 above all) never collide by default.
 	ProxyPort, AdminPort int32
 	// PreStop is how long the sidecar sleeps after the pod starts
 	// terminating and before it gets SIGTERM, so that endpoints stop sending
@@ -54,6 +56,12 @@ type Options struct {
 	// "url") holding the -store URL, passed as STREAMGATE_STORE so that a
 	// Redis password never appears in the pod spec (-store-secret).
 	StoreSecret string
+	// AdminTokenSecret is "secret" or "secret/key": the Secret key (default
+	// key "token") holding the admin API's bearer token, passed as
+	// STREAMGATE_ADMIN_TOKEN so that it never appears in the pod spec
+	// (-admin-token-secret). Without it the sidecar's admin API answers
+	// loopback clients only; probes and /metrics never need the token.
+	AdminTokenSecret string
 	// CPURequest, MemoryRequest and MemoryLimit size the sidecar
 	// (-cpu-request 100m, -memory-request 128Mi, -memory-limit 512Mi).
 	CPURequest, MemoryRequest, MemoryLimit string
@@ -66,13 +74,14 @@ type Options struct {
 // Defaults of Options.
 const (
 	DefaultImage         = "ghcr.io/streamgate/streamgate"
-	DefaultProxyPort     = 8080
-	DefaultAdminPort     = 9090
+	DefaultProxyPort     = 15080
+	DefaultAdminPort     = 15090
 	DefaultPreStop       = 5 * time.Second
 	DefaultCPURequest    = "100m"
 	DefaultMemoryRequest = "128Mi"
 	DefaultMemoryLimit   = "512Mi"
 	defaultSecretKey     = "url"
+	defaultTokenKey      = "token"
 	// graceSlack is time, beyond the sidecar's own preStop and drain, for the
 	// application's containers: Kubernetes stops a native sidecar only after
 	// them, within the one grace period of the pod.
@@ -87,6 +96,7 @@ var reservedFlags = map[string]string{
 	"upstream":     "streamgate inject points the sidecar at the -port it goes in front of",
 	"demo":         "a sidecar proxies its pod's own origin",
 	"version":      "not a sidecar setting",
+	"admin-token":  "a token in the pod spec is readable by whoever can read the pod; use -admin-token-secret",
 }
 
 // Injector adds the sidecar described by its Options.
@@ -95,6 +105,8 @@ type Injector struct {
 	image            string
 	secretName       string
 	secretKey        string
+	tokenSecretName  string
+	tokenSecretKey   string
 	cpuReq           resource.Quantity
 	memReq, memLimit resource.Quantity
 	preStopSeconds   int64
@@ -149,6 +161,16 @@ func New(o Options) (*Injector, error) {
 			bad("store-secret", "%q: want a Secret name, or name/key", o.StoreSecret)
 		}
 		in.secretName, in.secretKey = name, key
+	}
+	if o.AdminTokenSecret != "" {
+		name, key, _ := strings.Cut(o.AdminTokenSecret, "/")
+		if key == "" {
+			key = defaultTokenKey
+		}
+		if name == "" || strings.Contains(key, "/") {
+			bad("admin-token-secret", "%q: want a Secret name, or name/key", o.AdminTokenSecret)
+		}
+		in.tokenSecretName, in.tokenSecretKey = name, key
 	}
 	for _, q := range []struct {
 		flag, value, def string

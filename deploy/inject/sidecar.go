@@ -2,8 +2,9 @@ package inject
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/streamgate/streamgate/config"
 )
 
 // nonrootUID is the nonroot user of the distroless image streamgate ships in.
@@ -23,14 +24,9 @@ func (in *Injector) sidecar(upstreamPort int32) corev1.Container {
 			{Name: ProxyPortName, ContainerPort: in.opts.ProxyPort, Protocol: corev1.ProtocolTCP},
 			{Name: AdminPortName, ContainerPort: in.opts.AdminPort, Protocol: corev1.ProtocolTCP},
 		},
-		Env: []corev1.EnvVar{{
-			// The Go runtime collects harder as it nears the limit instead of
-			// being killed at it.
-			Name: "GOMEMLIMIT",
-			ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
-				ContainerName: ContainerName, Resource: "limits.memory", Divisor: resource.MustParse("1"),
-			}},
-		}},
+		// No GOMEMLIMIT: streamgate sets it to 90% of the container's
+		// memory limit, read from its cgroup, leaving room for stacks and
+		// buffers; the downward API could only give the whole limit.
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: in.cpuReq, corev1.ResourceMemory: in.memReq},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: in.memLimit},
@@ -61,16 +57,23 @@ func (in *Injector) sidecar(upstreamPort int32) corev1.Container {
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
+	if in.tokenSecretName != "" {
+		c.Env = append(c.Env, secretEnv(config.EnvName("admin-token"), in.tokenSecretName, in.tokenSecretKey))
+	}
 	if in.secretName != "" {
-		c.Env = append(c.Env, corev1.EnvVar{
-			Name: "STREAMGATE_STORE",
-			ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: in.secretName},
-				Key:                  in.secretKey,
-			}},
-		})
+		c.Env = append(c.Env, secretEnv(config.EnvName("store"), in.secretName, in.secretKey))
 	}
 	return c
+}
+
+func secretEnv(name, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{
+		Name: name,
+		ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret},
+			Key:                  key,
+		}},
+	}
 }
 
 func httpGet(path string) corev1.ProbeHandler {

@@ -141,8 +141,8 @@ func TestWebhookReviews(t *testing.T) {
 		}, message: `streamgate: cannot inject the sidecar: no container port "media" (container ports: nginx:8081/http); set -port on the webhook or the streamgate.io/port annotation on the pod`},
 		{name: "port collision is denied", allowed: false, change: func(_, pod map[string]any) {
 			c := pod["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
-			c["ports"] = []any{map[string]any{"name": "http", "containerPort": 8081}, map[string]any{"name": "admin", "containerPort": 9090}}
-		}, message: `container "nginx" uses port 9090, streamgate's admin port`},
+			c["ports"] = []any{map[string]any{"name": "http", "containerPort": 8081}, map[string]any{"name": "admin", "containerPort": 15090}}
+		}, message: `container "nginx" uses port 15090, streamgate's admin port`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

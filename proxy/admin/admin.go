@@ -95,7 +95,7 @@ func NewAdmin(opts AdminOptions) http.Handler {
 		}
 	}
 	open.Handle("/", RequireToken(opts.Token)(api))
-	return open
+	return LoopbackOnly(opts.Token)(open)
 }
 
 // route is one pattern of the admin listener. openapi.json documents every
@@ -171,7 +171,7 @@ func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
 			view.Sessions[i].BufferedUntil = &b
 		}
 		if s.Device != (limiter.Device{}) {
-			view.Sessions[i].Device = &Device{Name: proxy.DeviceName(s.Device.UserAgent, ""), Device: s.Device}
+			view.Sessions[i].Device = &Device{Name: proxy.DeviceName(s.Device.UserAgent, s.Device.ContentID), Device: s.Device}
 		}
 	}
 	if m := a.Monitor; m != nil {

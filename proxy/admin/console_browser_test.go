@@ -240,6 +240,11 @@ func testConsoleInBrowser(t *testing.T, browser context.Context) {
 	tb.waitFor("the busiest users rank alice first on both sides",
 		`document.querySelector('#top-active li .who')?.textContent === 'alice' && document.querySelector('#top-refused li .who')?.textContent === 'alice'`)
 	tb.waitFor("the chart has two samples to draw", `document.querySelector('#chart path.line.admitted') !== null`)
+	// Starts came with 1, 2, 3 (alice), 1, 2 (bob) and 1 (carol) sessions.
+	tb.waitFor("the what-if panel counts the starts a limit of 1 and of 2 would refuse",
+		`document.querySelector('#whatif-list li[data-limit="1"] .n')?.textContent === '3' && document.querySelector('#whatif-list li[data-limit="2"] .n')?.textContent === '1' && document.querySelector('#whatif-list li[data-limit="3"] .n')?.textContent === '0'`)
+	assert.Contains(t, evalJS[string](tb, `document.querySelector('#end-note').textContent`), "410",
+		"the page says what ending a session does to its player")
 	tb.shot("console.png")
 
 	tb.do("ending the tv session from the page", chromedp.Click(chromedp.CSS(`button[data-end="tv"]`)))
@@ -249,6 +254,7 @@ func testConsoleInBrowser(t *testing.T, browser context.Context) {
 	for _, s := range sessions {
 		assert.NotEqual(t, "tv", s.SessionID)
 	}
+	assert.Equal(t, http.StatusGone, r.play(t, "alice", "tv", devices["tv"]), "the ended session's player gets 410")
 	assert.Equal(t, http.StatusOK, r.play(t, "alice", "tablet", "ExoPlayerLib/2.19.1"), "the slot is free for the tablet")
 
 	r.store.down.Store(true)

@@ -48,6 +48,12 @@ type Monitor struct {
 	topMu   sync.Mutex
 	topAt   time.Time
 	topList []limiter.UserCount
+
+	// cmu guards the hourly ring of the concurrency histogram (whatif.go).
+	cmu      sync.Mutex
+	snaps    []concurrencySnapshot
+	snapNext int
+	snapN    int
 }
 
 // sample is the gate's cumulative counters at one moment.
@@ -79,7 +85,8 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	return &Monitor{opts: opts, started: opts.Clock(), ring: make([]sample, opts.History+1)}
+	return &Monitor{opts: opts, started: opts.Clock(), ring: make([]sample, opts.History+1),
+		snaps: make([]concurrencySnapshot, int(whatIfWindow/whatIfStep)+1)}
 }
 
 // Run samples once per second until ctx ends.
@@ -108,6 +115,7 @@ func (m *Monitor) Sample() {
 	if m.opts.Stats != nil {
 		s.active = m.opts.Stats.Stats().ActiveSessions
 	}
+	m.sampleConcurrency(s.at)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ring[m.next] = s

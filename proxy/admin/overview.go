@@ -49,6 +49,7 @@ func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 		v.Totals = m.totals()
 		v.Rates = m.Rates()
 		v.Refusals = RecentRefusals{Count: m.RefusalTotal(), WindowSeconds: int(m.RefusalWindow().Seconds())}
+		v.WhatIf = m.WhatIf()
 	}
 	writeJSON(w, v)
 }

@@ -72,6 +72,9 @@ type Overview struct {
 	// Rates are one point per second over the last minutes, oldest first.
 	Rates    []RatePoint `json:"rates"`
 	Settings []Setting   `json:"settings"`
+	// WhatIf says how many of the last hour's session starts each limit
+	// from 1 to WhatIfLimits would have refused; absent without a monitor.
+	WhatIf *WhatIf `json:"whatIf,omitempty"`
 }
 
 // StoreStatus says whether the session store answers.

@@ -56,9 +56,10 @@ type Identifier interface {
 // MaxIDLength is the longest valid user or session id, in bytes.
 const MaxIDLength = 128
 
-// ValidID reports whether s is 1–128 bytes of visible ASCII (0x21–0x7E).
+// ValidID reports whether s is 1–128 bytes of visible ASCII (0x21–0x7E),
+// and not "." or "..", which cannot be a path segment of the admin API.
 func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > MaxIDLength {
+	if len(s) == 0 || len(s) > MaxIDLength || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

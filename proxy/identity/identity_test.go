@@ -32,6 +32,9 @@ func TestValidID(t *testing.T) {
 		{name: "129 bytes", id: strings.Repeat("x", 129), want: false},
 		{name: "a UUID", id: "0b6f3a5e-8a1c-4c3e-9d2b-7f1e2a3b4c5d", want: true},
 		{name: "a JWT-like token", id: "eyJ.abc_DEF-123.xyz=", want: true},
+		{name: "a dot, which the admin API cannot address", id: ".", want: false},
+		{name: "two dots", id: "..", want: false},
+		{name: "three dots", id: "...", want: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -136,6 +136,7 @@ func (r *mpdReader) open() error {
 		}
 		r.src = zr
 	}
+	r.src = &capped{r: r.src, left: MaxManifest}
 	r.bufs = mpdPool.Get().(*mpdBuffers)
 	r.out, r.pending, r.scratch, r.scratch2 = r.bufs.out[:0], r.bufs.pending[:0], r.bufs.scratch[:0], r.bufs.scratch2[:0]
 	return nil

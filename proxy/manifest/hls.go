@@ -105,7 +105,7 @@ func (p *playlistReader) open() error {
 		src = zr
 	}
 	p.br = playlistReaders.Get().(*bufio.Reader)
-	p.br.Reset(src)
+	p.br.Reset(&capped{r: src, left: MaxManifest})
 	return nil
 }
 

@@ -10,7 +10,6 @@ package manifest
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -157,16 +156,12 @@ func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
 	}
 }
 
-// maxCorrectedPlaylist bounds how much of a rewritten playlist is held to
-// give it its corrected Content-Length: far above any real playlist (a
-// ten-hour VOD playlist of 2 s segments is about 2 MiB).
-const maxCorrectedPlaylist = 16 << 20
-
 // correctLength gives a rewritten playlist its new Content-Length when the
 // origin sent one: the origin had the whole playlist, so holding it costs the
-// player nothing. A playlist the origin streams without a length (chunked,
-// as some LL-HLS origins do) streams on, line by line, chunked. So does one
-// past maxCorrectedPlaylist, rather than be held whole.
+// player nothing. What is held counts against MaxRewriteMemory until the
+// player has it (budget.go); a playlist past MaxManifest is refused (502). A
+// playlist the origin streams without a length (chunked, as some LL-HLS
+// origins do) streams on, line by line, chunked, and is cut at MaxManifest.
 func correctLength(resp *http.Response) error {
 	h := resp.Header
 	if resp.ContentLength < 0 || resp.Request.Method == http.MethodHead {
@@ -175,23 +170,14 @@ func correctLength(resp *http.Response) error {
 		resp.ContentLength = -1
 		return nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCorrectedPlaylist+1))
+	body, held, err := readHeld(resp.Request.Context(), resp.Body)
 	if err != nil {
-		return err // ReverseProxy closes resp.Body and answers 502, or 499 when the player left
-	}
-	if len(body) > maxCorrectedPlaylist {
-		h.Del("Content-Length")
-		resp.ContentLength = -1
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
-		return nil
+		return err // ReverseProxy closes resp.Body and answers 502 (503 when busy), or 499 when the player left
 	}
 	_ = resp.Body.Close()
 	resp.ContentLength = int64(len(body))
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.Body = &heldBody{Reader: bytes.NewReader(body), held: held}
 	return nil
 }
 

@@ -220,8 +220,34 @@ function renderOverview(o) {
     : "not answering";
   $("refused-window").textContent = "last " + fmtDuration(o.refusals.windowSeconds * 1000);
 
+  state.tombstoneTTL = settingValue(o, "tombstone-ttl");
   renderChart(o.rates);
+  renderWhatIf(o.whatIf);
   renderSettings(o.settings);
+}
+
+// renderWhatIf shows, for limits 1 to 6, how many recent starts each would
+// have refused.
+function renderWhatIf(w) {
+  const list = $("whatif-list");
+  if (!w) {
+    list.replaceChildren(el("li", { class: "none", text: "not available on this replica" }));
+    return;
+  }
+  $("whatif-span").textContent = fmtInt(w.starts) + " session starts, last " + fmtDuration(w.windowSeconds * 1000) + ", this replica";
+  if (!w.starts) {
+    list.replaceChildren(el("li", { class: "none", text: "no session started yet" }));
+    return;
+  }
+  list.replaceChildren(...w.limits.map((l) => {
+    const fill = el("div", { class: "barfill refused" });
+    fill.style.width = (l.refused / w.starts) * 100 + "%";
+    const share = Math.round((l.refused / w.starts) * 100);
+    return el("li", { "data-limit": String(l.limit) },
+      el("span", { class: "who-static", text: "limit " + l.limit }),
+      el("span", { class: "barwrap" }, fill),
+      el("span", { class: "n", text: fmtInt(l.refused), title: l.refused + " of " + w.starts + " starts (" + share + " %) would have been refused" }));
+  }));
 }
 
 function settingValue(o, name) {
@@ -398,7 +424,8 @@ function renderUser(v) {
   }
   const rows = v.sessions.map((s) => {
     const left = Date.parse(s.expiresAt) - serverNow();
-    const end = el("button", { type: "button", class: "danger small", "data-end": s.sessionId, text: "End" });
+    const end = el("button", { type: "button", class: "danger small", "data-end": s.sessionId, text: "End",
+      title: "End this session now: its player gets 410 (session ended) for -tombstone-ttl and must start a new session" });
     end.addEventListener("click", () => endSessions(v.userId, s.sessionId, end));
     const dev = s.device || {};
     return el("tr", { "data-session": s.sessionId },
@@ -414,7 +441,10 @@ function renderUser(v) {
   const table = el("table", {},
     el("thead", {}, el("tr", {}, ...["Session", "Started", "Last seen", "Expires", "Device"].map((h) => el("th", { text: h })), el("th", { class: "actions" }))),
     el("tbody", {}, ...rows));
-  $("user-result").replaceChildren(head, table);
+  const note = el("p", { class: "muted end-note", id: "end-note",
+    text: "Ending a session is final: its player gets 410 (session ended) on every request for " +
+      (state.tombstoneTTL || "-tombstone-ttl") + " and must start a new session, which counts against the limit again." });
+  $("user-result").replaceChildren(head, table, note);
 }
 
 // armed makes a button ask for a second click before it acts.
