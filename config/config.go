@@ -6,6 +6,9 @@ package config
 import (
 	"net/url"
 	"time"
+
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
 // Identity sources for -identity.
@@ -24,19 +27,6 @@ const (
 const (
 	AccessLogStdout = "stdout"
 	AccessLogOff    = "off"
-)
-
-// What a full memory table does with a new user, for -on-full.
-const (
-	OnFullEvict  = "evict"
-	OnFullRefuse = "refuse"
-)
-
-// Failure policies for -store-failure.
-const (
-	FailOpen   = "open"
-	FailClosed = "closed"
-	FailLocal  = "local"
 )
 
 // Config is every setting of the proxy command, with its flag name.
@@ -105,17 +95,20 @@ type Config struct {
 	// id a fresh session id, threaded through the manifest's URIs as
 	// sg_session (-mint-sessions, default false).
 	MintSessions bool
-	// MaxUsers bounds the in-memory table, in users (-max-users, default 1000000).
+	// MaxUsers bounds the in-memory table, in users (-max-users, default
+	// 1000000, or sized from the memory limit by cmd when not given).
 	MaxUsers int
+	// MaxUsersGiven is true when -max-users or its variable was given.
+	MaxUsersGiven bool
 	// OnFull is what a new user gets when the memory table is full of users
 	// with live sessions: evict (the least recently active user is dropped)
 	// or refuse (503) (-on-full, default evict).
-	OnFull string
+	OnFull limiter.OnFull
 	// Store is "memory" or a redis:// or rediss:// URL (-store, default memory).
 	Store string
 	// StoreFailure is what to do when the store cannot be asked: open, closed
 	// or local (-store-failure, default open).
-	StoreFailure string
+	StoreFailure limiter.FailurePolicy
 	// StoreTimeout is the deadline of one store call (-store-timeout, default 100ms).
 	StoreTimeout time.Duration
 	// RefreshInterval: with a Redis store, a session refreshed in the store less
@@ -169,19 +162,19 @@ func Default() Config {
 		Identity:        IdentityHeader,
 		JWTSessionClaim: "sid",
 		JWTLimitClaim:   "max_streams",
-		JWTCacheSize:    65536,
+		JWTCacheSize:    tokenauth.DefaultTokenCacheSize,
 		TokenCookie:     "streamgate_token",
 		TokenParam:      "token",
 		CMCD:            true,
 		MaxLease:        5 * time.Minute,
-		MaxUsers:        1_000_000,
-		OnFull:          OnFullEvict,
+		MaxUsers:        limiter.DefaultMaxUsers,
+		OnFull:          limiter.OnFullEvict,
 		Store:           "memory",
-		StoreFailure:    FailOpen,
-		StoreTimeout:    100 * time.Millisecond,
+		StoreFailure:    limiter.FailOpen,
+		StoreTimeout:    limiter.DefaultStoreTimeout,
 		RefreshInterval: -1, // unset: derived from SessionTTL by DefaultRefreshInterval
 		OnLimit:         OnLimitRefuse,
-		TombstoneTTL:    10 * time.Minute,
+		TombstoneTTL:    limiter.DefaultTombstoneTTL,
 		Enforce:         true,
 		AccessLog:       AccessLogStdout,
 		ShutdownTimeout: 30 * time.Second,

@@ -40,6 +40,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (flags go before arguments; see -help)", fs.Arg(0))
 	}
+	fs.Visit(func(f *flag.Flag) { c.MaxUsersGiven = c.MaxUsersGiven || f.Name == "max-users" })
 	if c.Version {
 		return c, nil
 	}
@@ -104,10 +105,10 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.Var(&durationValue{&c.MaxLease}, "max-lease", "longest a session's buffered media keeps it active after its last request; 0 keeps the TTL-only rule")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "comma-separated web `origins` (scheme://host[:port]) whose pages may play through the gate, with credentials; * for any page, without credentials (default off)")
 	fs.BoolVar(&c.MintSessions, "mint-sessions", c.MintSessions, "give a manifest request with a user but no session id a fresh session id, carried in its URIs as sg_session")
-	fs.Var(&intValue{&c.MaxUsers}, "max-users", "capacity of the in-memory table, in users; when full, the least recently active user is dropped")
-	fs.StringVar(&c.OnFull, "on-full", c.OnFull, "when the in-memory table is full of users with live sessions, a new user: evict (drop the least recently active user) or refuse (answer 503)")
+	fs.Var(&intValue{&c.MaxUsers}, "max-users", "capacity of the in-memory table, in users; when full, the least recently active user is dropped (when not given: half the memory limit at 512 bytes a user, at most the default)")
+	fs.StringVar((*string)(&c.OnFull), "on-full", string(c.OnFull), "when the in-memory table is full of users with live sessions, a new user: evict (drop the least recently active user) or refuse (answer 503)")
 	fs.StringVar(&c.Store, "store", c.Store, "session store: memory, or redis://[user:pass@]host:port[/db] or rediss://... to share one limit across replicas")
-	fs.StringVar(&c.StoreFailure, "store-failure", c.StoreFailure, "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
+	fs.StringVar((*string)(&c.StoreFailure), "store-failure", string(c.StoreFailure), "when the store cannot be asked: open (admit), closed (answer 503) or local (decide from this replica's table)")
 	fs.Var(&durationValue{&c.StoreTimeout}, "store-timeout", "deadline of one store call")
 	fs.Var(&optionalDurationValue{&c.RefreshInterval}, "refresh-interval", "Redis store: a session refreshed in the store less than this ago is admitted without a store call; 0 always calls (default min(10s, session-ttl/4))")
 	fs.StringVar(&c.StateFile, "state-file", c.StateFile, "memory store: write active sessions to this `file` on shutdown and read them back at start")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/config"
+	"github.com/streamgate/streamgate/limiter"
 )
 
 // env is a fake environment.
@@ -39,7 +40,7 @@ func TestParseDefaultsAreSPECs(t *testing.T) {
 	assert.Equal(t, "X-Session-Id", c.SessionHeader)
 	assert.Equal(t, 1_000_000, c.MaxUsers)
 	assert.Equal(t, "memory", c.Store)
-	assert.Equal(t, config.FailOpen, c.StoreFailure)
+	assert.Equal(t, limiter.FailOpen, c.StoreFailure)
 	assert.Equal(t, 100*time.Millisecond, c.StoreTimeout)
 	assert.Equal(t, 10*time.Second, c.EffectiveRefreshInterval(), "a few seconds")
 	assert.Less(t, c.EffectiveRefreshInterval(), c.SessionTTL/2)
@@ -95,7 +96,7 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 		"STREAMGATE_USER_HEADER":      "X-Account",
 		"STREAMGATE_SESSION_HEADER":   "X-Playback",
 		"STREAMGATE_MAX_USERS":        "5000",
-		"STREAMGATE_STORE_FAILURE":    "closed",
+		"STREAMGATE_STORE_FAILURE":    "local",
 		"STREAMGATE_ON_FULL":          "refuse",
 		"STREAMGATE_STORE_TIMEOUT":    "250ms",
 		"STREAMGATE_REFRESH_INTERVAL": "3s",
@@ -115,8 +116,8 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 	assert.Equal(t, "X-Account", c.UserHeader)
 	assert.Equal(t, "X-Playback", c.SessionHeader)
 	assert.Equal(t, 5000, c.MaxUsers)
-	assert.Equal(t, config.FailClosed, c.StoreFailure)
-	assert.Equal(t, config.OnFullRefuse, c.OnFull)
+	assert.Equal(t, limiter.FailLocal, c.StoreFailure)
+	assert.Equal(t, limiter.OnFullRefuse, c.OnFull)
 	assert.Equal(t, 250*time.Millisecond, c.StoreTimeout)
 	assert.Equal(t, 3*time.Second, c.EffectiveRefreshInterval())
 	assert.Equal(t, "/var/lib/streamgate/state.jsonl", c.StateFile)
@@ -195,6 +196,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{name: "store redis db not a number", args: []string{"-demo", "-store", "redis://redis:6379/zero"}, flag: "store"},
 		{name: "store redis dial timeout not a duration", args: []string{"-demo", "-store", "redis://redis:6379?dial_timeout=soon"}, flag: "store"},
 		{name: "store failure unknown", args: []string{"-demo", "-store-failure", "maybe"}, flag: "store-failure"},
+		{name: "store failure closed with the memory store", args: []string{"-demo", "-store-failure", "closed"}, flag: "store-failure"},
 		{name: "state file with redis", args: []string{"-demo", "-store", "redis://redis:6379", "-state-file", "/tmp/s"}, flag: "state-file"},
 		{name: "log format unknown", args: []string{"-demo", "-log-format", "xml"}, flag: "log-format"},
 		{name: "an unknown flag", args: []string{"-demo", "-max-stream", "3"}, flag: "max-stream"},

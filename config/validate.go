@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/redis/rueidis"
+	"github.com/streamgate/streamgate/limiter"
 )
 
 // Validate returns every problem of c joined, one line each, each naming its
@@ -76,15 +76,13 @@ func (c Config) Validate() error {
 	if err := validateStore(c.Store); err != nil {
 		bad("store", "%v", err)
 	}
-	switch c.OnFull {
-	case OnFullEvict, OnFullRefuse:
-	default:
-		bad("on-full", "%q; want evict or refuse", c.OnFull)
+	if _, err := limiter.ParseOnFull(string(c.OnFull)); err != nil {
+		bad("on-full", "%v", err)
 	}
-	switch c.StoreFailure {
-	case FailOpen, FailClosed, FailLocal:
-	default:
-		bad("store-failure", "%q; want open, closed or local", c.StoreFailure)
+	if _, err := limiter.ParseFailurePolicy(string(c.StoreFailure)); err != nil {
+		bad("store-failure", "%v", err)
+	} else if c.StoreFailure == limiter.FailClosed && !c.UsesRedis() {
+		bad("store-failure", "closed needs a shared store (-store redis://...): the memory store is in this process and is never unavailable")
 	}
 	if c.StateFile != "" && c.UsesRedis() {
 		bad("state-file", "only the memory store keeps its table in this process; Redis keeps sessions itself")
@@ -125,7 +123,7 @@ func validateStore(s string) error {
 	}
 	// The Redis client parses the URL itself (db, addr=, dial_timeout…):
 	// what it would refuse is refused here, at start, with exit status 2.
-	if _, err := rueidis.ParseURL(s); err != nil {
+	if err := limiter.ParseRedisURL(s); err != nil {
 		return fmt.Errorf("%q: %v", redact(s), err)
 	}
 	return nil

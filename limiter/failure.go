@@ -147,7 +147,7 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 	if d.Result == Started || (d.Admitted() && g.provisional.has(req.UserID, req.SessionID)) {
 		g.provisional.add(req.UserID, req.SessionID) // or keep it provisional while it plays
 	}
-	d.Degraded = true
+	d.Degraded = g.policy
 	return d, nil
 }
 

@@ -1,11 +1,9 @@
 package limiter_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,26 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/limiter/redistest"
 )
-
-// syncBuffer is a log sink that goroutines may write to while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
 
 // traffic refreshes one session from a few goroutines until stopped, at most
 // maxCalls calls in all, and reports what it saw.
@@ -65,7 +46,7 @@ func startTraffic(s limiter.Store, req limiter.Request) *traffic {
 					tr.foreignErr.Store(err)
 				case err != nil:
 					tr.errs.Add(1)
-				case d.Degraded:
+				case d.Degraded != "":
 					tr.degraded.Add(1)
 				}
 				if err == nil && !d.Admitted() {
@@ -98,7 +79,7 @@ func TestGuardRedisOutage(t *testing.T) {
 				d, err := admitOutage(s, "alice", sid)
 				require.NoError(t, err)
 				assert.True(t, d.Admitted(), sid)
-				assert.True(t, d.Degraded, sid)
+				assert.Equal(t, limiter.FailOpen, d.Degraded, sid)
 			}
 		}},
 		{"closed refuses with ErrUnavailable", limiter.FailClosed, func(t *testing.T, s limiter.Store) {
@@ -111,12 +92,12 @@ func TestGuardRedisOutage(t *testing.T) {
 			d, err := admitOutage(s, "alice", "s1")
 			require.NoError(t, err)
 			assert.Equal(t, limiter.Refreshed, d.Result, "a session this replica admitted keeps playing")
-			assert.True(t, d.Degraded)
+			assert.Equal(t, limiter.FailLocal, d.Degraded)
 			d, err = admitOutage(s, "alice", "s4")
 			require.NoError(t, err)
 			assert.Equal(t, limiter.Rejected, d.Result, "alice holds three sessions here")
 			assert.Equal(t, 3, d.Active)
-			assert.True(t, d.Degraded)
+			assert.Equal(t, limiter.FailLocal, d.Degraded)
 			d, err = admitOutage(s, "bob", "b1")
 			require.NoError(t, err)
 			assert.Equal(t, limiter.Started, d.Result, "a user unknown here has free slots")
@@ -132,7 +113,7 @@ func TestGuardRedisOutage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			srv := redistest.Start(t)
-			logs := &syncBuffer{}
+			logs := &limitertest.SyncBuffer{}
 			// A deadline no loaded machine misses before the kill; after it every
 			// call fails at once (connection refused) whatever the deadline.
 			r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: time.Minute, Timeout: time.Second})
@@ -162,7 +143,7 @@ func TestGuardRedisOutage(t *testing.T) {
 				"ready again within a second of Redis coming back")
 			d, err := s.Admit(ctx, limiter.Request{UserID: "alice", SessionID: "s1", Limit: 3})
 			require.NoError(t, err)
-			assert.False(t, d.Degraded, "decided by Redis again")
+			assert.Empty(t, d.Degraded, "decided by Redis again")
 			assert.Equal(t, limiter.Refreshed, d.Result, "the restarted Redis was re-seeded with the sessions this replica knew")
 			tr.halt()
 			assert.Nil(t, tr.foreignErr.Load(), "every failure wraps ErrUnavailable")
@@ -179,9 +160,9 @@ func TestGuardRedisOutage(t *testing.T) {
 			// calls failed.
 			require.Eventually(t, func() bool {
 				_ = s.Ping(ctx)
-				return logs.count("session store recovered") == 1
+				return logs.Count("session store recovered") == 1
 			}, 5*time.Second, 50*time.Millisecond)
-			assert.Equal(t, 1, logs.count("session store failing"))
+			assert.Equal(t, 1, logs.Count("session store failing"))
 
 			require.NoError(t, s.Close())
 			srv.Kill()
@@ -206,7 +187,7 @@ func TestGuardPassesDecisionsThrough(t *testing.T) {
 	d, err := s.Admit(ctx, limiter.Request{UserID: "u", SessionID: "s3", Limit: 2})
 	require.NoError(t, err)
 	assert.Equal(t, limiter.Rejected, d.Result)
-	assert.False(t, d.Degraded)
+	assert.Empty(t, d.Degraded)
 	st := s.(limiter.StatsReporter).Stats()
 	assert.Equal(t, 2, st.ActiveSessions, "the local table mirrors what this replica admitted")
 	assert.Equal(t, 1, st.TrackedUsers)

@@ -50,7 +50,7 @@ func TestGuardMirrorsEndsFromOtherReplicas(t *testing.T) {
 	srv.Kill()
 	d, err = a.Admit(ctx, req("first"))
 	require.NoError(t, err)
-	assert.True(t, d.Degraded, "decided by the local policy")
+	assert.Equal(t, limiter.FailLocal, d.Degraded, "decided by the local policy")
 	assert.Equal(t, limiter.Ended, d.Result, "the local policy brought a replaced session back")
 	assert.Equal(t, limiter.Replaced, d.EndReason)
 }

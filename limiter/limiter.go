@@ -143,9 +143,9 @@ type Decision struct {
 	RetryAfter time.Duration
 	// Sessions, on rejection, are the user's active sessions, oldest first.
 	Sessions []Session
-	// Degraded is set when the store could not be asked and the decision was
-	// taken by the failure policy instead (see FailurePolicy).
-	Degraded bool
+	// Degraded is the failure policy that took the decision because the
+	// store could not be asked; empty when the store decided.
+	Degraded FailurePolicy
 
 	// EndReason, with Result Ended, is why the session was ended.
 	EndReason EndReason

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // DefaultMaxUsers is the default capacity of the in-memory table.
@@ -31,6 +30,11 @@ type MemoryOptions struct {
 	TTL time.Duration
 	// MaxUsers bounds the table (users, not sessions). Default DefaultMaxUsers.
 	MaxUsers int
+	// StateFile, when set, is checked and read back by NewMemory, which fails
+	// with ErrStateFile when it could not be written, and written by Close
+	// (format: WriteState). Logger gets a line for each. Default: none.
+	StateFile string
+	Logger    *slog.Logger
 	// Clock is the time source. Default: the wall clock at NewMemory advanced by
 	// the monotonic clock, which costs half of time.Now and never jumps.
 	Clock Clock
@@ -59,8 +63,7 @@ type Memory struct {
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
-	shards   []shard
-	mask     uint64
+	table    Sharded[key, *user, struct{}] // by value: one load less per request
 	maxUsers int64
 	refuse   bool // OnFullRefuse
 
@@ -71,21 +74,19 @@ type Memory struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	state     *stateFile // nil without MemoryOptions.StateFile
 }
 
-type shard struct {
-	mu    sync.Mutex
-	users *simplelru.LRU[key, *user]
-	// pad keeps neighbouring shards' locks off one cache line.
-	_ [48]byte
-}
+// shard is one lock of the table and the LRU of its users.
+type shard = Shard[key, *user, struct{}]
 
 var (
 	_ Store         = (*Memory)(nil)
 	_ StatsReporter = (*Memory)(nil)
 )
 
-// NewMemory returns a memory store; Close stops its sweeper.
+// NewMemory returns a memory store; Close stops its sweeper and writes its
+// state file.
 func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if opts.TTL <= 0 {
 		return nil, errors.New("memory store: TTL must be positive")
@@ -105,10 +106,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if _, err := ParseOnFull(string(opts.OnFull)); err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
 	}
-	n := maxShards
-	for n > 1 && opts.MaxUsers/n < minShardUsers {
-		n /= 2
-	}
+	n := ShardCount(opts.MaxUsers, minShardUsers, maxShards)
 	opts.Rules = opts.Rules.withDefaults()
 	m := &Memory{
 		ttl:      int64(opts.TTL),
@@ -119,8 +117,6 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		bumpGap:  int64(opts.TTL / bumpDivisor),
 		clock:    opts.Clock,
 		keys:     newKeyer(),
-		shards:   make([]shard, n),
-		mask:     uint64(n - 1),
 		maxUsers: int64(opts.MaxUsers),
 		refuse:   opts.OnFull == OnFullRefuse,
 		stop:     make(chan struct{}),
@@ -129,19 +125,16 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// The bound is kept on the whole table (m.users), not per shard, so that
 	// an unlucky hash spread never evicts while the table has room. Each
 	// shard's LRU only orders its users; its own size is a safety net.
-	shardSize := 2*opts.MaxUsers/n + minShardUsers
-	for i := range m.shards {
-		// The callback runs for every user leaving the table (eviction or
-		// removal), so both gauges stay right whatever removed the user.
-		lru, err := simplelru.NewLRU(shardSize, func(_ key, u *user) {
-			m.users.Add(-1)
-			m.sessions.Add(-int64(len(u.sessions)))
-		})
-		if err != nil {
-			return nil, fmt.Errorf("memory store: %w", err)
-		}
-		m.shards[i].users = lru
+	// The callback runs for every user leaving the table (eviction or
+	// removal), so both gauges stay right whatever removed the user.
+	table, err := NewSharded[key, *user, struct{}](n, 2*opts.MaxUsers/n+minShardUsers, func(_ key, u *user) {
+		m.users.Add(-1)
+		m.sessions.Add(-int64(len(u.sessions)))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memory store: %w", err)
 	}
+	m.table = *table
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = min(opts.TTL/4, 5*time.Second)
@@ -151,23 +144,27 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	} else {
 		close(m.done)
 	}
+	if err := m.openStateFile(opts.StateFile, opts.Logger); err != nil {
+		_ = m.Close()
+		return nil, err
+	}
 	return m, nil
 }
 
 func (m *Memory) shardFor(k key) *shard {
-	return &m.shards[k[0]&m.mask]
+	return m.table.For(k[0])
 }
 
 // locked locks the shard of userID and returns it with the user's key, the
 // user with its expired sessions pruned (nil when unknown), and the time.
-// The caller unlocks sh.mu. Every call runs prune → decide → write under this
+// The caller unlocks sh. Every call runs prune → decide → write under this
 // one lock, which is what makes each decision atomic for its user.
 func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
 	uk = m.keys.user(userID)
 	now = m.clock().UnixNano()
 	sh = m.shardFor(uk)
-	sh.mu.Lock()
-	u, ok := sh.users.Peek(uk)
+	sh.Lock()
+	u, ok := sh.LRU.Peek(uk)
 	if !ok {
 		return sh, uk, nil, now
 	}
@@ -180,7 +177,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
 	sk := m.keys.session(req.SessionID)
 	sh, uk, u, now := m.locked(req.UserID)
-	defer sh.mu.Unlock()
+	defer sh.Unlock()
 
 	if u == nil {
 		if m.refuse && !m.makeRoom(sh, now) {
@@ -272,7 +269,7 @@ func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
 // and the LRU order stays within that gap of the true order of activity.
 func (m *Memory) bump(sh *shard, uk key, u *user, now int64) {
 	if now-u.bumped >= m.bumpGap {
-		sh.users.Get(uk)
+		sh.LRU.Get(uk)
 		u.bumped = now
 	}
 }
@@ -288,13 +285,13 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 		if m.sweepShardLocked(sh, now, 1) > 0 {
 			continue
 		}
-		if _, _, ok := sh.users.RemoveOldest(); !ok {
+		if _, _, ok := sh.LRU.RemoveOldest(); !ok {
 			break // this shard is empty; the others will shed the excess
 		}
 		m.evicted.Add(1)
 	}
 	m.users.Add(1)
-	if sh.users.Add(uk, u) {
+	if sh.LRU.Add(uk, u) {
 		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
 	}
 }
@@ -302,7 +299,7 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 // End implements Store.
 func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReason) (bool, error) {
 	sh, uk, u, now := m.locked(userID)
-	defer sh.mu.Unlock()
+	defer sh.Unlock()
 	if u == nil {
 		return false, nil
 	}
@@ -319,7 +316,7 @@ func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReas
 // EndAll implements Store.
 func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int, error) {
 	sh, uk, u, now := m.locked(userID)
-	defer sh.mu.Unlock()
+	defer sh.Unlock()
 	if u == nil {
 		return 0, nil
 	}
@@ -334,14 +331,14 @@ func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int
 // dropIfEmpty removes a user with no session and no live tombstone.
 func (m *Memory) dropIfEmpty(sh *shard, uk key, u *user, now int64) {
 	if len(u.sessions) == 0 && !u.holdsTombs(now) {
-		sh.users.Remove(uk)
+		sh.LRU.Remove(uk)
 	}
 }
 
 // List implements Store.
 func (m *Memory) List(_ context.Context, userID string) ([]Session, error) {
 	sh, _, u, _ := m.locked(userID)
-	defer sh.mu.Unlock()
+	defer sh.Unlock()
 	if u == nil {
 		return []Session{}, nil
 	}
@@ -360,9 +357,15 @@ func (m *Memory) Stats() Stats {
 	}
 }
 
-// Close stops the background sweep. The table stays readable.
+// Close stops the background sweep and writes the state file, if any,
+// returning its error. The table stays readable.
 func (m *Memory) Close() error {
-	m.closeOnce.Do(func() { close(m.stop) })
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		<-m.done
+		err = m.closeStateFile()
+	})
 	<-m.done
-	return nil
+	return err
 }

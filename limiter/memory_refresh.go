@@ -9,7 +9,7 @@ import "context"
 func (m *Memory) refresh(_ context.Context, req Request) bool {
 	sk := m.keys.session(req.SessionID)
 	sh, uk, u, now := m.locked(req.UserID)
-	defer sh.mu.Unlock()
+	defer sh.Unlock()
 	if u == nil {
 		return false
 	}

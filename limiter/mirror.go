@@ -18,8 +18,8 @@ type endedSession struct {
 // outside it, until f returns false. It is what a replica re-seeds an empty
 // Redis from.
 func (m *Memory) eachUser(f func(userID string, sessions []Session, ended []endedSession) bool) {
-	for i := range m.shards {
-		for _, su := range m.snapshotShard(&m.shards[i]) {
+	for i := range m.table.Len() {
+		for _, su := range m.snapshotShard(m.table.At(i)) {
 			sessions := make([]Session, len(su.Sessions))
 			for j, s := range su.Sessions {
 				sessions[j] = Session{ID: s.SessionID, StartedAt: s.StartedAt, LastSeen: s.LastSeen}
@@ -63,7 +63,7 @@ func (m *Memory) now() time.Time { return m.clock() }
 // ended returns the user's live tombstones.
 func (m *Memory) ended(userID string) []endedSession {
 	sh, _, u, now := m.locked(userID)
-	defer sh.mu.Unlock()
+	defer sh.Unlock()
 	if u == nil {
 		return nil
 	}

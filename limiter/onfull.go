@@ -46,13 +46,13 @@ func (m *Memory) makeRoom(sh *shard, now int64) bool {
 	if m.sweepShardLocked(sh, now, 1) > 0 {
 		return true
 	}
-	for i := range m.shards {
-		other := &m.shards[i]
-		if other == sh || !other.mu.TryLock() {
+	for i := range m.table.Len() {
+		other := m.table.At(i)
+		if other == sh || !other.TryLock() {
 			continue
 		}
 		n := m.sweepShardLocked(other, now, 1)
-		other.mu.Unlock()
+		other.Unlock()
 		if n > 0 {
 			return true
 		}

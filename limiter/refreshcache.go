@@ -4,9 +4,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
-	"sync"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // refreshCache remembers which sessions this replica refreshed in a remote
@@ -28,19 +25,13 @@ type refreshCache struct {
 	interval int64
 	clock    Clock
 	seed     maphash.Seed
-	shards   []cacheShard
-	mask     uint64
+	table    Sharded[string, *cachedUser, []sessionRef]
 }
 
-type cacheShard struct {
-	mu    sync.Mutex
-	users *simplelru.LRU[string, *cachedUser]
-	// pending lists the sessions that turned pending, for due: its cost is
-	// the number of sessions answered from here, not the size of the cache.
-	pending []sessionRef
-	// pad keeps neighbouring shards' locks off one cache line.
-	_ [48]byte
-}
+// cacheShard is one lock of the cache and the LRU of its users. Its Extra
+// lists the sessions that turned pending, for due: its cost is the number
+// of sessions answered from here, not the size of the cache.
+type cacheShard = Shard[string, *cachedUser, []sessionRef]
 
 // cachedUser is one user's recently refreshed sessions. A user has a handful
 // at most, so a slice scanned linearly beats a map.
@@ -86,23 +77,16 @@ type touch struct {
 const staleBatch = 2
 
 func newRefreshCache(interval int64, maxUsers int, clock Clock) (*refreshCache, error) {
-	n := maxShards
-	for n > 1 && maxUsers/n < minShardUsers {
-		n /= 2
+	n := ShardCount(maxUsers, minShardUsers, maxShards)
+	table, err := NewSharded[string, *cachedUser, []sessionRef](n, max(maxUsers/n, 1), nil)
+	if err != nil {
+		return nil, err
 	}
-	c := &refreshCache{interval: interval, clock: clock, seed: maphash.MakeSeed(), shards: make([]cacheShard, n), mask: uint64(n - 1)}
-	for i := range c.shards {
-		lru, err := simplelru.NewLRU[string, *cachedUser](max(maxUsers/n, 1), nil)
-		if err != nil {
-			return nil, err
-		}
-		c.shards[i].users = lru
-	}
-	return c, nil
+	return &refreshCache{interval: interval, clock: clock, seed: maphash.MakeSeed(), table: *table}, nil
 }
 
 func (c *refreshCache) shardFor(userID string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, userID)&c.mask]
+	return c.table.For(maphash.String(c.seed, userID))
 }
 
 // now returns the cache's time; a store call about to be made is recorded
@@ -117,9 +101,9 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 	var left [numTracks]int64
 	now := c.now()
 	sh := c.shardFor(req.UserID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(req.UserID)
+	sh.Lock()
+	defer sh.Unlock()
+	u, ok := sh.LRU.Peek(req.UserID)
 	if !ok {
 		return Decision{}, false, left
 	}
@@ -136,7 +120,7 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 				s.buffered[t] = max(s.buffered[t], now+int64(max(req.Buffer, 0))) + d
 			}
 			if !s.pending {
-				sh.pending = append(sh.pending, sessionRef{u.id, s.id})
+				sh.Extra = append(sh.Extra, sessionRef{u.id, s.id})
 			}
 			s.lastHit, s.pending = now, true
 			return Decision{Result: Refreshed, Active: s.active, Limit: limit}, true, left
@@ -160,13 +144,13 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 		}
 	}
 	sh := c.shardFor(userID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	u, ok := sh.users.Get(userID)
+	sh.Lock()
+	defer sh.Unlock()
+	u, ok := sh.LRU.Get(userID)
 	if !ok {
 		c.dropStale(sh, at)
 		u = &cachedUser{id: strings.Clone(userID)}
-		sh.users.Add(u.id, u)
+		sh.LRU.Add(u.id, u)
 	}
 	u.newest = max(u.newest, at)
 	kept := u.sessions[:0]
@@ -199,12 +183,12 @@ type sessionRef struct{ userID, sessionID string }
 func (c *refreshCache) due() []touch {
 	now := c.now()
 	var out []touch
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		kept := sh.pending[:0]
-		for _, ref := range sh.pending {
-			s := sh.find(ref)
+	for i := range c.table.Len() {
+		sh := c.table.At(i)
+		sh.Lock()
+		kept := sh.Extra[:0]
+		for _, ref := range sh.Extra {
+			s := findCached(sh, ref)
 			switch {
 			case s == nil || !s.pending:
 				continue
@@ -219,15 +203,15 @@ func (c *refreshCache) due() []touch {
 			out = append(out, tc)
 			s.pending = false
 		}
-		clear(sh.pending[len(kept):])
-		sh.pending = kept
-		sh.mu.Unlock()
+		clear(sh.Extra[len(kept):])
+		sh.Extra = kept
+		sh.Unlock()
 	}
 	return out
 }
 
-func (sh *cacheShard) find(ref sessionRef) *cachedSession {
-	u, ok := sh.users.Peek(ref.userID)
+func findCached(sh *cacheShard, ref sessionRef) *cachedSession {
+	u, ok := sh.LRU.Peek(ref.userID)
 	if !ok {
 		return nil
 	}
@@ -243,11 +227,11 @@ func (sh *cacheShard) find(ref sessionRef) *cachedSession {
 // sessions have all gone stale.
 func (c *refreshCache) dropStale(sh *cacheShard, now int64) {
 	for range staleBatch {
-		_, u, ok := sh.users.GetOldest()
+		_, u, ok := sh.LRU.GetOldest()
 		if !ok || now-u.newest < c.interval || u.holdsPending() {
 			return
 		}
-		sh.users.RemoveOldest()
+		sh.LRU.RemoveOldest()
 	}
 }
 
@@ -255,9 +239,9 @@ func (c *refreshCache) dropStale(sh *cacheShard, now int64) {
 // never admitted from the cache again.
 func (c *refreshCache) forget(userID, sessionID string) {
 	sh := c.shardFor(userID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	u, ok := sh.users.Peek(userID)
+	sh.Lock()
+	defer sh.Unlock()
+	u, ok := sh.LRU.Peek(userID)
 	if !ok {
 		return
 	}
@@ -268,26 +252,26 @@ func (c *refreshCache) forget(userID, sessionID string) {
 		}
 	}
 	if len(u.sessions) == 0 {
-		sh.users.Remove(userID)
+		sh.LRU.Remove(userID)
 	}
 }
 
 // forgetUser drops every session of a user.
 func (c *refreshCache) forgetUser(userID string) {
 	sh := c.shardFor(userID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sh.users.Remove(userID)
+	sh.Lock()
+	defer sh.Unlock()
+	sh.LRU.Remove(userID)
 }
 
 // len returns the number of users cached.
 func (c *refreshCache) len() int {
 	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		n += sh.users.Len()
-		sh.mu.Unlock()
+	for i := range c.table.Len() {
+		sh := c.table.At(i)
+		sh.Lock()
+		n += sh.LRU.Len()
+		sh.Unlock()
 	}
 	return n
 }
@@ -304,10 +288,10 @@ func (u *cachedUser) holdsPending() bool {
 // clear drops every entry: after Redis lost its sessions, none of them says
 // anything true of Redis.
 func (c *refreshCache) clear() {
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		sh.users.Purge()
-		sh.mu.Unlock()
+	for i := range c.table.Len() {
+		sh := c.table.At(i)
+		sh.Lock()
+		sh.LRU.Purge()
+		sh.Unlock()
 	}
 }

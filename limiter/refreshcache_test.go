@@ -77,7 +77,7 @@ func TestRefreshCache(t *testing.T) {
 			if hit {
 				assert.Equal(t, Refreshed, d.Result)
 				assert.Equal(t, 3, d.Limit)
-				assert.False(t, d.Degraded)
+				assert.Empty(t, d.Degraded)
 			}
 		})
 	}
@@ -118,7 +118,7 @@ func TestRefreshCacheBounded(t *testing.T) {
 			clock.Advance(100 * time.Millisecond)
 		}
 		sh := c.shardFor("u")
-		u, ok := sh.users.Peek("u")
+		u, ok := sh.LRU.Peek("u")
 		require.True(t, ok)
 		assert.LessOrEqual(t, len(u.sessions), 10)
 	})

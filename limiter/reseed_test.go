@@ -28,7 +28,7 @@ func (t *tally) count(d limiter.Decision, err error) {
 	switch {
 	case err != nil:
 		t.failed.Add(1)
-	case d.Degraded:
+	case d.Degraded != "":
 		t.degraded.Add(1)
 	case d.Admitted():
 		t.admitted.Add(1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +66,58 @@ var trackNames = [numTracks]string{"main", "video", "audio"}
 
 const stateFormat = "streamgate-state"
 
+// ErrStateFile is wrapped by NewMemory's error when MemoryOptions.StateFile
+// could not be written: found at start, a directory that is missing or
+// read-only stops the process there, not at shutdown, when the sessions it
+// was meant to keep would be lost.
+var ErrStateFile = errors.New("state file cannot be written")
+
+// stateFile is where a Memory keeps its table across restarts.
+type stateFile struct {
+	path   string
+	logger *slog.Logger
+}
+
+// openStateFile checks that path can be written and restores the table
+// from it. A missing file is a first start; one that does not fully parse
+// restores what it can, with a warning: neither stops the process.
+func (m *Memory) openStateFile(path string, logger *slog.Logger) error {
+	if path == "" {
+		return nil
+	}
+	if err := checkStateFile(path); err != nil {
+		return fmt.Errorf("%w: %v", ErrStateFile, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m.state = &stateFile{path: path, logger: logger}
+	n, err := m.LoadStateFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		logger.Info("no state file yet; starting empty", "path", path)
+	case err != nil:
+		logger.Warn("state file not fully restored", "path", path, "users", n, "err", err)
+	default:
+		logger.Info("state file restored", "path", path, "users", n)
+	}
+	return nil
+}
+
+// closeStateFile writes the table to the state file, if there is one.
+func (m *Memory) closeStateFile() error {
+	if m.state == nil {
+		return nil
+	}
+	n, err := m.SaveStateFile(m.state.path)
+	if err != nil {
+		m.state.logger.Error("state file not written", "path", m.state.path, "err", err)
+		return err
+	}
+	m.state.logger.Info("state file written", "path", m.state.path, "users", n)
+	return nil
+}
+
 // SaveStateFile writes the active sessions to path atomically: a temporary file
 // in the same directory, synced, then renamed over path. It returns the number
 // of users written.
@@ -95,11 +148,11 @@ func (m *Memory) SaveStateFile(path string) (int, error) {
 	return n, nil
 }
 
-// CheckStateFile reports whether SaveStateFile could write path: it creates
+// checkStateFile reports whether SaveStateFile could write path: it creates
 // and removes a temporary file beside it. Checked at start, a directory that
 // is missing or read-only stops the process there, not at shutdown, when the
 // sessions it was meant to keep would be lost.
-func CheckStateFile(path string) error {
+func checkStateFile(path string) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".check-*")
 	if err != nil {
@@ -140,8 +193,8 @@ func (m *Memory) WriteState(w io.Writer) (int, error) {
 		return 0, err
 	}
 	written := 0
-	for i := range m.shards {
-		for _, su := range m.snapshotShard(&m.shards[i]) {
+	for i := range m.table.Len() {
+		for _, su := range m.snapshotShard(m.table.At(i)) {
 			if err := enc.Encode(su); err != nil {
 				return written, err
 			}
@@ -153,10 +206,10 @@ func (m *Memory) WriteState(w io.Writer) (int, error) {
 
 func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	now := m.clock().UnixNano()
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh.Lock()
+	defer sh.Unlock()
 	var out []stateUser
-	for _, u := range sh.users.Values() { // oldest first
+	for _, u := range sh.LRU.Values() { // oldest first
 		su := stateUser{UserID: u.id}
 		for _, s := range u.sessions {
 			if now >= s.expires {
@@ -272,9 +325,9 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	uk := m.keys.user(su.UserID)
 	now := m.clock().UnixNano()
 	sh := m.shardFor(uk)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if _, ok := sh.users.Peek(uk); ok {
+	sh.Lock()
+	defer sh.Unlock()
+	if _, ok := sh.LRU.Peek(uk); ok {
 		return false
 	}
 	u := &user{id: su.UserID}

@@ -30,13 +30,13 @@ func (m *Memory) sweepEvery(interval time.Duration) {
 // users are pruned when that user is next seen.
 func (m *Memory) Sweep() int {
 	removed := 0
-	for i := range m.shards {
-		sh := &m.shards[i]
+	for i := range m.table.Len() {
+		sh := m.table.At(i)
 		for {
 			now := m.clock().UnixNano()
-			sh.mu.Lock()
+			sh.Lock()
 			n := m.sweepShardLocked(sh, now, sweepBatch)
-			sh.mu.Unlock()
+			sh.Unlock()
 			removed += n
 			if n < sweepBatch {
 				break
@@ -53,17 +53,17 @@ func (m *Memory) Sweep() int {
 func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 	removed := 0
 	for looked := 0; removed < limit && looked < 2*limit+8; looked++ {
-		uk, u, ok := sh.users.GetOldest()
+		uk, u, ok := sh.LRU.GetOldest()
 		if !ok || now-u.newest() < m.ttl {
 			break
 		}
 		m.sessions.Add(-int64(u.prune(now, 0)))
 		if len(u.sessions) == 0 && !u.holdsTombs(now) {
-			sh.users.RemoveOldest()
+			sh.LRU.RemoveOldest()
 			removed++
 			continue
 		}
-		sh.users.Get(uk)
+		sh.LRU.Get(uk)
 	}
 	return removed
 }

@@ -19,11 +19,11 @@ func (m *Memory) TopUsers(n int) []UserCount {
 		return []UserCount{}
 	}
 	top := make([]UserCount, 0, n+1)
-	for i := range m.shards {
-		sh := &m.shards[i]
+	for i := range m.table.Len() {
+		sh := m.table.At(i)
 		now := m.clock().UnixNano()
-		sh.mu.Lock()
-		for _, u := range sh.users.Values() {
+		sh.Lock()
+		for _, u := range sh.LRU.Values() {
 			active := 0
 			for _, s := range u.sessions {
 				if now-s.lastSeen < m.ttl {
@@ -34,7 +34,7 @@ func (m *Memory) TopUsers(n int) []UserCount {
 				top = keepTop(top, n, UserCount{UserID: u.id, Count: active})
 			}
 		}
-		sh.mu.Unlock()
+		sh.Unlock()
 	}
 	return top
 }

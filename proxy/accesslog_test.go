@@ -21,8 +21,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // ecsFields are the ECS fields the access log writes, with their types in
@@ -62,7 +64,7 @@ func (s downForUser) Admit(ctx context.Context, req limiter.Request) (limiter.De
 
 // loggedGateway is the proxy listener with the access log in front, as run()
 // builds it, writing to out.
-func loggedGateway(t *testing.T, out *syncBuffer, reg *prometheus.Registry, trusted ...netip.Prefix) (string, *proxy.AccessLog) {
+func loggedGateway(t *testing.T, out *limitertest.SyncBuffer, reg *prometheus.Registry, trusted ...netip.Prefix) (string, *proxy.AccessLog) {
 	t.Helper()
 	o := newOrigin(t, okOrigin)
 	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 100, SweepInterval: -1})
@@ -72,7 +74,7 @@ func loggedGateway(t *testing.T, out *syncBuffer, reg *prometheus.Registry, trus
 	metrics := proxy.NewMetrics(reg, m)
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: downForUser{Store: m, user: "store-down"}, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
-		Limit: 1, FailurePolicy: "closed", Metrics: metrics, Logger: logger,
+		Limit: 1, Metrics: metrics, Logger: logger,
 		Hardening: proxy.Hardening{Client: proxy.ClientAddr{TrustedProxies: trusted}},
 	})
 	u, err := url.Parse(o.URL)
@@ -81,7 +83,7 @@ func loggedGateway(t *testing.T, out *syncBuffer, reg *prometheus.Registry, trus
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
 	al := proxy.NewAccessLog(proxy.AccessLogOptions{Writer: out, Registerer: reg})
 	t.Cleanup(func() { _ = al.Close(context.Background()) })
-	srv := startServer(t, al.Handler(proxy.Handler(logger, gate, up)), logger)
+	srv := proxytest.StartServer(t, al.Handler(proxy.Handler(logger, gate, up)), logger)
 	return srv.URL, al
 }
 
@@ -99,9 +101,9 @@ func accessLines(t *testing.T, out string) []map[string]any {
 
 func TestAccessLogFieldsAreECS(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &limitertest.SyncBuffer{}
 	base, al := loggedGateway(t, out, prometheus.NewRegistry())
-	client := newClient(t)
+	client := proxytest.NewClient(t)
 	const rawSession = "raw-session-id-7f3a"
 	const token = "eyJhbGciOiJIUzI1NiJ9.secret-token-in-query"
 	requests := []struct {
@@ -124,7 +126,7 @@ func TestAccessLogFieldsAreECS(t *testing.T) {
 			req.Header.Set("X-User-Id", rq.user)
 			req.Header.Set("X-Session-Id", rq.session)
 		}
-		resp, _ := do(t, client, req)
+		resp, _ := proxytest.Do(t, client, req)
 		require.Equal(t, rq.status, resp.StatusCode, rq.name)
 	}
 	require.NoError(t, al.Close(context.Background()))
@@ -196,14 +198,14 @@ func TestAccessLogSourceIsTheTrustedClient(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			out := &syncBuffer{}
+			out := &limitertest.SyncBuffer{}
 			base, al := loggedGateway(t, out, prometheus.NewRegistry(), tt.trusted...)
 			req, err := http.NewRequest(http.MethodGet, base+"/vod/seg-1.ts", nil)
 			require.NoError(t, err)
 			req.Header.Set("X-User-Id", "alice")
 			req.Header.Set("X-Session-Id", "tv")
 			req.Header.Set("X-Forwarded-For", "203.0.113.7")
-			resp, _ := do(t, newClient(t), req)
+			resp, _ := proxytest.Do(t, proxytest.NewClient(t), req)
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			require.NoError(t, al.Close(context.Background()))
 			lines := accessLines(t, out.String())
@@ -253,7 +255,7 @@ func TestAccessLogDropsAndCountsWhenTheWriterIsStuck(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("requests stalled behind a stuck access log writer")
 	}
-	dropped := metricValue(t, reg, "streamgate_access_log_dropped_total")
+	dropped := proxytest.MetricValue(t, reg, "streamgate_access_log_dropped_total")
 	assert.Positive(t, dropped, "lines beyond the buffer are dropped")
 
 	close(w.release)
@@ -274,7 +276,7 @@ func TestAccessLogCloseGivesUpOnAStuckWriter(t *testing.T) {
 
 func TestAccessLogWriterKeepsFlusherAndUnwrap(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &limitertest.SyncBuffer{}
 	al := proxy.NewAccessLog(proxy.AccessLogOptions{Writer: out})
 	var flushed, unwrapped bool
 	h := al.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

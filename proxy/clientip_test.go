@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // TestForwardedForBelievedFromTrustedProxiesOnly: a client can write
@@ -65,11 +66,11 @@ func TestSharedSessionCounted(t *testing.T) {
 		g := newHardGate(t, okOrigin, hardOptions{limit: 1, hardening: proxy.Hardening{Client: trusted}})
 		assert.Equal(t, 200, from(g, "203.0.113.9", "shared"))
 		assert.Equal(t, 200, from(g, "203.0.113.77", "shared"), "the same /24")
-		assert.Zero(t, metricValue(t, g.reg, "streamgate_shared_sessions_total"))
+		assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_shared_sessions_total"))
 		assert.Equal(t, 200, from(g, "198.51.100.9", "shared"), "another network shares the slot")
-		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_shared_sessions_total"))
+		assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_shared_sessions_total"))
 		assert.Equal(t, 200, from(g, "192.0.2.9", "shared"))
-		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_shared_sessions_total"), "counted once per session")
+		assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_shared_sessions_total"), "counted once per session")
 	})
 	t.Run("a crowd with binding", func(t *testing.T) {
 		t.Parallel()

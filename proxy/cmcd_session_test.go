@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -73,9 +74,9 @@ func TestCMCDSessionIDInHeaderMode(t *testing.T) {
 			}
 			resp, body := g.do(t, req)
 			if tt.reason != "" {
-				assertProblem(t, resp, body, tt.status)
+				proxytest.AssertProblem(t, resp, body, tt.status)
 				assert.Zero(t, g.origin.hits.Load(), "never proxied")
-				assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_invalid_requests_total", "reason", tt.reason))
+				assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_invalid_requests_total", "reason", tt.reason))
 				return
 			}
 			require.Equal(t, tt.status, resp.StatusCode, "body: %s", body)
@@ -96,55 +97,55 @@ func TestManifestWithoutSessionPassesAUserAtTheLimit(t *testing.T) {
 	resp, _ = g.get(t, "/vod/master.m3u8", "alice", "")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "the first manifest of a stock player takes no slot")
 	resp, body := g.get(t, "/vod/seg-1.ts?CMCD="+url.QueryEscape(`sid="phone"`), "alice", "")
-	assertProblem(t, resp, body, http.StatusTooManyRequests)
+	proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 	assert.Equal(t, []string{"tv"}, sessionIDs(t, g, "alice"))
 }
 
 func TestCMCDSessionIDInTokenMode(t *testing.T) {
 	t.Parallel()
-	k := jwtKeys()
-	g := newJWTGate(t, jwtGateOptions{jwt: &tokenauth.JWTOptions{SecretFile: writeTestFile(t, "secret", k.secret),
+	k := proxytest.TestKeys()
+	g := proxytest.NewGate(t, proxytest.GateOptions{JWT: &tokenauth.JWTOptions{SecretFile: proxytest.WriteFile(t, "secret", k.Secret),
 		SessionClaim: "sid", Param: "token", CMCD: true}})
-	noSession := claimsFor(g.clock.Now(), "carol", "")
+	noSession := proxytest.ClaimsFor(g.Clock.Now(), "carol", "")
 	delete(noSession, "sid")
-	token := mint(t, jwt.SigningMethodHS256, k.secret, "", noSession)
+	token := proxytest.Mint(t, jwt.SigningMethodHS256, k.Secret, "", noSession)
 
-	resp, body := g.get(t, "/vod/master.m3u8", token)
+	resp, body := g.Get(t, "/vod/master.m3u8", token)
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "a manifest passes without a session id: %s", body)
-	assert.Zero(t, g.memory.Stats().ActiveSessions)
+	assert.Zero(t, g.Memory.Stats().ActiveSessions)
 
-	resp, body = g.get(t, "/vod/seg-1.ts", token)
+	resp, body = g.Get(t, "/vod/seg-1.ts", token)
 	assert.Equal(t, "missing_session", problemReason(t, g, resp, body))
 
 	req, err := http.NewRequest(http.MethodGet, g.URL+"/vod/seg-1.ts", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("CMCD-Session", `sid="laptop"`)
-	resp, _ = g.do(t, req)
+	resp, _ = g.Do(t, req)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	sessions, err := g.memory.List(context.Background(), "carol")
+	sessions, err := g.Memory.List(context.Background(), "carol")
 	require.NoError(t, err)
 	require.Len(t, sessions, 1)
 	assert.Equal(t, "laptop", sessions[0].ID, "the sid of a token without the claim")
 
 	// The claim, when present, wins; the cached token does not keep the sid.
-	withClaim := mint(t, jwt.SigningMethodHS256, k.secret, "", claimsFor(g.clock.Now(), "carol", "claimed"))
+	withClaim := proxytest.Mint(t, jwt.SigningMethodHS256, k.Secret, "", proxytest.ClaimsFor(g.Clock.Now(), "carol", "claimed"))
 	req.Header.Set("Authorization", "Bearer "+withClaim)
-	resp, _ = g.do(t, req)
+	resp, _ = g.Do(t, req)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	sessions, err = g.memory.List(context.Background(), "carol")
+	sessions, err = g.Memory.List(context.Background(), "carol")
 	require.NoError(t, err)
 	assert.Len(t, sessions, 2)
 }
 
 // problemReason is the streamgate_invalid_requests_total reason a 400 was
 // counted under, checked against the answer's status.
-func problemReason(t *testing.T, g *jwtGate, resp *http.Response, body []byte) string {
+func problemReason(t *testing.T, g *proxytest.Gate, resp *http.Response, body []byte) string {
 	t.Helper()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "body: %s", body)
-	problemOf(t, resp, body)
+	proxytest.ProblemOf(t, resp, body)
 	for _, r := range []string{"missing_session", "malformed_session"} {
-		if gatheredValue(t, g.reg, "streamgate_invalid_requests_total", "reason", r) > 0 {
+		if proxytest.MetricValue(t, g.Reg, "streamgate_invalid_requests_total", "reason", r) > 0 {
 			return r
 		}
 	}

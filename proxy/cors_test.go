@@ -18,6 +18,7 @@ import (
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -54,7 +55,7 @@ func newCORSRig(t *testing.T, opts corsRigOptions) *corsRig {
 	var id identity.Identifier
 	requestHeaders := []string{"X-User-Id", "X-Session-Id"}
 	if opts.jwt {
-		j, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{SecretFile: writeTestFile(t, "secret", rig.secret),
+		j, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{SecretFile: proxytest.WriteFile(t, "secret", rig.secret),
 			SessionClaim: "sid", Cookie: "streamgate_token", Param: "token"})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = j.Close() })
@@ -64,21 +65,21 @@ func newCORSRig(t *testing.T, opts corsRigOptions) *corsRig {
 		requestHeaders = append(requestHeaders, "X-Plan-Limit")
 	}
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), nil)
-	gate := proxy.Gate(proxy.GateOptions{Store: store, Identity: id, Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger})
+	gate := proxy.Gate(proxy.GateOptions{Store: store, Identity: id, Limit: 3, Metrics: metrics, Logger: logger})
 	u, err := url.Parse(rig.origin.URL)
 	require.NoError(t, err)
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger, RewritePlaylists: opts.jwt})
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
 	cors := proxy.CORS(proxy.CORSOptions{Origins: opts.origins, RequestHeaders: requestHeaders})
-	rig.URL = startServer(t, proxy.Handler(logger, gate, up, cors), logger).URL
-	rig.client = newClient(t)
+	rig.URL = proxytest.StartServer(t, proxy.Handler(logger, gate, up, cors), logger).URL
+	rig.client = proxytest.NewClient(t)
 	return rig
 }
 
 func (rig *corsRig) token(t *testing.T, user, session string) string {
 	t.Helper()
 	now := time.Now()
-	return mint(t, jwt.SigningMethodHS256, rig.secret, "", jwt.MapClaims{"sub": user, "sid": session, "exp": now.Add(time.Hour).Unix()})
+	return proxytest.Mint(t, jwt.SigningMethodHS256, rig.secret, "", jwt.MapClaims{"sub": user, "sid": session, "exp": now.Add(time.Hour).Unix()})
 }
 
 // send sends a request from a page on origin (empty: no Origin header) with
@@ -93,7 +94,7 @@ func (rig *corsRig) send(t *testing.T, method, path, origin string, headers ...s
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	return do(t, rig.client, req)
+	return proxytest.Do(t, rig.client, req)
 }
 
 func preflightHeaders(requested string) []string {

@@ -15,7 +15,9 @@
 //   - proxy/admin: the admin listener: API, console, monitor, admin client,
 //     web/ and openapi.json.
 //   - proxy/demo: the demo origin.
+//   - proxy/proxytest: what the HTTP tests of these packages share (test
+//     code only).
 //
 // Imports run one way: cmd → proxy/admin → proxy → proxy/identity,
-// proxy/manifest → limiter; proxy/tokenauth → proxy/identity.
+// proxy/manifest → limiter; proxy/tokenauth → proxy/identity, limiter.
 package proxy

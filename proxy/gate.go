@@ -26,11 +26,9 @@ type GateOptions struct {
 	Store    limiter.Store
 	Identity identity.Identifier
 	// Limit is the default number of concurrent sessions per user.
-	Limit int
-	// FailurePolicy labels decisions the store's failure policy took (open, closed, local).
-	FailurePolicy string
-	Metrics       *Metrics
-	Logger        *slog.Logger
+	Limit   int
+	Metrics *Metrics
+	Logger  *slog.Logger
 	// Refusals, when not nil, counts each 429 per user for the console. It is
 	// touched on refusals only; admitted requests never reach it.
 	Refusals *limiter.Refusals
@@ -174,7 +172,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		if r.Context().Err() != nil {
 			// The player hung up while the store was asked: not a store
 			// failure, and nobody is left to answer.
-			answerClientClosed(w, r, g.Metrics, g.Logger)
+			answerClientClosed(w, r, g.Metrics, g.Logger, phaseStore)
 			return false
 		}
 		if errors.Is(err, limiter.ErrTableFull) {
@@ -187,14 +185,14 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		}
 		g.Metrics.rejectedStore.Inc()
 		noteDecision(w, DecisionStoreUnavailable, id.UserID, id.SessionID)
-		g.Logger.Debug("store unavailable; refusing request", "policy", g.FailurePolicy, "err", err)
+		g.Logger.Debug("store unavailable; refusing request", "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
 			"Session store unavailable", "The gate cannot check concurrent streams right now; try again shortly."))
 		return false
 	}
-	if d.Degraded {
-		g.Metrics.degraded.WithLabelValues(g.FailurePolicy).Inc()
+	if d.Degraded != "" {
+		g.Metrics.degraded.WithLabelValues(d.Degraded.String()).Inc()
 	}
 	if d.Shared {
 		g.Metrics.shared.Inc()

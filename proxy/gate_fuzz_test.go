@@ -68,7 +68,7 @@ func FuzzGateOrigin(f *testing.F) {
 	logger := slog.New(slog.DiscardHandler)
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), nil)
 	gate := proxy.Gate(proxy.GateOptions{Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithLimitHeader("X-Plan"),
-		Limit: 1000, FailurePolicy: "open", Metrics: metrics, Logger: logger,
+		Limit: 1000, Metrics: metrics, Logger: logger,
 		Hardening: proxy.Hardening{LimitHeader: "X-Plan", HoldEvery: 20 * time.Second}})
 	base, _ := url.Parse(origin.URL + "/vod")
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: base, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger})

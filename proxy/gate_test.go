@@ -14,8 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 func TestGateRejectsRequestsWithoutAValidIdentity(t *testing.T) {
@@ -56,10 +58,10 @@ func TestGateRejectsRequestsWithoutAValidIdentity(t *testing.T) {
 			req.Header = tt.header
 			resp, body := g.do(t, req)
 
-			assertProblem(t, resp, body, tt.status)
+			proxytest.AssertProblem(t, resp, body, tt.status)
 			assert.Zero(t, g.origin.hits.Load(), "never proxied")
-			assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_invalid_requests_total", "reason", tt.reason))
-			assert.Zero(t, metricValue(t, g.reg, "streamgate_decision_duration_seconds"), "the store is not asked")
+			assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_invalid_requests_total", "reason", tt.reason))
+			assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_decision_duration_seconds"), "the store is not asked")
 			assert.Equal(t, limiter.Stats{}, g.memory.Stats(), "nothing is stored")
 		})
 	}
@@ -107,7 +109,7 @@ func TestGateRefusesTheFourthStream(t *testing.T) {
 	require.EqualValues(t, 3, g.origin.hits.Load())
 
 	resp, body := g.get(t, "/vod/seg-1.ts", user, "secret-fourth")
-	p := assertProblem(t, resp, body, http.StatusTooManyRequests)
+	p := proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 	assert.EqualValues(t, 3, g.origin.hits.Load(), "a refused request never reaches the origin")
 	assert.Equal(t, "50", resp.Header.Get("Retry-After"), "the first session expires 50 s from now")
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
@@ -149,13 +151,13 @@ func TestGateRefusesTheFourthStream(t *testing.T) {
 	resp, _ = g.get(t, "/vod/seg-1.ts", "bob", "secret-tv-login")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "another user is not affected")
 
-	assert.Equal(t, 4.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "refresh"))
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
-	assert.Zero(t, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
-	assert.Equal(t, 6.0, metricValue(t, g.reg, "streamgate_decision_duration_seconds"), "one decision per request")
-	assert.Equal(t, 4.0, metricValue(t, g.reg, "streamgate_active_sessions"))
-	assert.Equal(t, 2.0, metricValue(t, g.reg, "streamgate_tracked_users"))
+	assert.Equal(t, 4.0, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "refresh"))
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
+	assert.Equal(t, 6.0, proxytest.MetricValue(t, g.reg, "streamgate_decision_duration_seconds"), "one decision per request")
+	assert.Equal(t, 4.0, proxytest.MetricValue(t, g.reg, "streamgate_active_sessions"))
+	assert.Equal(t, 2.0, proxytest.MetricValue(t, g.reg, "streamgate_tracked_users"))
 }
 
 func TestGateRetryAfterRoundsUpToWholeSeconds(t *testing.T) {
@@ -179,7 +181,7 @@ func TestGateRetryAfterRoundsUpToWholeSeconds(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			g.clock.Advance(tt.elapsed)
 			resp, body := g.get(t, "/a.ts", "alice", "s2")
-			p := assertProblem(t, resp, body, http.StatusTooManyRequests)
+			p := proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 			assert.Equal(t, tt.want, resp.Header.Get("Retry-After"))
 			assert.Equal(t, tt.want, fmt.Sprint(p["retryAfter"]))
 		})
@@ -197,7 +199,7 @@ func TestGateHonoursTheLimit(t *testing.T) {
 				assert.Equal(t, http.StatusOK, resp.StatusCode)
 			}
 			resp, body := g.get(t, "/a.ts", "alice", "one-more")
-			p := assertProblem(t, resp, body, http.StatusTooManyRequests)
+			p := proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 			assert.Equal(t, float64(limit), p["limit"])
 		})
 	}
@@ -225,7 +227,7 @@ func TestGateHeartbeat(t *testing.T) {
 		resp, body := g.do(t, g.request(t, http.MethodPost, proxy.HeartbeatPath, "alice", "tv"))
 		assert.Equal(t, http.StatusNoContent, resp.StatusCode)
 		assert.Empty(t, body)
-		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
+		assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
 
 		// Heartbeats alone keep the session alive past its TTL.
 		for range 3 {
@@ -233,7 +235,7 @@ func TestGateHeartbeat(t *testing.T) {
 			resp, _ = g.do(t, g.request(t, http.MethodPost, proxy.HeartbeatPath, "alice", "tv"))
 			assert.Equal(t, http.StatusNoContent, resp.StatusCode)
 		}
-		assert.Equal(t, 3.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "refresh"))
+		assert.Equal(t, 3.0, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "refresh"))
 		resp, _ = g.get(t, "/a.ts", "alice", "phone")
 		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "2.25 TTL after it started, the session still holds the slot")
 		assert.Zero(t, g.origin.hits.Load())
@@ -245,11 +247,11 @@ func TestGateHeartbeat(t *testing.T) {
 		resp, _ := g.get(t, "/a.ts", "alice", "tv")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		resp, body := g.do(t, g.request(t, http.MethodPost, proxy.HeartbeatPath, "alice", "phone"))
-		p := assertProblem(t, resp, body, http.StatusTooManyRequests)
+		p := proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 		assert.Equal(t, "60", resp.Header.Get("Retry-After"))
 		assert.Equal(t, 1.0, p["active"])
 		assert.EqualValues(t, 1, g.origin.hits.Load(), "only the segment was proxied")
-		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
+		assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
 	})
 
 	t.Run("other methods get 405", func(t *testing.T) {
@@ -257,7 +259,7 @@ func TestGateHeartbeat(t *testing.T) {
 		g := newGateway(t, okOrigin, gatewayOptions{})
 		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
 			resp, body := g.do(t, g.request(t, method, proxy.HeartbeatPath, "alice", "tv"))
-			assertProblem(t, resp, body, http.StatusMethodNotAllowed)
+			proxytest.AssertProblem(t, resp, body, http.StatusMethodNotAllowed)
 			assert.Equal(t, http.MethodPost, resp.Header.Get("Allow"), method)
 		}
 		assert.Zero(t, g.origin.hits.Load())
@@ -299,93 +301,52 @@ func TestGateEndSession(t *testing.T) {
 		g := newGateway(t, okOrigin, gatewayOptions{})
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
 			resp, body := g.do(t, g.request(t, method, proxy.SessionPath, "alice", "tv"))
-			assertProblem(t, resp, body, http.StatusMethodNotAllowed)
+			proxytest.AssertProblem(t, resp, body, http.StatusMethodNotAllowed)
 			assert.Equal(t, http.MethodDelete, resp.Header.Get("Allow"))
 		}
 		assert.Zero(t, g.origin.hits.Load())
 	})
 }
 
-// faultyStore is a store that fails on demand: a real store cannot be made
-// to time out, or to hand back a degraded decision, at a chosen request.
-type faultyStore struct {
-	admit func(limiter.Request) (limiter.Decision, error)
-	// admitCtx, when set, is used instead of admit.
-	admitCtx func(context.Context, limiter.Request) (limiter.Decision, error)
-	end      func() error
-	ping     func(context.Context) error
-}
-
-func (s *faultyStore) Admit(ctx context.Context, req limiter.Request) (limiter.Decision, error) {
-	if s.admitCtx != nil {
-		return s.admitCtx(ctx, req)
-	}
-	return s.admit(req)
-}
-
-func (s *faultyStore) End(context.Context, string, string, limiter.EndReason) (bool, error) {
-	if s.end != nil {
-		return false, s.end()
-	}
-	return false, nil
-}
-
-func (s *faultyStore) EndAll(context.Context, string, limiter.EndReason) (int, error) { return 0, nil }
-
-func (s *faultyStore) List(context.Context, string) ([]limiter.Session, error) {
-	return []limiter.Session{}, nil
-}
-
-func (s *faultyStore) Ping(ctx context.Context) error {
-	if s.ping != nil {
-		return s.ping(ctx)
-	}
-	return nil
-}
-
-func (s *faultyStore) Close() error { return nil }
-
-var errStoreDown = fmt.Errorf("asking redis: %w", limiter.ErrUnavailable)
-
 func TestGateStoreFailure(t *testing.T) {
 	t.Parallel()
 
 	t.Run("an error from the store is a 503 problem, not proxied", func(t *testing.T) {
 		t.Parallel()
-		store := &faultyStore{
-			admit: func(limiter.Request) (limiter.Decision, error) { return limiter.Decision{}, errStoreDown },
-			end:   func() error { return errStoreDown },
+		store := &limitertest.FaultyStore{
+			AdmitFunc: func(limiter.Request) (limiter.Decision, error) { return limiter.Decision{}, limitertest.ErrStoreDown },
+			EndFunc:   func() error { return limitertest.ErrStoreDown },
 		}
 		g := newGateway(t, okOrigin, gatewayOptions{store: store})
 		resp, body := g.get(t, "/a.ts", "alice", "tv")
-		assertProblem(t, resp, body, http.StatusServiceUnavailable)
+		proxytest.AssertProblem(t, resp, body, http.StatusServiceUnavailable)
 		assert.Equal(t, "1", resp.Header.Get("Retry-After"))
 		resp, body = g.do(t, g.request(t, http.MethodPost, proxy.HeartbeatPath, "alice", "tv"))
-		assertProblem(t, resp, body, http.StatusServiceUnavailable)
+		proxytest.AssertProblem(t, resp, body, http.StatusServiceUnavailable)
 		resp, body = g.do(t, g.request(t, http.MethodDelete, proxy.SessionPath, "alice", "tv"))
-		assertProblem(t, resp, body, http.StatusServiceUnavailable)
+		proxytest.AssertProblem(t, resp, body, http.StatusServiceUnavailable)
 		assert.Zero(t, g.origin.hits.Load())
-		assert.Equal(t, 2.0, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
-		assert.Zero(t, metricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
+		assert.Equal(t, 2.0, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
+		assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
 	})
 
 	t.Run("a degraded decision is admitted and counted", func(t *testing.T) {
 		t.Parallel()
-		store := &faultyStore{admit: func(req limiter.Request) (limiter.Decision, error) {
-			return limiter.Decision{Result: limiter.Started, Active: 1, Limit: req.Limit, Degraded: true}, nil
+		store := &limitertest.FaultyStore{AdmitFunc: func(req limiter.Request) (limiter.Decision, error) {
+			return limiter.Decision{Result: limiter.Started, Active: 1, Limit: req.Limit, Degraded: limiter.FailOpen}, nil
 		}}
 		g := newGateway(t, okOrigin, gatewayOptions{store: store})
 		resp, _ := g.get(t, "/a.ts", "alice", "tv")
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.EqualValues(t, 1, g.origin.hits.Load())
-		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_degraded_decisions_total", "policy", "open"))
-		assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
+		assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_degraded_decisions_total", "policy", "open"))
+		assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
 	})
 
 	t.Run("a player hanging up during the store call is not a rejection", func(t *testing.T) {
 		t.Parallel()
 		asked := make(chan struct{})
-		store := &faultyStore{admitCtx: func(ctx context.Context, _ limiter.Request) (limiter.Decision, error) {
+		store := &limitertest.FaultyStore{AdmitCtx: func(ctx context.Context, _ limiter.Request) (limiter.Decision, error) {
 			close(asked)
 			<-ctx.Done() // a store call cut short by the request's context
 			return limiter.Decision{}, fmt.Errorf("admitting session: %w: %w", limiter.ErrUnavailable, ctx.Err())
@@ -397,16 +358,17 @@ func TestGateStoreFailure(t *testing.T) {
 		_, err := g.client.Do(req)
 		require.Error(t, err)
 		eventually(t, "the hang-up is counted", func() bool {
-			return metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "client_closed") == 1
+			return proxytest.MetricValue(t, g.reg, "streamgate_client_closed_total", "phase", "store") == 1
 		})
-		assert.Zero(t, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
+		assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_client_closed_total", "phase", "upstream"))
+		assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
 		assert.Zero(t, g.origin.hits.Load())
 	})
 
 	t.Run("the store is asked with the request's context and identity", func(t *testing.T) {
 		t.Parallel()
 		got := make(chan limiter.Request, 1)
-		store := &faultyStore{admit: func(req limiter.Request) (limiter.Decision, error) {
+		store := &limitertest.FaultyStore{AdmitFunc: func(req limiter.Request) (limiter.Decision, error) {
 			got <- req
 			return limiter.Decision{}, errors.New("unused")
 		}}
@@ -440,11 +402,11 @@ func TestRefusalNamesTheContentPlayed(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t, okOrigin, gatewayOptions{})
 	g.mustGet(t, "/vod/seg-1.ts", "carol", "tv", http.Header{"Cmcd-Session": {`cid="film-42",sid="tv"`}})
-	resp, body := g.get(t, "/vod/seg-1.ts", "carol", "phone")
+	resp, _ := g.get(t, "/vod/seg-1.ts", "carol", "phone")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	g.mustGet(t, "/vod/seg-1.ts", "carol", "laptop", nil)
-	resp, body = g.get(t, "/vod/seg-1.ts", "carol", "fourth")
-	assertProblem(t, resp, body, http.StatusTooManyRequests)
+	resp, body := g.get(t, "/vod/seg-1.ts", "carol", "fourth")
+	proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 	var got struct {
 		Sessions []struct {
 			Device string `json:"device"`

@@ -16,6 +16,7 @@ import (
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // hardOptions configure a hardGate.
@@ -64,14 +65,14 @@ func newHardGate(t *testing.T, originHandler http.HandlerFunc, opts hardOptions)
 		id = identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithLimitHeader(opts.limitHeader)
 		opts.hardening.LimitHeader = opts.limitHeader
 	}
-	gate := proxy.Gate(proxy.GateOptions{Store: m, Identity: id, Limit: opts.limit, FailurePolicy: "open",
+	gate := proxy.Gate(proxy.GateOptions{Store: m, Identity: id, Limit: opts.limit,
 		Metrics: metrics, Logger: logger, Hardening: opts.hardening})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger,
 		SharedCache: opts.sharedCache})
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
-	srv := startServer(t, proxy.Handler(logger, gate, up), logger)
+	srv := proxytest.StartServer(t, proxy.Handler(logger, gate, up), logger)
 	g.URL, g.addr = srv.URL, srv.Listener.Addr().String()
-	g.client = newClient(t)
+	g.client = proxytest.NewClient(t)
 	return g
 }
 

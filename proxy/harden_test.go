@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,13 +29,13 @@ func TestConnectionNamingIdentityRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := g.raw(t, "GET /seg-1.ts HTTP/1.1", alice, "Connection: "+tc.connection)
-			p := assertProblem(t, resp, body, http.StatusBadRequest)
+			p := proxytest.AssertProblem(t, resp, body, http.StatusBadRequest)
 			assert.Contains(t, p["detail"], "Connection")
 		})
 	}
 	assert.Zero(t, g.origin.hits.Load(), "nothing reached the origin")
 	assert.Empty(t, g.sessionsOf(t, "alice"), "nothing was stored")
-	assert.Equal(t, 5.0, metricValue(t, g.reg, "streamgate_invalid_requests_total", "reason", "connection_identity"))
+	assert.Equal(t, 5.0, proxytest.MetricValue(t, g.reg, "streamgate_invalid_requests_total", "reason", "connection_identity"))
 
 	resp, body := g.raw(t, "GET /seg-1.ts HTTP/1.1", alice, "Connection: close")
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
@@ -55,7 +56,7 @@ func TestDotSegmentsRefused(t *testing.T) {
 	} {
 		t.Run(path, func(t *testing.T) {
 			resp, body := g.raw(t, "GET "+path+" HTTP/1.1", alice)
-			p := assertProblem(t, resp, body, http.StatusBadRequest)
+			p := proxytest.AssertProblem(t, resp, body, http.StatusBadRequest)
 			assert.Contains(t, p["type"], "dot-segment")
 		})
 	}
@@ -81,7 +82,7 @@ func TestReservedPathsRefused(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 				resp, body := g.raw(t, method+" "+path+" HTTP/1.1", alice, "Content-Length: 0")
-				assertProblem(t, resp, body, http.StatusNotFound)
+				proxytest.AssertProblem(t, resp, body, http.StatusNotFound)
 			}
 		})
 	}
@@ -115,7 +116,7 @@ func TestUpgradesRefused(t *testing.T) {
 				line = "CONNECT 127.0.0.1:1 HTTP/1.1"
 			}
 			resp, body := g.raw(t, line, append([]string{alice}, tc.headers...)...)
-			p := assertProblem(t, resp, body, http.StatusBadRequest)
+			p := proxytest.AssertProblem(t, resp, body, http.StatusBadRequest)
 			assert.Contains(t, p["type"], "upgrade-refused")
 		})
 	}

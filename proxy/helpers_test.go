@@ -1,9 +1,7 @@
 package proxy_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,14 +14,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/limiter/storetest"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 const testTTL = time.Minute
@@ -33,24 +31,6 @@ type testClock = storetest.Clock
 
 func newTestClock() *testClock {
 	return storetest.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // seen is what the origin received.
@@ -123,13 +103,13 @@ type gateway struct {
 	memory *limiter.Memory
 	clock  *testClock
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *limitertest.SyncBuffer
 	client *http.Client
 }
 
 func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOptions) *gateway {
 	t.Helper()
-	g := &gateway{origin: newOrigin(t, originHandler), clock: newTestClock(), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	g := &gateway{origin: newOrigin(t, originHandler), clock: newTestClock(), reg: prometheus.NewRegistry(), logs: &limitertest.SyncBuffer{}}
 	if opts.store != nil {
 		g.store = opts.store
 	} else {
@@ -155,33 +135,15 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	metrics := proxy.NewMetrics(g.reg, stats)
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: g.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(!opts.noCMCD).WithSessionParam(opts.mint),
-		MintSessions: opts.mint, Limit: opts.limit, FailurePolicy: "open", Metrics: metrics, Logger: logger,
+		MintSessions: opts.mint, Limit: opts.limit, Metrics: metrics, Logger: logger,
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: opts.headerTimeout, Metrics: metrics, Logger: logger,
 		RewritePlaylists: opts.mint, MintSessions: opts.mint})
-	srv := startServer(t, proxy.Handler(logger, gate, up), logger)
+	srv := proxytest.StartServer(t, proxy.Handler(logger, gate, up), logger)
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
 	g.URL = srv.URL
-	g.client = newClient(t)
+	g.client = proxytest.NewClient(t)
 	return g
-}
-
-// startServer serves h with the product's server limits on a loopback socket.
-func startServer(t *testing.T, h http.Handler, logger *slog.Logger) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = proxy.NewServer(h, logger)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// newClient is a client of its own, whose idle connections are closed when
-// the test ends so that no goroutine outlives it.
-func newClient(t *testing.T) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
 }
 
 // request builds a request for the gateway with the given identity; an empty
@@ -202,86 +164,13 @@ func (g *gateway) request(t *testing.T, method, path, user, session string) *htt
 // do sends req and returns the response with its whole body read.
 func (g *gateway) do(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	return do(t, g.client, req)
+	return proxytest.Do(t, g.client, req)
 }
 
 // get is a GET of path as user and session.
 func (g *gateway) get(t *testing.T, path, user, session string) (*http.Response, []byte) {
 	t.Helper()
 	return g.do(t, g.request(t, http.MethodGet, path, user, session))
-}
-
-func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, []byte) {
-	t.Helper()
-	resp, err := c.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, body
-}
-
-// assertProblem checks an RFC 9457 answer and returns its decoded fields.
-func assertProblem(t *testing.T, resp *http.Response, body []byte, status int) map[string]any {
-	t.Helper()
-	assert.Equal(t, status, resp.StatusCode)
-	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
-	var p map[string]any
-	require.NoError(t, json.Unmarshal(body, &p), "body: %s", body)
-	assert.Equal(t, float64(status), p["status"])
-	for _, field := range []string{"type", "title", "detail"} {
-		v, ok := p[field].(string)
-		if assert.True(t, ok, "field %s: %v", field, p[field]) {
-			assert.NotEmpty(t, v, field)
-		}
-	}
-	if typ, ok := p["type"].(string); ok {
-		_, err := url.ParseRequestURI(typ)
-		assert.NoError(t, err, "type is a URI")
-	}
-	return p
-}
-
-// metricValue returns the value of one series of reg: a counter's or gauge's
-// value, a histogram's sample count; 0 when the series does not exist.
-func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	require.Zero(t, len(labels)%2, "labels are name, value pairs")
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if hasLabels(m, labels) {
-				switch {
-				case m.Counter != nil:
-					return m.Counter.GetValue()
-				case m.Gauge != nil:
-					return m.Gauge.GetValue()
-				case m.Histogram != nil:
-					return float64(m.Histogram.GetSampleCount())
-				}
-			}
-		}
-	}
-	return 0
-}
-
-func hasLabels(m *dto.Metric, labels []string) bool {
-	for i := 0; i < len(labels); i += 2 {
-		found := false
-		for _, l := range m.GetLabel() {
-			if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy/demo"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // demoGateway is the gate in front of the real demo origin (2 s segments,
@@ -84,7 +85,7 @@ func TestBufferedMediaKeepsTheSessionActive(t *testing.T) {
 
 	g.clock.Advance(testTTL + 40*time.Second)
 	resp, body := g.get(t, "/vod/master.m3u8?CMCD="+url.QueryEscape(`sid="phone"`), "alice", "")
-	p := assertProblem(t, resp, body, http.StatusTooManyRequests)
+	p := proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 	assert.Equal(t, "20", resp.Header.Get("Retry-After"), "until the TV's media and TTL run out")
 	assert.Equal(t, 20.0, p["retryAfter"])
 	assert.Contains(t, string(body), `"expiresAt":"`+t0.Add(120*time.Second).UTC().Format(time.RFC3339)+`"`)
@@ -177,7 +178,7 @@ func TestLapsedSessionIsToldItsPlaybackEnded(t *testing.T) {
 
 	for _, path := range []string{"/vod/360p/seg-1.m4s", "/vod/360p/index.m3u8", "/vod/master.m3u8"} {
 		resp, body := g.get(t, path, "alice", "tv")
-		p := assertProblem(t, resp, body, http.StatusGone)
+		p := proxytest.AssertProblem(t, resp, body, http.StatusGone)
 		assert.Equal(t, "https://streamgate.io/problems/session-expired", p["type"], path)
 		assert.Empty(t, resp.Header.Get("Retry-After"), "the session will not come back: nothing to retry")
 		assert.NotContains(t, p, "retryAfter")
@@ -185,7 +186,7 @@ func TestLapsedSessionIsToldItsPlaybackEnded(t *testing.T) {
 		assert.Contains(t, p["detail"], "paused")
 	}
 	resp, body := g.get(t, "/vod/360p/seg-0.m4s", "alice", "laptop")
-	assertProblem(t, resp, body, http.StatusTooManyRequests)
+	proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"), "a new session over the limit still gets the 429")
 	_, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 	assert.NoError(t, err)

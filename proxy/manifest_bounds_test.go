@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -44,13 +45,13 @@ var gzipBomb = sync.OnceValue(func() []byte {
 	return b.Bytes()
 })
 
-func queryTokenGate(t *testing.T, h http.HandlerFunc) (*jwtGate, func(session string) string) {
+func queryTokenGate(t *testing.T, h http.HandlerFunc) (*proxytest.Gate, func(session string) string) {
 	t.Helper()
-	k := jwtKeys()
-	opts := tokenauth.JWTOptions{SecretFile: writeTestFile(t, "secret", k.secret), SessionClaim: "sid", Param: "token"}
-	g := newJWTGate(t, jwtGateOptions{jwt: &opts, limit: 1000, handler: h})
+	k := proxytest.TestKeys()
+	opts := tokenauth.JWTOptions{SecretFile: proxytest.WriteFile(t, "secret", k.Secret), SessionClaim: "sid", Param: "token"}
+	g := proxytest.NewGate(t, proxytest.GateOptions{JWT: &opts, Limit: 1000, Handler: h})
 	return g, func(session string) string {
-		return mint(t, jwt.SigningMethodHS256, k.secret, "", claimsFor(g.clock.Now(), "ivy", session))
+		return proxytest.Mint(t, jwt.SigningMethodHS256, k.Secret, "", proxytest.ClaimsFor(g.Clock.Now(), "ivy", session))
 	}
 }
 
@@ -73,7 +74,7 @@ func TestGzipBombPlaylist(t *testing.T) {
 				}
 				_, _ = w.Write(bomb)
 			})
-			resp, err := g.client.Get(g.URL + "/live/index.m3u8?token=" + token("s"))
+			resp, err := g.Client.Get(g.URL + "/live/index.m3u8?token=" + token("s"))
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			n, _ := io.Copy(io.Discard, resp.Body)
@@ -148,7 +149,7 @@ func TestSlowReadersOfARewrittenPlaylist(t *testing.T) {
 	}
 	conns = nil
 	eventually(t, "the budget comes back once the players hang up", func() bool {
-		r, _ := g.do(t, mustGet(t, g.URL+"/vod/index.m3u8?token="+token("later")))
+		r, _ := g.Do(t, mustGet(t, g.URL+"/vod/index.m3u8?token="+token("later")))
 		return r.StatusCode == http.StatusOK
 	})
 }

@@ -21,6 +21,7 @@ type Metrics struct {
 	invalid         *prometheus.CounterVec
 	decision        prometheus.Histogram
 	upstreamErrors  *prometheus.CounterVec
+	clientClosed    *prometheus.CounterVec
 	byLimit         *limitCounters
 	shared          prometheus.Counter
 	minted          prometheus.Counter
@@ -59,8 +60,12 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 		}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_upstream_errors_total",
-			Help: "Requests that got no answer from the origin: unreachable (502), timeout (504), or the player hung up first (499, client_closed).",
+			Help: "Requests that got no answer from the origin: unreachable (502) or timeout (504); and manifests refused past 16 MiB (502, manifest_too_large) or while rewriting was at its memory bound (503, rewrite_busy).",
 		}, []string{"reason"}),
+		clientClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamgate_client_closed_total",
+			Help: "Requests whose player hung up before the answer (499 in the log), by phase: while the store (store) or the origin (upstream) was asked. Not an origin failure.",
+		}, []string{"phase"}),
 		minted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "streamgate_minted_sessions_total",
 			Help: "Session ids the gate minted for manifests requested without one (-mint-sessions); a slot is taken only when one comes back.",
@@ -70,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 		Name: "streamgate_shared_sessions_total",
 		Help: "Sessions used from a second client network (IPv4 /24, IPv6 /56) while another network was using them.",
 	})
-	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.minted, m.shared)
+	reg.MustRegister(admissions, rejections, m.degraded, m.invalid, m.decision, m.upstreamErrors, m.clientClosed, m.minted, m.shared)
 	m.byLimit = newLimitCounters()
 	reg.MustRegister(m.byLimit.vec)
 	m.policy = newPolicyMetrics(reg)
@@ -78,6 +83,12 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 	for _, r := range []string{"missing_user", "missing_session", "malformed_user", "malformed_session",
 		"missing_token", "invalid_token", "expired_token", "malformed_limit"} {
 		m.invalid.WithLabelValues(r)
+	}
+	for _, r := range []string{"unreachable", "timeout"} {
+		m.upstreamErrors.WithLabelValues(r)
+	}
+	for _, p := range []string{phaseStore, phaseUpstream} {
+		m.clientClosed.WithLabelValues(p)
 	}
 	if stats != nil {
 		reg.MustRegister(&statsCollector{stats: stats})

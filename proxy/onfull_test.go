@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // TestGateTableFull checks -on-full refuse end to end: a new user meeting a
@@ -25,13 +26,13 @@ func TestGateTableFull(t *testing.T) {
 	resp, _ := g.get(t, "/a.ts", "alice", "tv")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp, body := g.get(t, "/a.ts", "bob", "tv")
-	p := assertProblem(t, resp, body, http.StatusServiceUnavailable)
+	p := proxytest.AssertProblem(t, resp, body, http.StatusServiceUnavailable)
 	assert.True(t, strings.HasSuffix(p["type"].(string), "table-full"), "type %v", p["type"])
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
 	resp, _ = g.get(t, "/a.ts", "alice", "tv")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "alice keeps her slot")
 	assert.Equal(t, int64(2), g.origin.hits.Load())
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "table_full"))
-	assert.Zero(t, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "table_full"))
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "store_unavailable"))
 	assert.Zero(t, m.Stats().EvictedUsers)
 }

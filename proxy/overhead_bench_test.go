@@ -42,7 +42,7 @@ func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool, corsOrigins ...st
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(cmcd),
-		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger,
+		Limit: 3, Metrics: metrics, Logger: logger,
 		// As run() sets it: a flowing answer re-admits its session every TTL/3.
 		Hardening: proxy.Hardening{HoldEvery: time.Hour / 3},
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/limiter/redistest"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -38,21 +39,21 @@ func planStores() []struct {
 
 func TestPlanLimitsFromTokens(t *testing.T) {
 	t.Parallel()
-	k := jwtKeys()
+	k := proxytest.TestKeys()
 	for _, st := range planStores() {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			opts := tokenauth.JWTOptions{SecretFile: writeTestFile(t, "secret", k.secret), SessionClaim: "sid",
+			opts := tokenauth.JWTOptions{SecretFile: proxytest.WriteFile(t, "secret", k.Secret), SessionClaim: "sid",
 				LimitClaim: "max_streams", CacheSize: 64}
-			g := newJWTGate(t, jwtGateOptions{jwt: &opts, limit: 3, store: st.new(t)})
+			g := proxytest.NewGate(t, proxytest.GateOptions{JWT: &opts, Limit: 3, Store: st.new(t)})
 			play := func(session string, plan int) (*http.Response, map[string]any) {
-				c := claimsFor(g.clock.Now(), "hana", session)
+				c := proxytest.ClaimsFor(g.Clock.Now(), "hana", session)
 				if plan > 0 {
 					c["max_streams"] = plan
 				}
-				resp, body := g.get(t, "/seg.ts", mint(t, jwt.SigningMethodHS256, k.secret, "", c))
+				resp, body := g.Get(t, "/seg.ts", proxytest.Mint(t, jwt.SigningMethodHS256, k.Secret, "", c))
 				if resp.StatusCode != http.StatusOK {
-					return resp, problemOf(t, resp, body)
+					return resp, proxytest.ProblemOf(t, resp, body)
 				}
 				return resp, nil
 			}
@@ -97,7 +98,7 @@ func TestPlanLimitsFromTokens(t *testing.T) {
 				{"2", "new", 1}, {"2", "rejected", 1},
 				{"3", "new", 1}, {"3", "rejected", 1},
 			} {
-				assert.Equal(t, c.want, gatheredValue(t, g.reg, "streamgate_decisions_by_limit_total", "limit", c.limit, "result", c.result),
+				assert.Equal(t, c.want, proxytest.MetricValue(t, g.Reg, "streamgate_decisions_by_limit_total", "limit", c.limit, "result", c.result),
 					"limit=%s result=%s", c.limit, c.result)
 			}
 		})
@@ -109,15 +110,15 @@ func TestPlanLimitsFromHeader(t *testing.T) {
 	for _, st := range planStores() {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			g := newJWTGate(t, jwtGateOptions{limit: 3, store: st.new(t),
-				header: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithLimitHeader("x-plan-streams")})
+			g := proxytest.NewGate(t, proxytest.GateOptions{Limit: 3, Store: st.new(t),
+				Header: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithLimitHeader("x-plan-streams")})
 			play := func(session string, plan ...string) *http.Response {
 				req, err := http.NewRequest(http.MethodGet, g.URL+"/seg.ts", nil)
 				require.NoError(t, err)
 				req.Header.Set("X-User-Id", "ivan")
 				req.Header.Set("X-Session-Id", session)
 				req.Header["X-Plan-Streams"] = plan
-				resp, _ := g.do(t, req)
+				resp, _ := g.Do(t, req)
 				return resp
 			}
 			assert.Equal(t, http.StatusOK, play("phone", "1").StatusCode)
@@ -131,8 +132,8 @@ func TestPlanLimitsFromHeader(t *testing.T) {
 				resp := play("phone", bad...)
 				assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%q", bad)
 			}
-			assert.Equal(t, 8.0, gatheredValue(t, g.reg, "streamgate_invalid_requests_total", "reason", "malformed_limit"))
-			assert.Equal(t, 1.0, gatheredValue(t, g.reg, "streamgate_decisions_by_limit_total", "limit", "2", "result", "new"))
+			assert.Equal(t, 8.0, proxytest.MetricValue(t, g.Reg, "streamgate_invalid_requests_total", "reason", "malformed_limit"))
+			assert.Equal(t, 1.0, proxytest.MetricValue(t, g.Reg, "streamgate_decisions_by_limit_total", "limit", "2", "result", "new"))
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // policyGateway is the gateway over a memory store with rules, on the
@@ -30,7 +31,7 @@ func assertEnded(t *testing.T, g *gateway, user, session, reason string) {
 	t.Helper()
 	hits := g.origin.hits.Load()
 	resp, body := g.get(t, "/vod/seg-9.ts", user, session)
-	p := assertProblem(t, resp, body, http.StatusGone)
+	p := proxytest.AssertProblem(t, resp, body, http.StatusGone)
 	assert.Equal(t, "https://streamgate.io/problems/session-ended", p["type"])
 	assert.Equal(t, reason, p["reason"])
 	assert.Equal(t, hits, g.origin.hits.Load(), "an ended session is not proxied")
@@ -59,10 +60,10 @@ func TestEvictOldestEndsTheLeastRecentlyActiveSession(t *testing.T) {
 	resp, _ = g.do(t, g.request(t, http.MethodPost, proxy.HeartbeatPath, "alice", "phone"))
 	assert.Equal(t, http.StatusGone, resp.StatusCode, "the heartbeat endpoint says so too")
 
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_evictions_total", "policy", "evict-oldest"))
-	assert.Equal(t, 2.0, metricValue(t, g.reg, "streamgate_tombstone_hits_total", "reason", "replaced"))
-	assert.Equal(t, 0.0, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
-	assert.Equal(t, 4.0, metricValue(t, g.reg, "streamgate_concurrent_sessions"), "each start observed")
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_evictions_total", "policy", "evict-oldest"))
+	assert.Equal(t, 2.0, proxytest.MetricValue(t, g.reg, "streamgate_tombstone_hits_total", "reason", "replaced"))
+	assert.Equal(t, 0.0, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
+	assert.Equal(t, 4.0, proxytest.MetricValue(t, g.reg, "streamgate_concurrent_sessions"), "each start observed")
 }
 
 func TestEndedByTheOperatorMeansEnded(t *testing.T) {
@@ -76,7 +77,7 @@ func TestEndedByTheOperatorMeansEnded(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ended)
 	assertEnded(t, g, "alice", "tv", "ended-by-operator")
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_tombstone_hits_total", "reason", "ended-by-operator"))
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_tombstone_hits_total", "reason", "ended-by-operator"))
 
 	n, err := m.EndAll(context.Background(), "alice", limiter.EndedByOperator)
 	require.NoError(t, err)
@@ -100,7 +101,7 @@ func TestThePlayersOwnEndLeavesNoTombstone(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	resp, _ = g.get(t, "/vod/seg-1.ts", "alice", "tv")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "the same id plays again at once")
-	assert.Equal(t, 0.0, metricValue(t, g.reg, "streamgate_tombstone_hits_total", "reason", "ended-by-operator"))
+	assert.Equal(t, 0.0, proxytest.MetricValue(t, g.reg, "streamgate_tombstone_hits_total", "reason", "ended-by-operator"))
 }
 
 func TestShadowModeAdmitsEverythingAndCountsWhatItWouldRefuse(t *testing.T) {
@@ -112,10 +113,10 @@ func TestShadowModeAdmitsEverythingAndCountsWhatItWouldRefuse(t *testing.T) {
 	}
 	resp, _ := g.get(t, "/vod/seg-2.ts", "alice", "a")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "a refresh is no start")
-	assert.Equal(t, 2.0, metricValue(t, g.reg, "streamgate_shadow_rejections_total"), "the 4th and 5th are over the limit of 3")
-	assert.Equal(t, 0.0, metricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
-	assert.Equal(t, 5.0, metricValue(t, g.reg, "streamgate_concurrent_sessions"))
-	assert.Equal(t, 5.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
+	assert.Equal(t, 2.0, proxytest.MetricValue(t, g.reg, "streamgate_shadow_rejections_total"), "the 4th and 5th are over the limit of 3")
+	assert.Equal(t, 0.0, proxytest.MetricValue(t, g.reg, "streamgate_rejections_total", "reason", "limit"))
+	assert.Equal(t, 5.0, proxytest.MetricValue(t, g.reg, "streamgate_concurrent_sessions"))
+	assert.Equal(t, 5.0, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "new"))
 }
 
 func TestConcurrentSessionsHistogramWhenEnforcing(t *testing.T) {

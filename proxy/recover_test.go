@@ -14,8 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // panicky is an upstream that fails in the ways a handler can.
@@ -43,19 +45,19 @@ func panicky(w http.ResponseWriter, r *http.Request) {
 
 // newPanickyServer is the proxy listener's chain, as run() builds it, with a
 // panicking handler in place of the reverse proxy.
-func newPanickyServer(t *testing.T) (*httptest.Server, *syncBuffer, *http.Client) {
+func newPanickyServer(t *testing.T) (*httptest.Server, *limitertest.SyncBuffer, *http.Client) {
 	t.Helper()
 	store, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, SweepInterval: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	logs := &syncBuffer{}
+	logs := &limitertest.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 3, Metrics: proxy.NewMetrics(prometheus.NewRegistry(), store), Logger: logger,
 	})
-	srv := startServer(t, proxy.Handler(logger, gate, http.HandlerFunc(panicky)), logger)
-	return srv, logs, newClient(t)
+	srv := proxytest.StartServer(t, proxy.Handler(logger, gate, http.HandlerFunc(panicky)), logger)
+	return srv, logs, proxytest.NewClient(t)
 }
 
 func panickyRequest(t *testing.T, srv *httptest.Server, path string) *http.Request {
@@ -73,11 +75,11 @@ func TestRecoverTurnsAPanicIntoA500(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
 			srv, logs, client := newPanickyServer(t)
-			resp, body := do(t, client, panickyRequest(t, srv, path))
-			assertProblem(t, resp, body, http.StatusInternalServerError)
+			resp, body := proxytest.Do(t, client, panickyRequest(t, srv, path))
+			proxytest.AssertProblem(t, resp, body, http.StatusInternalServerError)
 			assert.True(t, containsAll(logs.String(), `"level":"ERROR"`, `"msg":"handler panic"`, `"path":"`+path+`"`, `"stack":`), logs.String())
 
-			resp, body = do(t, client, panickyRequest(t, srv, "/next"))
+			resp, body = proxytest.Do(t, client, panickyRequest(t, srv, "/next"))
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "the process keeps serving")
 			assert.Equal(t, "fine", string(body))
 		})
@@ -94,7 +96,7 @@ func TestRecoverReRaisesErrAbortHandler(t *testing.T) {
 	require.Error(t, err, "net/http closes the connection without an answer")
 	assert.NotContains(t, logs.String(), "handler panic", "an abort is not a failure of the gate")
 
-	resp, body := do(t, client, panickyRequest(t, srv, "/next"))
+	resp, body := proxytest.Do(t, client, panickyRequest(t, srv, "/next"))
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "fine", string(body))
 }
@@ -162,10 +164,10 @@ func TestRecoverKeepsTheWritersAbilities(t *testing.T) {
 		checks <- rc.SetWriteDeadline(time.Now().Add(time.Minute))
 		checks <- rc.Flush()
 	}))
-	srv := startServer(t, h, slog.New(slog.DiscardHandler))
+	srv := proxytest.StartServer(t, h, slog.New(slog.DiscardHandler))
 	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
 	require.NoError(t, err)
-	resp, _ := do(t, newClient(t), req)
+	resp, _ := proxytest.Do(t, proxytest.NewClient(t), req)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.NoError(t, <-checks)
 	assert.NoError(t, <-checks)

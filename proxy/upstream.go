@@ -67,7 +67,7 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			}
 		},
 		ModifyResponse: modifyResponse(opts.SharedCache, chainModifyResponse(manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger))),
-		Transport:      NewTransport(opts.HeaderTimeout),
+		Transport:      newTransport(opts.HeaderTimeout),
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
@@ -101,11 +101,11 @@ func (w *untypedWriter) WriteHeader(code int) {
 // protocol upgrades, the writer underneath.
 func (w *untypedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// NewTransport is http.DefaultTransport tuned for one busy origin: many idle
+// newTransport is http.DefaultTransport tuned for one busy origin: many idle
 // keep-alive connections (the default of 2 per host churns connections under
 // load), bounded dial and header waits, and no transparent gzip so that
 // responses pass through byte for byte.
-func NewTransport(headerTimeout time.Duration) *http.Transport {
+func newTransport(headerTimeout time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.MaxIdleConns = 1024
@@ -147,7 +147,7 @@ func upstreamErrorHandler(m *Metrics, logger *slog.Logger) func(http.ResponseWri
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-			answerClientClosed(w, r, m, logger)
+			answerClientClosed(w, r, m, logger, phaseUpstream)
 		case errors.Is(err, manifest.ErrBusy):
 			m.upstreamErrors.WithLabelValues("rewrite_busy").Inc()
 			logger.Warn("manifest not rewritten: rewriting is at its memory bound", "path", r.URL.Path)
@@ -173,11 +173,19 @@ func upstreamErrorHandler(m *Metrics, logger *slog.Logger) func(http.ResponseWri
 	}
 }
 
+// Phases of streamgate_client_closed_total: what the gate was waiting for
+// when the player hung up.
+const (
+	phaseStore    = "store"
+	phaseUpstream = "upstream"
+)
+
 // answerClientClosed counts and logs a request whose player hung up before
 // it was answered, and writes the 499 that only the access log will see.
-func answerClientClosed(w http.ResponseWriter, r *http.Request, m *Metrics, logger *slog.Logger) {
-	m.upstreamErrors.WithLabelValues("client_closed").Inc()
-	logger.Debug("client closed request", "method", r.Method, "path", r.URL.Path)
+// It is no origin failure: it has its own counter.
+func answerClientClosed(w http.ResponseWriter, r *http.Request, m *Metrics, logger *slog.Logger, phase string) {
+	m.clientClosed.WithLabelValues(phase).Inc()
+	logger.Debug("client closed request", "method", r.Method, "path", r.URL.Path, "phase", phase)
 	w.WriteHeader(StatusClientClosedRequest)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 func TestProxyPassesRequestsThroughUnchanged(t *testing.T) {
@@ -223,9 +224,9 @@ func TestProxyOriginUnreachable(t *testing.T) {
 
 	g := newGateway(t, okOrigin, gatewayOptions{upstream: closed})
 	resp, body := g.get(t, "/a.ts", "alice", "tv")
-	assertProblem(t, resp, body, http.StatusBadGateway)
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "unreachable"))
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_admissions_total", "result", "new"), "the request was admitted first")
+	proxytest.AssertProblem(t, resp, body, http.StatusBadGateway)
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "unreachable"))
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_admissions_total", "result", "new"), "the request was admitted first")
 }
 
 func TestProxyOriginBreaksTheConnection(t *testing.T) {
@@ -237,7 +238,7 @@ func TestProxyOriginBreaksTheConnection(t *testing.T) {
 		}
 	}, gatewayOptions{})
 	resp, body := g.get(t, "/a.ts", "alice", "tv")
-	assertProblem(t, resp, body, http.StatusBadGateway)
+	proxytest.AssertProblem(t, resp, body, http.StatusBadGateway)
 }
 
 func TestProxyOriginHeaderTimeout(t *testing.T) {
@@ -249,9 +250,9 @@ func TestProxyOriginHeaderTimeout(t *testing.T) {
 	}, gatewayOptions{headerTimeout: 100 * time.Millisecond})
 
 	resp, body := g.get(t, "/a.ts", "alice", "tv")
-	assertProblem(t, resp, body, http.StatusGatewayTimeout)
-	assert.Equal(t, 1.0, metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
-	assert.Zero(t, metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "unreachable"))
+	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "unreachable"))
 }
 
 // TestProxyBodyIsNotTimed: -upstream-timeout bounds the wait for headers
@@ -311,9 +312,10 @@ func TestProxyClientGoesAway(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 
 	eventually(t, "client_closed counted", func() bool {
-		return metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "client_closed") == 1
+		return proxytest.MetricValue(t, g.reg, "streamgate_client_closed_total", "phase", "upstream") == 1
 	})
-	assert.Zero(t, metricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "unreachable"), "a hang-up is not an origin failure")
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "unreachable"), "a hang-up is not an origin failure")
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"), "a hang-up is not an origin failure")
 	eventually(t, "logged at debug", func() bool {
 		return containsAll(g.logs.String(), `"level":"DEBUG"`, `"msg":"client closed request"`)
 	})

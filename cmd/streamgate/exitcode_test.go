@@ -31,6 +31,8 @@ func TestExitCode(t *testing.T) {
 			stderr: []string{"-max-streams", "-log-format"}},
 		{name: "a state file in a missing directory", args: []string{"-demo", "-state-file", "/nonexistent/streamgate/state.jsonl"}, code: 2,
 			stderr: []string{"-state-file"}},
+		{name: "closed on a store that cannot fail", args: []string{"-demo", "-store-failure", "closed"}, code: 2,
+			stderr: []string{"-store-failure: closed needs a shared store"}},
 		{name: "help", args: []string{"-help"}, code: 0, stdout: "-max-streams"},
 		{name: "version", args: []string{"-version"}, code: 0, stdout: "streamgate "},
 	}

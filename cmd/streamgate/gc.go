@@ -1,11 +1,15 @@
 package main
 
 import (
-	"log/slog"
+	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/streamgate/streamgate/config"
+	"github.com/streamgate/streamgate/limiter"
 )
 
 // sidecarGCPercent is the GOGC streamgate runs with unless GOGC is set. Each
@@ -22,25 +26,101 @@ const memoryLimitShare = 0.9
 // cgroupMemoryFiles are where cgroup v2 and v1 show the container's limit.
 var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
+// bytesPerUser is what one user of the memory table is reckoned to cost
+// when -max-users is sized from the memory limit. Measured (README, bench:
+// HeapPerUser) a user with one session takes 264 bytes of heap at 1M users,
+// up to about 300 with smaller tables; 512 leaves room for what that
+// benchmark does not hold: a second and third session, real user agents
+// and addresses, and the garbage between two GC cycles.
+const bytesPerUser = 512
+
+// memoryShareForUsers is the part of the memory limit the table may fill;
+// the rest is for requests in flight, buffers and the runtime.
+const memoryShareForUsers = 0.5
+
+// runtimeTuning is what tuneGC set, for the start-up log line.
+type runtimeTuning struct {
+	gcPercent string
+	memLimit  string // as logged
+	// limit is the Go memory limit in force in bytes, 0 for none.
+	limit int64
+	// limitFrom says where limit came from.
+	limitFrom string
+}
+
 // tuneGC applies the sidecar GC defaults, leaving alone whatever the operator
-// set through GOGC or GOMEMLIMIT, and logs what is in force.
-func tuneGC(getenv func(string) string, logger *slog.Logger) {
-	gcPercent := getenv("GOGC")
-	if gcPercent == "" {
+// set through GOGC or GOMEMLIMIT, and returns what is in force. It logs
+// nothing: serve logs it once start-up cannot fail any more.
+func tuneGC(getenv func(string) string) runtimeTuning {
+	rt := runtimeTuning{gcPercent: getenv("GOGC")}
+	if rt.gcPercent == "" {
 		debug.SetGCPercent(sidecarGCPercent)
-		gcPercent = strconv.Itoa(sidecarGCPercent)
+		rt.gcPercent = strconv.Itoa(sidecarGCPercent)
 	}
-	limit := getenv("GOMEMLIMIT")
-	if limit == "" {
-		if l, ok := containerMemoryLimit(); ok {
-			share := int64(float64(l) * memoryLimitShare)
-			debug.SetMemoryLimit(share)
-			limit = strconv.FormatInt(share, 10) + "B (90% of the container's limit)"
-		} else {
-			limit = "none (no container limit found; set GOMEMLIMIT to bound the heap)"
+	rt.memLimit = getenv("GOMEMLIMIT")
+	if rt.memLimit != "" {
+		if n, ok := parseGoMemLimit(rt.memLimit); ok {
+			rt.limit, rt.limitFrom = n, "GOMEMLIMIT"
+		}
+		return rt
+	}
+	if l, ok := containerMemoryLimit(); ok {
+		share := int64(float64(l) * memoryLimitShare)
+		debug.SetMemoryLimit(share)
+		rt.memLimit = strconv.FormatInt(share, 10) + "B (90% of the container's limit)"
+		rt.limit, rt.limitFrom = share, "90% of the container's memory limit"
+	} else {
+		rt.memLimit = "none (no container limit found; set GOMEMLIMIT to bound the heap)"
+	}
+	return rt
+}
+
+// maxUsers is the default of -max-users: as many users as fill half of the
+// memory limit at bytesPerUser, never above limiter.DefaultMaxUsers nor
+// below minShardUsers' worth of a small table.
+func (rt runtimeTuning) maxUsers() int {
+	if rt.limit <= 0 {
+		return limiter.DefaultMaxUsers
+	}
+	n := int64(float64(rt.limit)*memoryShareForUsers) / bytesPerUser
+	return int(max(1024, min(n, limiter.DefaultMaxUsers)))
+}
+
+// logAttrs are the start-up line's attributes: the GC settings and how
+// -max-users was chosen.
+func (rt runtimeTuning) logAttrs(cfg config.Config) []any {
+	why := "given"
+	switch {
+	case cfg.MaxUsersGiven:
+	case rt.limit <= 0:
+		why = "default: no memory limit found"
+	case cfg.MaxUsers == limiter.DefaultMaxUsers:
+		why = fmt.Sprintf("default: half of the memory limit (%s, %d bytes) holds more at %d bytes per user", rt.limitFrom, rt.limit, bytesPerUser)
+	default:
+		why = fmt.Sprintf("half of the memory limit (%s, %d bytes) at %d bytes per user", rt.limitFrom, rt.limit, bytesPerUser)
+	}
+	return []any{"gogc", rt.gcPercent, "gomemlimit", rt.memLimit, "max_users", cfg.MaxUsers, "max_users_from", why}
+}
+
+// parseGoMemLimit reads GOMEMLIMIT as the runtime does: a byte count with
+// an optional unit B, KiB, MiB, GiB or TiB; "off" is no limit.
+func parseGoMemLimit(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	unit := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, unit = n, u.mult
+			break
 		}
 	}
-	logger.Info("go runtime", "gogc", gcPercent, "gomemlimit", limit)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/unit {
+		return 0, false
+	}
+	return n * unit, true
 }
 
 // containerMemoryLimit reads the cgroup memory limit, if there is one.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,26 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/stretchr/testify/require"
 )
-
-// syncBuffer is a goroutine-safe writer for run's stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // logLine returns the first JSON log line whose msg is msg, if any.
 func logLine(logs, msg string) (map[string]any, bool) {
@@ -48,8 +30,8 @@ func logLine(logs, msg string) (map[string]any, bool) {
 // instance is one run() of streamgate, serving on free loopback ports.
 type instance struct {
 	proxyURL, adminURL string
-	logs               *syncBuffer
-	stdout             *syncBuffer // the access log, by default
+	logs               *limitertest.SyncBuffer
+	stdout             *limitertest.SyncBuffer // the access log, by default
 	cancel             context.CancelFunc
 	done               chan error
 	stopOnce           sync.Once
@@ -61,7 +43,7 @@ type instance struct {
 func start(t *testing.T, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{logs: &syncBuffer{}, stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	in := &instance{logs: &limitertest.SyncBuffer{}, stdout: &limitertest.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0"}, args...)
 	go func() { in.done <- run(ctx, args, func(string) string { return "" }, in.stdout, in.logs) }()
 	t.Cleanup(func() { _ = in.stop(t) })

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,34 +18,17 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/limiter/redistest"
 )
 
 // The tests of this file run streamgate replicas (run, on loopback ports)
 // that share one real redis-server, as several sidecars or a shared tier do.
 
-// replicaLogs is run's stderr, readable while run writes it.
-type replicaLogs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *replicaLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *replicaLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // replica is one run() of streamgate.
 type replica struct {
 	proxy, admin string
-	logs         *replicaLogs
+	logs         *limitertest.SyncBuffer
 	client       *http.Client
 	cancel       context.CancelFunc
 	done         chan error
@@ -58,7 +40,7 @@ func startReplica(t *testing.T, origin string, args ...string) *replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{
-		logs:   &replicaLogs{},
+		logs:   &limitertest.SyncBuffer{},
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second},
 		cancel: cancel,
 		done:   make(chan error, 1),
@@ -205,28 +187,17 @@ func TestRedisReplicasRace(t *testing.T) {
 	const rounds, callers, limit = 40, 16, 3
 	for round := range rounds {
 		user := fmt.Sprintf("race-%d", round)
-		var (
-			start    = make(chan struct{})
-			wg       sync.WaitGroup
-			admitted atomic.Int64
-		)
-		for i := range callers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				switch code := replicas[i%2].play(t, user, fmt.Sprintf("s%d", i)); code {
-				case http.StatusOK:
-					admitted.Add(1)
-				case http.StatusTooManyRequests:
-				default:
-					t.Errorf("round %d: status %d", round, code)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		require.Equal(t, int64(limit), admitted.Load(), "round %d: exactly the limit, across both replicas", round)
+		admitted := limitertest.Race(callers, func(i int) bool {
+			switch code := replicas[i%2].play(t, user, fmt.Sprintf("s%d", i)); code {
+			case http.StatusOK:
+				return true
+			case http.StatusTooManyRequests:
+			default:
+				t.Errorf("round %d: status %d", round, code)
+			}
+			return false
+		})
+		require.Equal(t, limit, admitted, "round %d: exactly the limit, across both replicas", round)
 	}
 }
 

@@ -12,10 +12,6 @@ import (
 // behind the -store-failure policy, which also keeps this replica's own table
 // for the local policy and the session gauges.
 func newRedisStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
-	policy, err := limiter.ParseFailurePolicy(cfg.StoreFailure)
-	if err != nil {
-		return nil, fmt.Errorf("-store-failure: %w", err)
-	}
 	logger = logger.With("store", "redis")
 	r, err := limiter.NewRedis(limiter.RedisOptions{
 		URL:             cfg.Store,
@@ -29,7 +25,7 @@ func newRedisStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
 	}
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: policy, TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Rules: sessionRules(cfg), Logger: logger})
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: cfg.StoreFailure, TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, Rules: sessionRules(cfg), Logger: logger})
 	if err != nil {
 		_ = r.Close()
 		return nil, err

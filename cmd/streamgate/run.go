@@ -6,13 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,32 +44,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "streamgate %s (%s)\n", buildVersion(), runtime.Version())
 		return nil
 	}
-	if cfg.StateFile != "" {
-		if err := limiter.CheckStateFile(cfg.StateFile); err != nil {
-			return usageError{fmt.Errorf("invalid value for flag -state-file: cannot be written: %w", err)}
-		}
+	logger := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	rt := tuneGC(getenv)
+	if !cfg.MaxUsersGiven {
+		cfg.MaxUsers = rt.maxUsers()
 	}
 	accessOut, closeAccessOut, err := openAccessLog(cfg.AccessLog, stdout)
 	if err != nil {
 		return err
 	}
 	defer closeAccessOut()
-	logger := newLogger(cfg, stderr)
-	tuneGC(getenv, logger)
-	return serve(ctx, cfg, logger, accessOut)
+	return serve(ctx, cfg, logger, rt, accessOut)
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "text" {
+// newLogger is the one logger of every command: format json or text, level
+// debug, info, warn or error, both validated by the caller.
+func newLogger(format, level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOut io.Writer) error {
+// serve makes everything that can fail at start before it logs a line, so
+// that a bad flag value found there is the only line on stderr.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, rt runtimeTuning, accessOut io.Writer) error {
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("proxy listener -listen %s: %w", cfg.Listen, err)
@@ -81,25 +83,27 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOu
 	}
 	defer adminLn.Close()
 
-	store, err := newStore(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
 	)
-	stats, _ := store.(limiter.StatsReporter)
-	metrics := proxy.NewMetrics(reg, stats)
 	identity, closeIdentity, err := newIdentity(cfg, reg, logger)
 	if err != nil {
 		return err
 	}
 	defer closeIdentity()
+	store, err := newStore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	// Closed once: before the last log line when all went well (the memory
+	// store writes its state file then), on the way out otherwise.
+	closeStore := sync.OnceValue(store.Close)
+	defer closeStore()
+	stats, _ := store.(limiter.StatsReporter)
+	metrics := proxy.NewMetrics(reg, stats)
 
 	// Everything that can fail at start has been made; from here on, every
 	// server runs in the group and stops in shutdown.
@@ -125,15 +129,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOu
 	monitor := admin.NewMonitor(admin.MonitorOptions{Metrics: metrics, Stats: stats, Refusals: refusals, Top: top})
 
 	gate := proxy.Gate(proxy.GateOptions{
-		Store:         store,
-		Identity:      identity,
-		Limit:         cfg.MaxStreams,
-		FailurePolicy: cfg.StoreFailure,
-		Metrics:       metrics,
-		Logger:        logger,
-		Refusals:      refusals,
-		MintSessions:  cfg.MintSessions,
-		Hardening:     hardening(cfg),
+		Store:        store,
+		Identity:     identity,
+		Limit:        cfg.MaxStreams,
+		Metrics:      metrics,
+		Logger:       logger,
+		Refusals:     refusals,
+		MintSessions: cfg.MintSessions,
+		Hardening:    hardening(cfg),
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
 		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions,
@@ -151,6 +154,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOu
 	g.Go(func() error { return serveUntilShutdown(proxySrv, proxyLn) })
 	g.Go(func() error { return serveUntilShutdown(adminSrv, adminLn) })
 	g.Go(func() error { monitor.Run(gctx); return nil })
+	logger.Info("go runtime", rt.logAttrs(cfg)...)
 	logger.Info("streamgate listening",
 		"proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(),
 		"upstream", upstream.Redacted(), "demo", cfg.Demo, "store", storeName(cfg),
@@ -158,12 +162,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, accessOu
 
 	g.Go(func() error {
 		<-gctx.Done()
-		shutdown(cfg, logger, health, proxySrv, adminSrv, demoSrv, store)
+		shutdown(cfg, logger, health, proxySrv, adminSrv, demoSrv)
 		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	_ = closeStore() // its errors are logged by the store
 	logger.Info("streamgate stopped")
 	return nil
 }
@@ -187,10 +192,10 @@ func serveUntilShutdown(srv *http.Server, ln net.Listener) error {
 }
 
 // shutdown turns readiness off, stops accepting players at once, lets
-// in-flight responses finish within -shutdown-timeout, saves the state file,
-// and stops the admin listener last so probes and a final scrape still work
-// during the drain.
-func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, proxySrv, adminSrv, demoSrv *http.Server, store limiter.Store) {
+// in-flight responses finish within -shutdown-timeout, and stops the admin
+// listener last so probes and a final scrape still work during the drain.
+// The memory store writes its state file when serve closes it.
+func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, proxySrv, adminSrv, demoSrv *http.Server) {
 	health.Drain()
 	logger.Info("draining", "timeout", cfg.ShutdownTimeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -202,9 +207,6 @@ func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, prox
 	if demoSrv != nil {
 		_ = demoSrv.Close()
 	}
-	if cfg.StateFile != "" {
-		saveState(cfg.StateFile, store, logger)
-	}
 	adminCtx, cancelAdmin := context.WithTimeout(context.Background(), time.Second)
 	defer cancelAdmin()
 	if err := adminSrv.Shutdown(adminCtx); err != nil {
@@ -212,40 +214,16 @@ func shutdown(cfg config.Config, logger *slog.Logger, health *admin.Health, prox
 	}
 }
 
-func saveState(path string, store limiter.Store, logger *slog.Logger) {
-	m, ok := store.(*limiter.Memory)
-	if !ok {
-		return
-	}
-	n, err := m.SaveStateFile(path)
-	if err != nil {
-		logger.Error("state file not written", "path", path, "err", err)
-		return
-	}
-	logger.Info("state file written", "path", path, "users", n)
-}
-
 func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	if cfg.UsesRedis() {
 		return newRedisStore(cfg, logger)
 	}
-	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: limiter.OnFull(cfg.OnFull),
-		Rules: sessionRules(cfg)})
-	if err != nil {
-		return nil, err
+	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: cfg.OnFull,
+		Rules: sessionRules(cfg), StateFile: cfg.StateFile, Logger: logger})
+	if errors.Is(err, limiter.ErrStateFile) {
+		return nil, usageError{fmt.Errorf("invalid value for flag -state-file: %w", err)}
 	}
-	if cfg.StateFile != "" {
-		n, err := m.LoadStateFile(cfg.StateFile)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			logger.Info("no state file yet; starting empty", "path", cfg.StateFile)
-		case err != nil:
-			logger.Warn("state file not fully restored", "path", cfg.StateFile, "users", n, "err", err)
-		default:
-			logger.Info("state file restored", "path", cfg.StateFile, "users", n)
-		}
-	}
-	return m, nil
+	return m, err
 }
 
 func storeName(cfg config.Config) string {

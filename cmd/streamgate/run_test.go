@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -261,7 +262,7 @@ func TestRunAdminToken(t *testing.T) {
 	t.Parallel()
 	origin := newOrigin(t, segmentOrigin)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &limitertest.SyncBuffer{}
 	done := make(chan error, 1)
 	getenv := func(name string) string {
 		return map[string]string{

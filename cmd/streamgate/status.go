@@ -27,7 +27,7 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the admin API after this long")
 	fs.Usage = func() {}
-	user, err := parseInterspersed(fs, args)
+	user, err := statusUser(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stdout, "Usage: streamgate status [flags] [USER]\n\n"+
 			"Prints USER's active sessions, or with no USER this replica's totals.\n"+
@@ -74,22 +74,19 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	return nil
 }
 
-// parseInterspersed allows flags after the user, as in `status alice -json`.
-func parseInterspersed(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
+// statusUser is the one USER argument, which may come before flags, as in
+// `status alice -json`.
+func statusUser(fs *flag.FlagSet, args []string) (string, error) {
+	rest, err := parseInterleaved(fs, args)
+	switch {
+	case err != nil:
 		return "", err
+	case len(rest) > 1:
+		return "", fmt.Errorf("status: one user at most, got %q and %q", rest[0], rest[1])
+	case len(rest) == 1:
+		return rest[0], nil
 	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	user := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", fmt.Errorf("status: one user at most, got %q and %q", user, fs.Arg(0))
-	}
-	return user, nil
+	return "", nil
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -106,7 +103,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
-	fmt.Fprintf(w, "%s: %d of %d sessions active", v.UserID, v.Active, v.Limit)
+	fmt.Fprintf(w, "%s: %d of %d sessions active", printable(v.UserID), v.Active, v.Limit)
 	if v.Refusals != nil {
 		fmt.Fprintf(w, ", %d refused in the last %s on this replica", v.Refusals.Count, seconds(v.Refusals.WindowSeconds))
 	}
@@ -121,19 +118,19 @@ func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
 		if s.Device != nil {
 			dev = *s.Device
 		}
-		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\n", s.SessionID, since(now, s.StartedAt), since(now, s.LastSeen),
-			since(s.ExpiresAt, now), orDash(dev.Name), orDash(dev.Address))
+		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\n", printable(s.SessionID), since(now, s.StartedAt), since(now, s.LastSeen),
+			since(s.ExpiresAt, now), orDash(printable(dev.Name)), orDash(printable(dev.Address)))
 	}
 	_ = tw.Flush()
 }
 
 func printTotals(w io.Writer, o admin.Overview, top admin.TopUsers) {
-	store := o.Store.Kind + ", answering"
+	store := printable(o.Store.Kind) + ", answering"
 	if !o.Store.Healthy {
-		store = o.Store.Kind + ", NOT ANSWERING: " + o.Store.Error
+		store = printable(o.Store.Kind) + ", NOT ANSWERING: " + printable(o.Store.Error)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "streamgate\t%s (%s), up %s\n", o.Version, o.GoVersion, seconds(int(o.UptimeSeconds)))
+	fmt.Fprintf(tw, "streamgate\t%s (%s), up %s\n", printable(o.Version), printable(o.GoVersion), seconds(int(o.UptimeSeconds)))
 	fmt.Fprintf(tw, "ready\t%s\n", yesNo(o.Ready))
 	fmt.Fprintf(tw, "store\t%s\n", store)
 	fmt.Fprintf(tw, "active sessions\t%d (limit %d per user, TTL %ds)\n", o.ActiveSessions, o.Limit, o.SessionTTLSeconds)
@@ -155,7 +152,7 @@ func ranking(users []limiter.UserCount) string {
 	}
 	parts := make([]string, len(users))
 	for i, u := range users {
-		parts[i] = fmt.Sprintf("%s (%d)", u.UserID, u.Count)
+		parts[i] = fmt.Sprintf("%s (%d)", printable(u.UserID), u.Count)
 	}
 	return strings.Join(parts, ", ")
 }

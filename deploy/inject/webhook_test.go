@@ -20,16 +20,16 @@ import (
 	"github.com/streamgate/streamgate/deploy/inject"
 )
 
-// webhookArgs are the injection flags the webhook under test runs with; the
-// same flags given to streamgate inject must give the same pod.
-var webhookArgs = []string{"-port", "http", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-max-streams", "2", "-store-secret", "streamgate-redis"}
+// webhookOptions are the options the webhook under test runs with; the
+// same options given to the YAML stream injection must give the same pod.
+var webhookOptions = inject.Options{
+	Port: "http", Image: "ghcr.io/streamgate/streamgate:v1.0.0",
+	Args: []string{"-max-streams=2"}, StoreSecret: "streamgate-redis",
+}
 
 func newWebhookServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	in, err := inject.New(inject.Options{
-		Port: "http", Image: "ghcr.io/streamgate/streamgate:v1.0.0",
-		Args: []string{"-max-streams=2"}, StoreSecret: "streamgate-redis",
-	})
+	in, err := inject.New(webhookOptions)
 	require.NoError(t, err)
 	srv := httptest.NewServer(inject.NewWebhook(in, slog.New(slog.DiscardHandler)))
 	t.Cleanup(srv.Close)
@@ -82,7 +82,10 @@ func TestWebhookPatchEqualsInject(t *testing.T) {
 
 	podYAML, err := sigsyaml.JSONToYAML(pod)
 	require.NoError(t, err)
-	injectedYAML, _ := runInject(t, podYAML, webhookArgs...)
+	in, err := inject.New(webhookOptions)
+	require.NoError(t, err)
+	injectedYAML, _, err := in.Stream(podYAML)
+	require.NoError(t, err)
 	injected, err := sigsyaml.YAMLToJSON(injectedYAML)
 	require.NoError(t, err)
 

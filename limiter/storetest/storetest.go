@@ -7,7 +7,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 )
 
 // Harness makes the stores under test.
@@ -301,24 +301,7 @@ func Run(t *testing.T, h Harness) {
 // returns how many were admitted.
 func Race(t *testing.T, callers int, decide func(i int) limiter.Decision) int {
 	t.Helper()
-	var (
-		start    = make(chan struct{})
-		wg       sync.WaitGroup
-		admitted atomic.Int64
-	)
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			if decide(i).Admitted() {
-				admitted.Add(1)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return int(admitted.Load())
+	return limitertest.Race(callers, func(i int) bool { return decide(i).Admitted() })
 }
 
 func ids(sessions []limiter.Session) []string {

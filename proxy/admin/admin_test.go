@@ -16,9 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/limitertest"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/admin"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // adminServer is the admin listener as run() builds it, on a real socket.
@@ -33,7 +35,7 @@ type adminServer struct {
 
 func newAdminServer(t *testing.T, token string, store limiter.Store) *adminServer {
 	t.Helper()
-	a := &adminServer{clock: newTestClock(), reg: prometheus.NewRegistry(), client: newClient(t)}
+	a := &adminServer{clock: newTestClock(), reg: prometheus.NewRegistry(), client: proxytest.NewClient(t)}
 	if store == nil {
 		m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 1000, Clock: a.clock.Now, SweepInterval: -1})
 		require.NoError(t, err)
@@ -48,7 +50,7 @@ func newAdminServer(t *testing.T, token string, store limiter.Store) *adminServe
 	h := proxy.Recover(logger)(admin.NewAdmin(admin.AdminOptions{
 		Store: store, Gatherer: a.reg, Token: token, Limit: 3, Health: a.health, Logger: logger,
 	}))
-	a.URL = startServer(t, h, logger).URL
+	a.URL = proxytest.StartServer(t, h, logger).URL
 	return a
 }
 
@@ -59,7 +61,7 @@ func (a *adminServer) do(t *testing.T, method, path, token string) (*http.Respon
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return do(t, a.client, req)
+	return proxytest.Do(t, a.client, req)
 }
 
 func (a *adminServer) admit(t *testing.T, user, session string) {
@@ -90,9 +92,9 @@ func TestAdminHealth(t *testing.T) {
 func TestAdminReadyzFollowsTheStore(t *testing.T) {
 	t.Parallel()
 	var down atomic.Bool
-	store := &faultyStore{ping: func(context.Context) error {
+	store := &limitertest.FaultyStore{PingFunc: func(context.Context) error {
 		if down.Load() {
-			return errStoreDown
+			return limitertest.ErrStoreDown
 		}
 		return nil
 	}}
@@ -109,7 +111,7 @@ func TestAdminReadyzFollowsTheStore(t *testing.T) {
 
 func TestHealthReadyTimesOutASlowStore(t *testing.T) {
 	t.Parallel()
-	store := &faultyStore{ping: func(ctx context.Context) error {
+	store := &limitertest.FaultyStore{PingFunc: func(ctx context.Context) error {
 		<-ctx.Done() // a store that never answers, but honours its deadline as real ones do
 		return ctx.Err()
 	}}
@@ -221,9 +223,9 @@ func TestAdminEndStream(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
 	assert.Empty(t, body)
 	resp, body = a.do(t, http.MethodDelete, "/v1/users/alice/streams/tv", "")
-	assertProblem(t, resp, body, http.StatusNotFound)
+	proxytest.AssertProblem(t, resp, body, http.StatusNotFound)
 	resp, body = a.do(t, http.MethodDelete, "/v1/users/nobody/streams/tv", "")
-	assertProblem(t, resp, body, http.StatusNotFound)
+	proxytest.AssertProblem(t, resp, body, http.StatusNotFound)
 
 	list, err := a.store.List(context.Background(), "alice")
 	require.NoError(t, err)
@@ -264,17 +266,17 @@ func TestAdminRejectsMalformedIDs(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := a.do(t, tt.method, tt.path, "")
-			assertProblem(t, resp, body, http.StatusBadRequest)
+			proxytest.AssertProblem(t, resp, body, http.StatusBadRequest)
 		})
 	}
 }
 
 func TestAdminStoreFailure(t *testing.T) {
 	t.Parallel()
-	store := &faultyStore{end: func() error { return errStoreDown }}
+	store := &limitertest.FaultyStore{EndFunc: func() error { return limitertest.ErrStoreDown }}
 	a := newAdminServer(t, "", store)
 	resp, body := a.do(t, http.MethodDelete, "/v1/users/alice/streams/tv", "")
-	assertProblem(t, resp, body, http.StatusServiceUnavailable)
+	proxytest.AssertProblem(t, resp, body, http.StatusServiceUnavailable)
 }
 
 func TestAdminToken(t *testing.T) {
@@ -311,9 +313,9 @@ func TestAdminToken(t *testing.T) {
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
 			}
-			resp, body := do(t, a.client, req)
+			resp, body := proxytest.Do(t, a.client, req)
 			if tt.status == http.StatusUnauthorized {
-				assertProblem(t, resp, body, http.StatusUnauthorized)
+				proxytest.AssertProblem(t, resp, body, http.StatusUnauthorized)
 				assert.True(t, strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer"))
 				assert.NotContains(t, string(body), "alice", "nothing leaks to the unauthorised")
 				return
@@ -331,10 +333,10 @@ func TestAdminToken(t *testing.T) {
 func TestRequireTokenOff(t *testing.T) {
 	t.Parallel()
 	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	srv := startServer(t, admin.RequireToken("")(next), slog.New(slog.DiscardHandler))
+	srv := proxytest.StartServer(t, admin.RequireToken("")(next), slog.New(slog.DiscardHandler))
 	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
 	require.NoError(t, err)
-	resp, _ := do(t, newClient(t), req)
+	resp, _ := proxytest.Do(t, proxytest.NewClient(t), req)
 	assert.Equal(t, http.StatusTeapot, resp.StatusCode, "no token configured: the API is open")
 }
 

@@ -95,10 +95,3 @@ func (a *admin) docsAsset(w http.ResponseWriter, r *http.Request) {
 func (a *admin) openAPI(w http.ResponseWriter, r *http.Request) {
 	a.static.serve(w, r, "openapi.json", "")
 }
-
-// OpenAPIDocument returns the OpenAPI 3.1 document of the admin API and the
-// player-facing control endpoints, as served at /openapi.json.
-func OpenAPIDocument() []byte {
-	b, _ := assets.ReadFile("openapi.json")
-	return b
-}

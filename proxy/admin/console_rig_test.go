@@ -72,7 +72,7 @@ func newConsoleRig(t *testing.T, opts rigOptions) *consoleRig {
 	r.monitor = admin.NewMonitor(admin.MonitorOptions{Metrics: metrics, Stats: m, Refusals: refusals, Top: m, Clock: clock})
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: r.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
-		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: logger, Refusals: refusals,
+		Limit: 3, Metrics: metrics, Logger: logger, Refusals: refusals,
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: originURL, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger})
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy/admin"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 func loopbackAdmin(t *testing.T, token string) http.Handler {
@@ -71,7 +72,7 @@ func TestAdminWithoutTokenAnswersLoopbackOnly(t *testing.T) {
 			}
 			assert.Equal(t, want, resp.StatusCode, w.Body.String())
 			if want == 403 {
-				p := assertProblem(t, resp, w.Body.Bytes(), 403)
+				p := proxytest.AssertProblem(t, resp, w.Body.Bytes(), 403)
 				assert.Contains(t, p["detail"], "-admin-token")
 			}
 		})
@@ -98,7 +99,7 @@ func TestAdminForeignHostOverSocket(t *testing.T) {
 			if tc.send != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.send)
 			}
-			resp, body := do(t, a.client, req)
+			resp, body := proxytest.Do(t, a.client, req)
 			assert.Equal(t, tc.want, resp.StatusCode, string(body))
 			resp, body = a.do(t, http.MethodGet, "/v1/users/alice/streams", tc.send)
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "localhost is answered: %s", body)

@@ -35,7 +35,7 @@ func TestWhatALimitWouldRefuseOverTheLastHour(t *testing.T) {
 	t.Cleanup(func() { _ = store.Close() })
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
 	gate := proxy.Gate(proxy.GateOptions{Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
-		Limit: 3, FailurePolicy: "open", Metrics: metrics, Logger: slog.New(slog.DiscardHandler)})(
+		Limit: 3, Metrics: metrics, Logger: slog.New(slog.DiscardHandler)})(
 		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	start := func(user, session string) {
 		r := httptest.NewRequest(http.MethodGet, "/vod/seg-1.ts", nil)

@@ -25,6 +25,7 @@ import (
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/demo"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -115,14 +116,14 @@ func newDemoGate(t *testing.T, opts demoGateOptions) *demoGate {
 	t.Cleanup(func() { _ = g.memory.Close() })
 	var id identity.Identifier = identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithSessionParam(opts.mint)
 	if opts.jwt {
-		j, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{SecretFile: writeTestFile(t, "secret", g.secret),
+		j, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{SecretFile: proxytest.WriteFile(t, "secret", g.secret),
 			SessionClaim: "sid", Cookie: "streamgate_token", Param: g.tokenParamName, SessionParam: opts.mint})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = j.Close() })
 		id = j
 	}
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), nil)
-	gate := proxy.Gate(proxy.GateOptions{Store: g.memory, Identity: id, Limit: 3, FailurePolicy: "open",
+	gate := proxy.Gate(proxy.GateOptions{Store: g.memory, Identity: id, Limit: 3,
 		Metrics: metrics, Logger: logger, MintSessions: opts.mint})
 	u, err := url.Parse(originSrv.URL)
 	require.NoError(t, err)
@@ -147,7 +148,7 @@ func (g *demoGate) token(t *testing.T, user, session string) string {
 	if session != "" {
 		claims["sid"] = session
 	}
-	return mint(t, jwt.SigningMethodHS256, g.secret, "", claims)
+	return proxytest.Mint(t, jwt.SigningMethodHS256, g.secret, "", claims)
 }
 
 // play has ffmpeg decode the first four seconds of pathAndQuery through the

@@ -20,6 +20,7 @@ import (
 
 	"github.com/streamgate/streamgate/proxy/identity"
 	"github.com/streamgate/streamgate/proxy/manifest"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -30,9 +31,9 @@ const playerHost = "stream.example.com"
 
 // playlistGate is a jwt gate whose origin serves testdata/hls, as a typical
 // packager does: playlists labelled by media type, gzip when the player asks.
-func playlistGate(t *testing.T, serve http.HandlerFunc) (*jwtGate, string) {
+func playlistGate(t *testing.T, serve http.HandlerFunc) (*proxytest.Gate, string) {
 	t.Helper()
-	k := jwtKeys()
+	k := proxytest.TestKeys()
 	if serve == nil {
 		serve = func(w http.ResponseWriter, r *http.Request) {
 			b, err := os.ReadFile(filepath.Join("testdata", "hls", filepath.Base(r.URL.Path)))
@@ -48,15 +49,15 @@ func playlistGate(t *testing.T, serve http.HandlerFunc) (*jwtGate, string) {
 			_, _ = w.Write(b)
 		}
 	}
-	opts := tokenauth.JWTOptions{SecretFile: writeTestFile(t, "secret", k.secret), SessionClaim: "sid",
+	opts := tokenauth.JWTOptions{SecretFile: proxytest.WriteFile(t, "secret", k.Secret), SessionClaim: "sid",
 		Cookie: "streamgate_token", Param: "token", CacheSize: 64}
-	g := newJWTGate(t, jwtGateOptions{jwt: &opts, handler: serve})
-	token := mint(t, jwt.SigningMethodHS256, k.secret, "", claimsFor(g.clock.Now(), "gina", "tv"))
+	g := proxytest.NewGate(t, proxytest.GateOptions{JWT: &opts, Handler: serve})
+	token := proxytest.Mint(t, jwt.SigningMethodHS256, k.Secret, "", proxytest.ClaimsFor(g.Clock.Now(), "gina", "tv"))
 	return g, token
 }
 
 // getAs sends a GET as the player would: to playerHost, with extra headers.
-func (g *jwtGate) getAs(t *testing.T, pathAndQuery string, header http.Header) (*http.Response, []byte) {
+func getAs(t *testing.T, g *proxytest.Gate, pathAndQuery string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, g.URL+pathAndQuery, nil)
 	require.NoError(t, err)
@@ -64,7 +65,7 @@ func (g *jwtGate) getAs(t *testing.T, pathAndQuery string, header http.Header) (
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	return g.do(t, req)
+	return g.Do(t, req)
 }
 
 func TestPlaylistRewritingGolden(t *testing.T) {
@@ -73,7 +74,7 @@ func TestPlaylistRewritingGolden(t *testing.T) {
 	for _, name := range []string{"master", "media", "media-crlf", "llhls", "not-a-playlist"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			resp, body := g.getAs(t, "/vod/42/"+name+".m3u8?token="+token, nil)
+			resp, body := getAs(t, g, "/vod/42/"+name+".m3u8?token="+token, nil)
 			require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
 			got := bytes.ReplaceAll(body, []byte(token), []byte("TOKEN"))
 			golden := filepath.Join("testdata", "hls", name+".golden")
@@ -102,7 +103,7 @@ func TestPlaylistRewritingHead(t *testing.T) {
 	req, err := http.NewRequest(http.MethodHead, g.URL+"/vod/42/media.m3u8?token="+token, nil)
 	require.NoError(t, err)
 	req.Host = playerHost
-	resp, body := g.do(t, req)
+	resp, body := g.Do(t, req)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Empty(t, body)
 	assert.Empty(t, resp.Header.Get("Content-Length"))
@@ -117,7 +118,7 @@ func TestPlaylistRewritingLeavesOthersAlone(t *testing.T) {
 
 	t.Run("token in the Authorization header", func(t *testing.T) {
 		t.Parallel()
-		resp, body := g.getAs(t, "/vod/42/media.m3u8", http.Header{"Authorization": {"Bearer " + token}})
+		resp, body := getAs(t, g, "/vod/42/media.m3u8", http.Header{"Authorization": {"Bearer " + token}})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, string(original), string(body))
 		assert.Equal(t, `"v1"`, resp.Header.Get("ETag"))
@@ -125,13 +126,13 @@ func TestPlaylistRewritingLeavesOthersAlone(t *testing.T) {
 	})
 	t.Run("token in the cookie", func(t *testing.T) {
 		t.Parallel()
-		resp, body := g.getAs(t, "/vod/42/media.m3u8?token=ignored", http.Header{"Cookie": {"streamgate_token=" + token}})
+		resp, body := getAs(t, g, "/vod/42/media.m3u8?token=ignored", http.Header{"Cookie": {"streamgate_token=" + token}})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, string(original), string(body))
 	})
 	t.Run("segment with the token in the query", func(t *testing.T) {
 		t.Parallel()
-		resp, body := g.getAs(t, "/vod/42/1202.ts?token="+token, nil)
+		resp, body := getAs(t, g, "/vod/42/1202.ts?token="+token, nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, "segment-bytes", string(body))
 		assert.EqualValues(t, len("segment-bytes"), resp.ContentLength, "Content-Length passes unchanged")
@@ -187,7 +188,7 @@ func TestPlaylistRewritingEncodingsAndTypes(t *testing.T) {
 			if strings.Contains(tt.path, "?") {
 				sep = "&"
 			}
-			resp, body := g.getAs(t, tt.path+sep+"token="+token, http.Header{"Accept-Encoding": {"gzip"}})
+			resp, body := getAs(t, g, tt.path+sep+"token="+token, http.Header{"Accept-Encoding": {"gzip"}})
 			require.Equal(t, tt.status, resp.StatusCode)
 			assert.Equal(t, string(tt.want), string(bytes.ReplaceAll(body, []byte(token), []byte("TOKEN"))))
 			if !bytes.Equal(tt.want, tt.body) {
@@ -201,12 +202,12 @@ func TestPlaylistRewritingEncodingsAndTypes(t *testing.T) {
 	t.Run("a .m3u8 request asks the origin for an uncompressed body", func(t *testing.T) {
 		t.Parallel()
 		g, token := playlistGate(t, nil)
-		resp, _ := g.getAs(t, "/vod/42/media.m3u8?token="+token, http.Header{"Accept-Encoding": {"gzip"}})
+		resp, _ := getAs(t, g, "/vod/42/media.m3u8?token="+token, http.Header{"Accept-Encoding": {"gzip"}})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Empty(t, g.origin.lastRequest().Header.Get("Accept-Encoding"))
-		resp, _ = g.getAs(t, "/vod/42/1.ts?token="+token, http.Header{"Accept-Encoding": {"gzip"}})
+		assert.Empty(t, g.Origin.LastRequest().Header.Get("Accept-Encoding"))
+		resp, _ = getAs(t, g, "/vod/42/1.ts?token="+token, http.Header{"Accept-Encoding": {"gzip"}})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, "gzip", g.origin.lastRequest().Header.Get("Accept-Encoding"), "segments keep their headers")
+		assert.Equal(t, "gzip", g.Origin.LastRequest().Header.Get("Accept-Encoding"), "segments keep their headers")
 	})
 }
 
@@ -238,7 +239,7 @@ func TestPlaylistRewritingStreams(t *testing.T) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/live.m3u8?token="+token, nil)
 	require.NoError(t, err)
-	resp, err := g.client.Do(req)
+	resp, err := g.Client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	br := bufio.NewReader(resp.Body)
@@ -261,12 +262,12 @@ func TestPlaylistRewritingNeedsJWT(t *testing.T) {
 	t.Parallel()
 	media, err := os.ReadFile(filepath.Join("testdata", "hls", "media.m3u8"))
 	require.NoError(t, err)
-	g := newJWTGate(t, jwtGateOptions{header: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
-		handler: func(w http.ResponseWriter, _ *http.Request) {
+	g := proxytest.NewGate(t, proxytest.GateOptions{Header: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
+		Handler: func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 			_, _ = w.Write(media)
 		}})
-	resp, body := g.getAs(t, "/media.m3u8?token=abc", http.Header{"X-User-Id": {"u"}, "X-Session-Id": {"s"}})
+	resp, body := getAs(t, g, "/media.m3u8?token=abc", http.Header{"X-User-Id": {"u"}, "X-Session-Id": {"s"}})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, string(media), string(body))
 	assert.EqualValues(t, len(media), resp.ContentLength)

@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/limiter/storetest"
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -60,9 +62,9 @@ func (s *jwksServer) client(t *testing.T) *http.Client {
 
 func TestJWKSURLRotation(t *testing.T) {
 	t.Parallel()
-	k := jwtKeys()
-	idp := newJWKSServer(t, jose.JSONWebKey{Key: &k.rsa.PublicKey, KeyID: "2026-a", Algorithm: "RS256", Use: "sig"})
-	clock := newJWTClock()
+	k := proxytest.TestKeys()
+	idp := newJWKSServer(t, jose.JSONWebKey{Key: &k.RSA.PublicKey, KeyID: "2026-a", Algorithm: "RS256", Use: "sig"})
+	clock := storetest.NewClock(time.Now())
 	id, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{Keys: idp.URL + "/.well-known/jwks.json", HTTPClient: idp.client(t),
 		SessionClaim: "sid", Now: clock.Now, Logger: discardLogger()})
 	require.NoError(t, err)
@@ -70,49 +72,49 @@ func TestJWKSURLRotation(t *testing.T) {
 	require.EqualValues(t, 1, idp.fetches.Load(), "fetched once at start")
 
 	identify := func(key any, kid, session string) *identity.Error {
-		_, ierr := id.Identify(bearerRequest(t, mint(t, jwt.SigningMethodRS256, key, kid, claimsFor(clock.Now(), "erin", session))))
+		_, ierr := id.Identify(proxytest.BearerRequest(t, proxytest.Mint(t, jwt.SigningMethodRS256, key, kid, proxytest.ClaimsFor(clock.Now(), "erin", session))))
 		return ierr
 	}
-	require.Nil(t, identify(k.rsa, "2026-a", "s1"))
-	require.Nil(t, identify(k.rsa, "2026-a", "s2"))
+	require.Nil(t, identify(k.RSA, "2026-a", "s1"))
+	require.Nil(t, identify(k.RSA, "2026-a", "s2"))
 	assert.EqualValues(t, 1, idp.fetches.Load(), "a known kid needs no fetch")
 
 	// The provider publishes a new key; a minute after the first fetch, the
 	// first token naming it makes the gate fetch again.
-	idp.set(false, jose.JSONWebKey{Key: &k.rsa.PublicKey, KeyID: "2026-a"}, jose.JSONWebKey{Key: &k.rsa2.PublicKey, KeyID: "2026-b"})
+	idp.set(false, jose.JSONWebKey{Key: &k.RSA.PublicKey, KeyID: "2026-a"}, jose.JSONWebKey{Key: &k.RSA2.PublicKey, KeyID: "2026-b"})
 	clock.Advance(tokenauth.JWKSMinRefetch)
-	require.Nil(t, identify(k.rsa2, "2026-b", "s3"), "the new key is fetched on its first token")
+	require.Nil(t, identify(k.RSA2, "2026-b", "s3"), "the new key is fetched on its first token")
 	assert.EqualValues(t, 2, idp.fetches.Load())
-	require.Nil(t, identify(k.rsa2, "2026-b", "s4"))
-	require.Nil(t, identify(k.rsa, "2026-a", "s5"), "the old key still verifies while published")
+	require.Nil(t, identify(k.RSA2, "2026-b", "s4"))
+	require.Nil(t, identify(k.RSA, "2026-a", "s5"), "the old key still verifies while published")
 	assert.EqualValues(t, 2, idp.fetches.Load())
 
 	// Made-up kids cost at most one fetch a minute.
 	for i := range 20 {
-		ierr := identify(k.rsa, "made-up-"+string(rune('a'+i)), "x")
+		ierr := identify(k.RSA, "made-up-"+string(rune('a'+i)), "x")
 		require.NotNil(t, ierr)
 		assert.Equal(t, http.StatusUnauthorized, ierr.Status)
 	}
 	assert.EqualValues(t, 2, idp.fetches.Load(), "no fetch within a minute of the last")
 	clock.Advance(tokenauth.JWKSMinRefetch)
-	require.NotNil(t, identify(k.rsa, "made-up-z", "x"))
-	require.NotNil(t, identify(k.rsa, "made-up-y", "x"))
+	require.NotNil(t, identify(k.RSA, "made-up-z", "x"))
+	require.NotNil(t, identify(k.RSA, "made-up-y", "x"))
 	assert.EqualValues(t, 3, idp.fetches.Load(), "one fetch for a minute's worth of unknown kids")
 
 	// The provider withdraws the old key: once the set is stale it is
 	// refetched in the background, and the old key stops verifying.
-	idp.set(false, jose.JSONWebKey{Key: &k.rsa2.PublicKey, KeyID: "2026-b"})
+	idp.set(false, jose.JSONWebKey{Key: &k.RSA2.PublicKey, KeyID: "2026-b"})
 	clock.Advance(tokenauth.JWKSMaxAge)
-	_ = identify(k.rsa2, "2026-b", "s6") // starts the background refresh
-	require.Eventually(t, func() bool { return identify(k.rsa, "2026-a", "s7") != nil }, 10*time.Second, 5*time.Millisecond,
+	_ = identify(k.RSA2, "2026-b", "s6") // starts the background refresh
+	require.Eventually(t, func() bool { return identify(k.RSA, "2026-a", "s7") != nil }, 10*time.Second, 5*time.Millisecond,
 		"a withdrawn key stops verifying after the background refresh")
 	assert.EqualValues(t, 4, idp.fetches.Load())
-	require.Nil(t, identify(k.rsa2, "2026-b", "s8"))
+	require.Nil(t, identify(k.RSA2, "2026-b", "s8"))
 }
 
 func TestJWKSURLDown(t *testing.T) {
 	t.Parallel()
-	k := jwtKeys()
+	k := proxytest.TestKeys()
 
 	t.Run("down at start", func(t *testing.T) {
 		t.Parallel()
@@ -149,7 +151,7 @@ func TestJWKSURLDown(t *testing.T) {
 	t.Run("redirected to plain http", func(t *testing.T) {
 		t.Parallel()
 		plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.rsa.PublicKey, KeyID: "a"}}})
+			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.RSA.PublicKey, KeyID: "a"}}})
 		}))
 		t.Cleanup(plain.Close)
 		srv := httptest.NewTLSServer(http.RedirectHandler(plain.URL, http.StatusFound))
@@ -163,25 +165,27 @@ func TestJWKSURLDown(t *testing.T) {
 
 	t.Run("down after start keeps the known keys", func(t *testing.T) {
 		t.Parallel()
-		idp := newJWKSServer(t, jose.JSONWebKey{Key: &k.ec.PublicKey, KeyID: "e1"})
-		clock := newJWTClock()
+		idp := newJWKSServer(t, jose.JSONWebKey{Key: &k.EC.PublicKey, KeyID: "e1"})
+		clock := storetest.NewClock(time.Now())
 		opts := tokenauth.JWTOptions{Keys: idp.URL, HTTPClient: idp.client(t), SessionClaim: "sid", CacheSize: 8, Now: clock.Now}
-		g := newJWTGate(t, jwtGateOptions{jwt: &opts})
+		g := proxytest.NewGate(t, proxytest.GateOptions{JWT: &opts})
 		idp.set(true)
 		clock.Advance(tokenauth.JWKSMaxAge + tokenauth.JWKSMinRefetch)
 
 		for i, session := range []string{"a", "b", "c"} {
-			tok := mint(t, jwt.SigningMethodES256, k.ec, "e1", claimsFor(clock.Now(), "frank", session))
-			resp, body := g.get(t, "/seg.ts", tok)
+			tok := proxytest.Mint(t, jwt.SigningMethodES256, k.EC, "e1", proxytest.ClaimsFor(clock.Now(), "frank", session))
+			resp, body := g.Get(t, "/seg.ts", tok)
 			require.Equal(t, http.StatusOK, resp.StatusCode, "request %d: %s", i, body)
 		}
-		require.Eventually(t, func() bool { return gatheredValue(t, g.reg, "streamgate_jwks_fetches_total", "result", "error") >= 1 },
+		require.Eventually(t, func() bool {
+			return proxytest.MetricValue(t, g.Reg, "streamgate_jwks_fetches_total", "result", "error") >= 1
+		},
 			10*time.Second, 5*time.Millisecond, "the background refresh failed")
 
-		tok := mint(t, jwt.SigningMethodES256, k.ec, "e2", claimsFor(clock.Now(), "frank", "d"))
-		resp, body := g.get(t, "/seg.ts", tok)
+		tok := proxytest.Mint(t, jwt.SigningMethodES256, k.EC, "e2", proxytest.ClaimsFor(clock.Now(), "frank", "d"))
+		resp, body := g.Get(t, "/seg.ts", tok)
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "an unknown kid while the provider is down: %s", body)
 		assert.Equal(t, `Bearer error="invalid_token"`, resp.Header.Get("WWW-Authenticate"))
-		assert.EqualValues(t, 1, gatheredValue(t, g.reg, "streamgate_jwks_fetches_total", "result", "ok"))
+		assert.EqualValues(t, 1, proxytest.MetricValue(t, g.Reg, "streamgate_jwks_fetches_total", "result", "ok"))
 	})
 }

@@ -8,18 +8,19 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
 // benchIdentity is a jwt identifier knowing one key of each kind.
 func benchIdentity(b *testing.B, cacheSize int) *tokenauth.JWTIdentity {
-	k := jwtKeys()
+	k := proxytest.TestKeys()
 	id, err := tokenauth.NewJWTIdentity(tokenauth.JWTOptions{
-		Keys: writeJWKS(b,
-			jose.JSONWebKey{Key: &k.rsa.PublicKey, KeyID: "r1"},
-			jose.JSONWebKey{Key: &k.ec.PublicKey, KeyID: "e1"},
-			jose.JSONWebKey{Key: k.ed.Public(), KeyID: "d1"}),
-		SecretFile: writeTestFile(b, "secret", k.secret), SessionClaim: "sid", LimitClaim: "max_streams",
+		Keys: proxytest.WriteJWKS(b,
+			jose.JSONWebKey{Key: &k.RSA.PublicKey, KeyID: "r1"},
+			jose.JSONWebKey{Key: &k.EC.PublicKey, KeyID: "e1"},
+			jose.JSONWebKey{Key: k.Ed.Public(), KeyID: "d1"}),
+		SecretFile: proxytest.WriteFile(b, "secret", k.Secret), SessionClaim: "sid", LimitClaim: "max_streams",
 		Cookie: "streamgate_token", Param: "token", CacheSize: cacheSize, Logger: discardLogger(),
 	})
 	if err != nil {
@@ -30,18 +31,18 @@ func benchIdentity(b *testing.B, cacheSize int) *tokenauth.JWTIdentity {
 }
 
 func benchToken(b *testing.B, alg string) string {
-	k := jwtKeys()
-	c := claimsFor(time.Now(), "bench-user-0001", "bench-session-0001")
+	k := proxytest.TestKeys()
+	c := proxytest.ClaimsFor(time.Now(), "bench-user-0001", "bench-session-0001")
 	c["iss"], c["aud"], c["max_streams"] = "https://id.example.com/", "streamgate", 2
 	switch alg {
 	case "RS256":
-		return mint(b, jwt.SigningMethodRS256, k.rsa, "r1", c)
+		return proxytest.Mint(b, jwt.SigningMethodRS256, k.RSA, "r1", c)
 	case "ES256":
-		return mint(b, jwt.SigningMethodES256, k.ec, "e1", c)
+		return proxytest.Mint(b, jwt.SigningMethodES256, k.EC, "e1", c)
 	case "EdDSA":
-		return mint(b, jwt.SigningMethodEdDSA, k.ed, "d1", c)
+		return proxytest.Mint(b, jwt.SigningMethodEdDSA, k.Ed, "d1", c)
 	}
-	return mint(b, jwt.SigningMethodHS256, k.secret, "", c)
+	return proxytest.Mint(b, jwt.SigningMethodHS256, k.Secret, "", c)
 }
 
 func identifyLoop(b *testing.B, id *tokenauth.JWTIdentity, r *http.Request) {
@@ -58,7 +59,7 @@ func identifyLoop(b *testing.B, id *tokenauth.JWTIdentity, r *http.Request) {
 func BenchmarkJWTVerifyCold(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA", "HS256"} {
 		b.Run(alg, func(b *testing.B) {
-			identifyLoop(b, benchIdentity(b, 0), bearerRequest(b, benchToken(b, alg)))
+			identifyLoop(b, benchIdentity(b, 0), proxytest.BearerRequest(b, benchToken(b, alg)))
 		})
 	}
 }
@@ -79,7 +80,7 @@ func BenchmarkJWTVerifyCached(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		r    *http.Request
-	}{{"bearer", bearerRequest(b, token)}, {"cookie", cookie}, {"query", query}} {
+	}{{"bearer", proxytest.BearerRequest(b, token)}, {"cookie", cookie}, {"query", query}} {
 		b.Run(c.name, func(b *testing.B) {
 			id := benchIdentity(b, tokenauth.DefaultTokenCacheSize)
 			if _, ierr := id.Identify(c.r); ierr != nil {
@@ -90,7 +91,7 @@ func BenchmarkJWTVerifyCached(b *testing.B) {
 	}
 	b.Run("bearer-parallel", func(b *testing.B) {
 		id := benchIdentity(b, tokenauth.DefaultTokenCacheSize)
-		r := bearerRequest(b, token)
+		r := proxytest.BearerRequest(b, token)
 		if _, ierr := id.Identify(r); ierr != nil {
 			b.Fatal(ierr.Detail)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/streamgate/streamgate/proxy/identity"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
 )
 
@@ -18,14 +19,14 @@ import (
 // well formed (valid ids, or a 400/401 with a reason and a detail; a 401
 // always with a Bearer challenge).
 func FuzzJWTIdentify(f *testing.F) {
-	k := jwtKeys()
+	k := proxytest.TestKeys()
 	now := time.Now()
-	secretFile := writeTestFile(f, "secret", k.secret)
-	good := mint(f, jwt.SigningMethodHS256, k.secret, "", claimsFor(now, "fuzz-user", "fuzz-session"))
+	secretFile := proxytest.WriteFile(f, "secret", k.Secret)
+	good := proxytest.Mint(f, jwt.SigningMethodHS256, k.Secret, "", proxytest.ClaimsFor(now, "fuzz-user", "fuzz-session"))
 	limited := func() string {
-		c := claimsFor(now, "u", "s")
+		c := proxytest.ClaimsFor(now, "u", "s")
 		c["max_streams"] = "2"
-		return mint(f, jwt.SigningMethodHS256, k.secret, "", c)
+		return proxytest.Mint(f, jwt.SigningMethodHS256, k.Secret, "", c)
 	}()
 	for _, s := range [][3]string{
 		{"Bearer " + good, "", ""},

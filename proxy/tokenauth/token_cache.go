@@ -3,10 +3,8 @@ package tokenauth
 import (
 	"hash/maphash"
 	"strings"
-	"sync"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
+	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy/identity"
 )
 
@@ -21,12 +19,7 @@ const tokenCacheShards = 16
 // tokens that verified are kept, so forged tokens cannot fill it.
 type tokenCache struct {
 	seed   maphash.Seed
-	shards [tokenCacheShards]tokenShard
-}
-
-type tokenShard struct {
-	mu  sync.Mutex
-	lru *simplelru.LRU[string, verifiedToken]
+	shards limiter.Sharded[string, verifiedToken, struct{}]
 }
 
 // verifiedToken is what a token said, and until when it may be believed.
@@ -42,16 +35,13 @@ func newTokenCache(size int) *tokenCache {
 	if size < 1 {
 		return nil
 	}
-	c := &tokenCache{seed: maphash.MakeSeed()}
 	per := max((size+tokenCacheShards-1)/tokenCacheShards, 1)
-	for i := range c.shards {
-		c.shards[i].lru, _ = simplelru.NewLRU[string, verifiedToken](per, nil) // errors only on size < 1
-	}
-	return c
+	shards, _ := limiter.NewSharded[string, verifiedToken, struct{}](tokenCacheShards, per, nil) // errors only on size < 1
+	return &tokenCache{seed: maphash.MakeSeed(), shards: *shards}
 }
 
-func (c *tokenCache) shard(token string) *tokenShard {
-	return &c.shards[maphash.String(c.seed, token)%tokenCacheShards]
+func (c *tokenCache) shard(token string) *limiter.Shard[string, verifiedToken, struct{}] {
+	return c.shards.For(maphash.String(c.seed, token))
 }
 
 // get returns the identity of a token verified before and not expired at now.
@@ -60,13 +50,13 @@ func (c *tokenCache) get(token string, now int64) (identity.Identity, bool) {
 		return identity.Identity{}, false
 	}
 	sh := c.shard(token)
-	sh.mu.Lock()
-	v, ok := sh.lru.Get(token)
+	sh.Lock()
+	v, ok := sh.LRU.Get(token)
 	if ok && now >= v.exp {
-		sh.lru.Remove(token)
+		sh.LRU.Remove(token)
 		ok = false
 	}
-	sh.mu.Unlock()
+	sh.Unlock()
 	return v.id, ok
 }
 
@@ -77,7 +67,7 @@ func (c *tokenCache) add(token string, id identity.Identity, exp int64) {
 		return
 	}
 	sh := c.shard(token)
-	sh.mu.Lock()
-	sh.lru.Add(strings.Clone(token), verifiedToken{id: id, exp: exp})
-	sh.mu.Unlock()
+	sh.Lock()
+	sh.LRU.Add(strings.Clone(token), verifiedToken{id: id, exp: exp})
+	sh.Unlock()
 }

@@ -1,4 +1,4 @@
-package inject_test
+package main
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/streamgate/streamgate/deploy/inject"
 )
 
 const workload = `apiVersion: apps/v1
@@ -103,9 +101,9 @@ func TestInjectErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errOut bytes.Buffer
-			err := inject.InjectCommand(tc.args, strings.NewReader(tc.input), &out, &errOut, "test")
+			err := runInjectCommand(tc.args, strings.NewReader(tc.input), &out, &errOut, "test")
 			require.Error(t, err)
-			var ue inject.UsageError
+			var ue usageError
 			assert.True(t, errors.As(err, &ue), "want a UsageError, got %T", err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Empty(t, out.String())
@@ -116,7 +114,7 @@ func TestInjectErrors(t *testing.T) {
 func TestInjectHelp(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	require.NoError(t, inject.InjectCommand([]string{"-help"}, strings.NewReader(""), &out, &bytes.Buffer{}, "v1.2.3"))
+	require.NoError(t, runInjectCommand([]string{"-help"}, strings.NewReader(""), &out, &bytes.Buffer{}, "v1.2.3"))
 	assert.Contains(t, out.String(), "Usage: streamgate inject")
 	assert.Contains(t, out.String(), `the sidecar's image (default "ghcr.io/streamgate/streamgate:v1.2.3")`)
 	assert.Contains(t, out.String(), "passed to the sidecar: concurrent playback sessions per user (sidecar default 3)")
@@ -126,10 +124,10 @@ func TestInjectHelp(t *testing.T) {
 // partial output, so `inject | kubectl apply` applies nothing.
 func TestInjectWritesNothingOnError(t *testing.T) {
 	t.Parallel()
-	input, err := os.ReadFile(filepath.Join("testdata", "golden", "deployment.in.yaml"))
+	input, err := os.ReadFile(filepath.Join("testdata", "inject", "deployment.in.yaml"))
 	require.NoError(t, err)
 	var out bytes.Buffer
-	err = inject.InjectCommand([]string{"-port", "http"}, bytes.NewReader(append(input, "---\n{bad\n"...)), &out, &bytes.Buffer{}, "test")
+	err = runInjectCommand([]string{"-port", "http"}, bytes.NewReader(append(input, "---\n{bad\n"...)), &out, &bytes.Buffer{}, "test")
 	require.Error(t, err)
 	assert.Empty(t, out.String())
 }

@@ -1,4 +1,4 @@
-package inject
+package main
 
 import (
 	"bytes"
@@ -23,6 +23,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/deploy/inject"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 with the given
@@ -66,7 +68,7 @@ func TestServeWebhookTLS(t *testing.T) {
 	first := writeCert(t, certFile, keyFile, 1, time.Now().Add(-time.Minute))
 	certs, err := newCertReloader(certFile, keyFile)
 	require.NoError(t, err)
-	in, err := New(Options{Port: "http"})
+	in, err := inject.New(inject.Options{Port: "http"})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -154,9 +156,9 @@ func TestWebhookCommandUsage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := WebhookCommand(context.Background(), tc.args, io.Discard, io.Discard, "test")
+			err := runWebhookCommand(context.Background(), tc.args, io.Discard, io.Discard, "test")
 			require.Error(t, err)
-			var ue UsageError
+			var ue usageError
 			assert.True(t, errors.As(err, &ue))
 			assert.Contains(t, err.Error(), tc.want)
 		})

@@ -1,4 +1,4 @@
-package inject_test
+package main
 
 import (
 	"bytes"
@@ -10,13 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/streamgate/streamgate/deploy/inject"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of streamgate inject")
+var updateInject = flag.Bool("update", false, "rewrite the golden files of streamgate inject")
 
-// goldenCases are the inputs of testdata/golden, each with the flags it is
+// goldenCases are the inputs of testdata/inject, each with the flags it is
 // injected with; NAME.golden.yaml holds the expected output.
 var goldenCases = []struct {
 	name   string
@@ -87,7 +85,7 @@ var goldenCases = []struct {
 func runInject(t *testing.T, input []byte, args ...string) ([]byte, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := inject.InjectCommand(args, bytes.NewReader(input), &out, &errOut, "test")
+	err := runInjectCommand(args, bytes.NewReader(input), &out, &errOut, "test")
 	require.NoError(t, err, "stderr: %s", errOut.String())
 	return out.Bytes(), errOut.String()
 }
@@ -97,11 +95,11 @@ func TestInjectGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			input, err := os.ReadFile(filepath.Join("testdata", "golden", tc.input))
+			input, err := os.ReadFile(filepath.Join("testdata", "inject", tc.input))
 			require.NoError(t, err)
 			got, report := runInject(t, input, tc.args...)
-			golden := filepath.Join("testdata", "golden", tc.name+".golden.yaml")
-			if *update {
+			golden := filepath.Join("testdata", "inject", tc.name+".golden.yaml")
+			if *updateInject {
 				require.NoError(t, os.WriteFile(golden, got, 0o644))
 			}
 			want, err := os.ReadFile(golden)
@@ -121,7 +119,7 @@ func TestInjectIdempotent(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			once, err := os.ReadFile(filepath.Join("testdata", "golden", tc.name+".golden.yaml"))
+			once, err := os.ReadFile(filepath.Join("testdata", "inject", tc.name+".golden.yaml"))
 			require.NoError(t, err)
 			twice, _ := runInject(t, once, tc.args...)
 			assert.Equal(t, string(once), string(twice))
@@ -133,7 +131,7 @@ func TestInjectIdempotent(t *testing.T) {
 // workload: the result is what injecting the original with those flags gives.
 func TestInjectReplacesSidecar(t *testing.T) {
 	t.Parallel()
-	input, err := os.ReadFile(filepath.Join("testdata", "golden", "deployment.in.yaml"))
+	input, err := os.ReadFile(filepath.Join("testdata", "inject", "deployment.in.yaml"))
 	require.NoError(t, err)
 	first, _ := runInject(t, input, "-port", "http", "-image", "ghcr.io/streamgate/streamgate:v0.9.0", "-max-streams", "5", "-store-secret", "old")
 	again, _ := runInject(t, first, "-port", "http", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-max-streams", "2")
@@ -147,7 +145,7 @@ func TestInjectReplacesSidecar(t *testing.T) {
 // only the injected workload and its Service changed, byte for byte.
 func TestInjectLeavesOtherDocumentsAlone(t *testing.T) {
 	t.Parallel()
-	input, err := os.ReadFile(filepath.Join("testdata", "golden", "multi.in.yaml"))
+	input, err := os.ReadFile(filepath.Join("testdata", "inject", "multi.in.yaml"))
 	require.NoError(t, err)
 	out, _ := runInject(t, input, "-port", "http")
 	in, got := splitOnSeparators(string(input)), splitOnSeparators(string(out))
@@ -178,7 +176,7 @@ func splitOnSeparators(s string) []string {
 func TestInjectFromFilesAndStdin(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	dep, err := os.ReadFile(filepath.Join("testdata", "golden", "deployment.in.yaml"))
+	dep, err := os.ReadFile(filepath.Join("testdata", "inject", "deployment.in.yaml"))
 	require.NoError(t, err)
 	// The Service and ConfigMap given on stdin, the Deployment in a file, flags after the file.
 	depOnly, rest, ok := strings.Cut(string(dep), "---\n")
@@ -187,10 +185,10 @@ func TestInjectFromFilesAndStdin(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(depOnly), 0o600))
 
 	var out, errOut bytes.Buffer
-	err = inject.InjectCommand([]string{file, "-", "-port", "http", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-max-streams", "2", "-session-ttl=90s"},
+	err = runInjectCommand([]string{file, "-", "-port", "http", "-image", "ghcr.io/streamgate/streamgate:v1.0.0", "-max-streams", "2", "-session-ttl=90s"},
 		strings.NewReader(rest), &out, &errOut, "test")
 	require.NoError(t, err, errOut.String())
-	want, err := os.ReadFile(filepath.Join("testdata", "golden", "deployment.golden.yaml"))
+	want, err := os.ReadFile(filepath.Join("testdata", "inject", "deployment.golden.yaml"))
 	require.NoError(t, err)
 	assert.Equal(t, string(want), out.String())
 }

@@ -1,4 +1,4 @@
-package inject
+package main
 
 import (
 	"crypto/tls"
