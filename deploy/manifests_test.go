@@ -540,7 +540,7 @@ func TestAlertsHaveRunbooks(t *testing.T) {
 			assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
 		}
 	}
-	assert.ElementsMatch(t, []string{"StreamgateRejectionRatioHigh", "StreamgateStoreErrors", "StreamgateUsersEvicted", "StreamgateEvictionRateHigh", "StreamgateAccessLogDropping", "StreamgateNoReplicaReady"}, alerts)
+	assert.ElementsMatch(t, []string{"StreamgateRejectionRatioHigh", "StreamgateStoreErrors", "StreamgateUsersEvicted", "StreamgateEvictionRateHigh", "StreamgateAccessLogDropping", "StreamgateSessionsShared", "StreamgateNoReplicaReady"}, alerts)
 }
 
 func alertRules(t *testing.T) ruleFile {
