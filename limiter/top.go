@@ -6,6 +6,9 @@ import "strings"
 // active sessions on this replica.
 type TopLister interface {
 	TopUsers(n int) []UserCount
+	// TopShared ranks users by their active sessions used from more than
+	// one client network (Session.Networks > 1), which may be shared.
+	TopShared(n int) []UserCount
 }
 
 var _ TopLister = (*Memory)(nil)
@@ -15,6 +18,18 @@ var _ TopLister = (*Memory)(nil)
 // shard's lock for that shard's users only, so callers should cache the
 // answer for a few seconds rather than call it per request.
 func (m *Memory) TopUsers(n int) []UserCount {
+	return m.topBy(n, func(*entry) bool { return true })
+}
+
+// TopShared returns up to n users with the most active sessions that more
+// than one client network used, most first, ties by user id; users with none
+// are left out. It walks the table as TopUsers does, and costs as much.
+func (m *Memory) TopShared(n int) []UserCount {
+	return m.topBy(n, func(e *entry) bool { return e.networks > 1 })
+}
+
+// topBy ranks users by their active sessions for which counts is true.
+func (m *Memory) topBy(n int, counts func(*entry) bool) []UserCount {
 	if n <= 0 {
 		return []UserCount{}
 	}
@@ -25,8 +40,8 @@ func (m *Memory) TopUsers(n int) []UserCount {
 		sh.mu.Lock()
 		for _, u := range sh.users.Values() {
 			active := 0
-			for _, s := range u.sessions {
-				if now-s.lastSeen < m.ttl {
+			for i := range u.sessions {
+				if s := &u.sessions[i]; now-s.lastSeen < m.ttl && counts(s) {
 					active++
 				}
 			}
