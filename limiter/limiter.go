@@ -97,6 +97,8 @@ func (r EndReason) String() string {
 type Device struct {
 	UserAgent string `json:"userAgent,omitempty"`
 	Address   string `json:"address,omitempty"`
+	// ContentID is what the player said it plays (CMCD cid), when it said.
+	ContentID string `json:"contentId,omitempty"`
 }
 
 // Result says how a request was decided.

@@ -26,7 +26,14 @@ func redisKey(userID string) string {
 // field needs escaping. The Lua scripts store it and never read it.
 func encodeDevice(d Device) string {
 	ua, addr := truncate(d.UserAgent, maxDeviceField), truncate(d.Address, maxDeviceField)
-	return strconv.Itoa(len(ua)) + ":" + ua + addr
+	if d.ContentID == "" {
+		return strconv.Itoa(len(ua)) + ":" + ua + addr
+	}
+	// The content id follows the user agent as "<length>;<cid>": an address
+	// never starts with digits and a semicolon, so records written before
+	// content ids were kept read as they did.
+	cid := truncate(d.ContentID, maxDeviceField)
+	return strconv.Itoa(len(ua)) + ":" + ua + strconv.Itoa(len(cid)) + ";" + cid + addr
 }
 
 func truncate(s string, n int) string {
@@ -42,7 +49,22 @@ func decodeDevice(s string) (Device, error) {
 	if !ok || err != nil || l < 0 || l > len(rest) {
 		return Device{}, errBadRecord
 	}
-	return Device{UserAgent: rest[:l], Address: rest[l:]}, nil
+	d := Device{UserAgent: rest[:l], Address: rest[l:]}
+	if n, after, ok := strings.Cut(d.Address, ";"); ok && n != "" && isDigits(n) {
+		if c, err := strconv.Atoi(n); err == nil && c <= len(after) {
+			d.ContentID, d.Address = after[:c], after[c:]
+		}
+	}
+	return d, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 var errBadRecord = errors.New("malformed session record in redis")

@@ -35,11 +35,14 @@ type entry struct {
 // packMeta joins a session id and its device with NUL bytes, which neither an
 // id (visible ASCII) nor a header value can hold.
 func packMeta(id string, dev Device) string {
-	ua, addr := clip(dev.UserAgent), clip(dev.Address)
-	if ua == "" && addr == "" {
+	ua, addr, cid := clip(dev.UserAgent), clip(dev.Address), clip(dev.ContentID)
+	switch {
+	case ua == "" && addr == "" && cid == "":
 		return strings.Clone(id)
+	case cid == "":
+		return id + "\x00" + ua + "\x00" + addr
 	}
-	return id + "\x00" + ua + "\x00" + addr
+	return id + "\x00" + ua + "\x00" + addr + "\x00" + cid
 }
 
 // clip keeps at most maxDeviceField bytes of a device field, so that a
@@ -60,8 +63,9 @@ func (e *entry) device() Device {
 	if !ok {
 		return Device{}
 	}
-	ua, addr, _ := strings.Cut(rest, "\x00")
-	return Device{UserAgent: ua, Address: addr}
+	ua, rest, _ := strings.Cut(rest, "\x00")
+	addr, cid, _ := strings.Cut(rest, "\x00")
+	return Device{UserAgent: ua, Address: addr, ContentID: cid}
 }
 
 // tomb is a session that ended and is remembered until until: a tombstone

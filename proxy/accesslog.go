@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -175,6 +176,9 @@ func (l *AccessLog) drain() {
 type accessRecord struct {
 	decision          string
 	userID, sessionID string
+	// client is the address -trusted-proxies made of X-Forwarded-For, when
+	// the peer is a trusted proxy; source.ip is then the client's, not the proxy's.
+	client netip.Addr
 }
 
 type accessEntry struct {
@@ -231,7 +235,22 @@ func noteDecision(w http.ResponseWriter, decision, userID, sessionID string) {
 	for {
 		switch x := w.(type) {
 		case *accessWriter:
-			x.rec = accessRecord{decision: decision, userID: userID, sessionID: sessionID}
+			x.rec = accessRecord{decision: decision, userID: userID, sessionID: sessionID, client: x.rec.client}
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
+// noteClient tells the access log the client address the gate believed.
+func noteClient(w http.ResponseWriter, client netip.Addr) {
+	for {
+		switch x := w.(type) {
+		case *accessWriter:
+			x.rec.client = client
 			return
 		case interface{ Unwrap() http.ResponseWriter }:
 			w = x.Unwrap()
@@ -259,7 +278,9 @@ func (f *lineFormatter) appendLine(b []byte, e *accessEntry) []byte {
 	b = append(b, `,"event.duration":`...)
 	b = strconv.AppendInt(b, int64(e.duration), 10)
 	ip := e.remoteAddr
-	if host, _, err := net.SplitHostPort(ip); err == nil {
+	if e.rec.client.IsValid() {
+		ip = e.rec.client.String()
+	} else if host, _, err := net.SplitHostPort(ip); err == nil {
 		ip = host
 	}
 	if ip != "" {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -61,7 +62,7 @@ func (s downForUser) Admit(ctx context.Context, req limiter.Request) (limiter.De
 
 // loggedGateway is the proxy listener with the access log in front, as run()
 // builds it, writing to out.
-func loggedGateway(t *testing.T, out *syncBuffer, reg *prometheus.Registry) (string, *proxy.AccessLog) {
+func loggedGateway(t *testing.T, out *syncBuffer, reg *prometheus.Registry, trusted ...netip.Prefix) (string, *proxy.AccessLog) {
 	t.Helper()
 	o := newOrigin(t, okOrigin)
 	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 100, SweepInterval: -1})
@@ -72,6 +73,7 @@ func loggedGateway(t *testing.T, out *syncBuffer, reg *prometheus.Registry) (str
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: downForUser{Store: m, user: "store-down"}, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 1, FailurePolicy: "closed", Metrics: metrics, Logger: logger,
+		Hardening: proxy.Hardening{Client: proxy.ClientAddr{TrustedProxies: trusted}},
 	})
 	u, err := url.Parse(o.URL)
 	require.NoError(t, err)
@@ -175,6 +177,38 @@ func TestAccessLogFieldsAreECS(t *testing.T) {
 			}
 			assert.Equal(t, rq.user, line["user.id"])
 			assert.Equal(t, proxy.SessionHandle(rq.user, rq.session), line["streamgate.session"], "the handle, never the id")
+		})
+	}
+}
+
+// TestAccessLogSourceIsTheTrustedClient: behind a -trusted-proxies peer,
+// source.ip is the client X-Forwarded-For names; from any other peer the
+// header is not believed and source.ip is the peer.
+func TestAccessLogSourceIsTheTrustedClient(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"trusted peer", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, "203.0.113.7"},
+		{"untrusted peer", nil, "127.0.0.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out := &syncBuffer{}
+			base, al := loggedGateway(t, out, prometheus.NewRegistry(), tt.trusted...)
+			req, err := http.NewRequest(http.MethodGet, base+"/vod/seg-1.ts", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-User-Id", "alice")
+			req.Header.Set("X-Session-Id", "tv")
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			resp, _ := do(t, newClient(t), req)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.NoError(t, al.Close(context.Background()))
+			lines := accessLines(t, out.String())
+			require.Len(t, lines, 1)
+			assert.Equal(t, tt.want, lines[0]["source.ip"])
 		})
 	}
 }

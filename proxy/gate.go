@@ -151,11 +151,12 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	address := r.RemoteAddr
 	if client.IsValid() && len(g.hard.Client.TrustedProxies) > 0 {
 		address = client.String() // the peer is our own proxy
+		noteClient(w, client)
 	}
 	req := limiter.Request{
 		UserID: id.UserID, SessionID: id.SessionID, Limit: limit,
 		// Recorded only when a session starts; reading them costs one map lookup.
-		Device:  limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: address},
+		Device:  limiter.Device{UserAgent: firstHeader(r.Header, "User-Agent"), Address: address, ContentID: id.CMCD.ContentID},
 		Network: limiter.NetworkOf(client),
 		// What the request delivers keeps the session active while the
 		// player plays it (SPEC: Sessions live as long as their media).
@@ -311,7 +312,7 @@ func slotsOf(userID string, sessions []limiter.Session) []sessionSlot {
 	slots := make([]sessionSlot, len(sessions))
 	for i, s := range sessions {
 		slots[i] = sessionSlot{Handle: SessionHandle(userID, s.ID), StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(),
-			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent, Device: DeviceName(s.Device.UserAgent, "")}
+			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.Device.UserAgent, Device: DeviceName(s.Device.UserAgent, s.Device.ContentID)}
 	}
 	return slots
 }

@@ -432,3 +432,26 @@ func TestSessionHandle(t *testing.T) {
 	assert.NotEqual(t, h, proxy.SessionHandle("alice", "phone"))
 	assert.NotEqual(t, proxy.SessionHandle("ab", "c"), proxy.SessionHandle("a", "bc"), "the parts are separated")
 }
+
+// TestRefusalNamesTheContentPlayed: a player that sends a CMCD content id
+// is named with it in the 429, so the person tells "the TV playing film-42"
+// from the other devices.
+func TestRefusalNamesTheContentPlayed(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, okOrigin, gatewayOptions{})
+	g.mustGet(t, "/vod/seg-1.ts", "carol", "tv", http.Header{"Cmcd-Session": {`cid="film-42",sid="tv"`}})
+	resp, body := g.get(t, "/vod/seg-1.ts", "carol", "phone")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	g.mustGet(t, "/vod/seg-1.ts", "carol", "laptop", nil)
+	resp, body = g.get(t, "/vod/seg-1.ts", "carol", "fourth")
+	assertProblem(t, resp, body, http.StatusTooManyRequests)
+	var got struct {
+		Sessions []struct {
+			Device string `json:"device"`
+		} `json:"sessions"`
+	}
+	require.NoError(t, json.Unmarshal(body, &got))
+	require.Len(t, got.Sessions, 3)
+	assert.Equal(t, "Go-http-client 1 · film-42", got.Sessions[0].Device)
+	assert.Equal(t, "Go-http-client 1", got.Sessions[1].Device, "no content id, none named")
+}

@@ -228,7 +228,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("list shows each session's times and device, oldest first", func(t *testing.T) {
 		s := store(t)
 		u := newUser("list")
-		dev := limiter.Device{UserAgent: "TestPlayer/1.0", Address: "192.0.2.7:5000"}
+		dev := limiter.Device{UserAgent: "TestPlayer/1.0", Address: "192.0.2.7:5000", ContentID: "film-42"}
 		_, err := s.Admit(ctx, limiter.Request{UserID: u, SessionID: "s1", Limit: 3, Device: dev})
 		require.NoError(t, err)
 		h.Advance(t, h.TTL/4)

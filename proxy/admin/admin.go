@@ -172,7 +172,7 @@ func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
 			view.Sessions[i].BufferedUntil = &b
 		}
 		if s.Device != (limiter.Device{}) {
-			view.Sessions[i].Device = &Device{Name: proxy.DeviceName(s.Device.UserAgent, ""), Device: s.Device}
+			view.Sessions[i].Device = &Device{Name: proxy.DeviceName(s.Device.UserAgent, s.Device.ContentID), Device: s.Device}
 		}
 	}
 	if m := a.Monitor; m != nil {

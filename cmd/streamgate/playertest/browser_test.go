@@ -135,8 +135,10 @@ func needBrowser(t *testing.T) context.Context {
 
 // browserTests bounds the browser tests that run at once: each plays up to
 // four small videos, and two shared cores decode only so many in time (many
-// tests spend their time waiting on a player's retries, not decoding).
-var browserTests = make(chan struct{}, 6)
+// tests spend their time waiting on a player's retries, not decoding). Six at
+// once, beside the other packages' tests under -race, left a fourth tab
+// unable to open within its step.
+var browserTests = make(chan struct{}, 4)
 
 // useBrowser is needBrowser for a whole test: call it once, after
 // t.Parallel, and it waits for a turn among the browser tests.
@@ -228,7 +230,7 @@ func openPage(t *testing.T, name string, p page) *tab {
 	t.Cleanup(cancel)
 	// The first call opens the tab; a deadline on it would end the tab too.
 	require.NoError(t, chromedp.Do(ctx), "opening a tab for %s", name)
-	step, stepCancel := context.WithTimeout(ctx, 20*time.Second)
+	step, stepCancel := context.WithTimeout(ctx, 40*time.Second)
 	defer stepCancel()
 	// Each tab stands for another device: none may be served from the
 	// cache another tab filled, or its requests would never reach the gate.
