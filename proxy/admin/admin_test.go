@@ -171,9 +171,9 @@ func TestAdminListStreams(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	var raw struct {
-		UserID   string              `json:"userId"`
-		Limit    int                 `json:"limit"`
-		Active   int                 `json:"active"`
+		UserID   string           `json:"userId"`
+		Limit    int              `json:"limit"`
+		Active   int              `json:"active"`
 		Sessions []map[string]any `json:"sessions"`
 	}
 	require.NoError(t, json.Unmarshal(body, &raw), "%s", body)
