@@ -18,18 +18,20 @@ var _ TopLister = (*Memory)(nil)
 // shard's lock for that shard's users only, so callers should cache the
 // answer for a few seconds rather than call it per request.
 func (m *Memory) TopUsers(n int) []UserCount {
-	return m.topBy(n, func(*entry) bool { return true })
+	return m.topBy(n, false)
 }
 
 // TopShared returns up to n users with the most active sessions that more
 // than one client network used, most first, ties by user id; users with none
 // are left out. It walks the table as TopUsers does, and costs as much.
 func (m *Memory) TopShared(n int) []UserCount {
-	return m.topBy(n, func(e *entry) bool { return e.networks > 1 })
+	return m.topBy(n, true)
 }
 
-// topBy ranks users by their active sessions for which counts is true.
-func (m *Memory) topBy(n int, counts func(*entry) bool) []UserCount {
+// topBy ranks users by their active sessions, or by those of them that more
+// than one network used when sharedOnly is true. A flag, not a func: the
+// walk visits every session of the table.
+func (m *Memory) topBy(n int, sharedOnly bool) []UserCount {
 	if n <= 0 {
 		return []UserCount{}
 	}
@@ -41,7 +43,7 @@ func (m *Memory) topBy(n int, counts func(*entry) bool) []UserCount {
 		for _, u := range sh.users.Values() {
 			active := 0
 			for i := range u.sessions {
-				if s := &u.sessions[i]; now-s.lastSeen < m.ttl && counts(s) {
+				if s := &u.sessions[i]; now-s.lastSeen < m.ttl && (!sharedOnly || s.networks > 1) {
 					active++
 				}
 			}

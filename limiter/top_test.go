@@ -66,6 +66,31 @@ func BenchmarkMemoryTopUsers(b *testing.B) {
 	}
 }
 
+// BenchmarkMemoryTopShared is the cost of the ranking by shared sessions on
+// a full table where every session was used from two networks.
+func BenchmarkMemoryTopShared(b *testing.B) {
+	for _, users := range []int{10_000, 1_000_000} {
+		b.Run("users="+strconv.Itoa(users), func(b *testing.B) {
+			m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: time.Hour, MaxUsers: users, SweepInterval: -1})
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = m.Close() })
+			ctx := context.Background()
+			nets := []limiter.Network{limiter.NetworkOf(netip.MustParseAddr("203.0.113.1")), limiter.NetworkOf(netip.MustParseAddr("198.51.100.1"))}
+			for i := range users {
+				for _, n := range nets {
+					_, _ = m.Admit(ctx, limiter.Request{UserID: "user-" + strconv.Itoa(i), SessionID: "s", Limit: 3, Network: n})
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(m.TopShared(10)) != 10 {
+					b.Fatal("short top")
+				}
+			}
+		})
+	}
+}
+
 func TestMemoryTopShared(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
