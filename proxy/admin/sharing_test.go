@@ -1,6 +1,8 @@
 package admin_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"testing"
 
@@ -49,6 +51,21 @@ func TestAdminShowsTheNetworksOfEachSession(t *testing.T) {
 	assert.Equal(t, map[string]int{"tv": 2, "phone": 1}, networks("alice"))
 	assert.Equal(t, map[string]int{"tv": 1, "laptop": 1}, networks("bob"))
 	assert.Equal(t, map[string]int{"tv": 2, "phone": 2}, networks("carol"))
+
+	_, v := loadOpenAPI(t)
+	for path, want := range map[string]string{"/v1/users/carol/streams": `"networks":2`, "/v1/top?by=shared": `"byShared":[{`} {
+		req := mustRequest(t, http.MethodGet, r.adminURL+path)
+		req.Header.Set("Authorization", "Bearer "+r.token)
+		resp, body := r.send(t, req)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		require.Contains(t, string(body), want, "what is validated holds a shared session or its ranking")
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		ok, errs := v.ValidateHttpResponse(req, resp)
+		for _, e := range errs {
+			t.Errorf("%s answered not as documented: %s (%s)", path, e.Message, e.Reason)
+		}
+		assert.True(t, ok, path)
+	}
 
 	tests := []struct {
 		name, query string
