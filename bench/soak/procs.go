@@ -170,6 +170,8 @@ func startReplica(dir, bin, name, upstream string, o Options) (*replica, error) 
 		"-listen", listen, "-admin-listen", admin, "-upstream", upstream,
 		"-session-ttl", o.TTL.String(), "-max-streams", strconv.Itoa(o.Limit),
 		"-log-format", "text", "-log-level", "warn", "-shutdown-timeout", "2s",
+		// The simulator reads the replicas' warnings, not a line per request.
+		"-access-log", "off",
 	}
 	if o.RedisURL != "" {
 		args = append(args, "-store", o.RedisURL)
