@@ -232,6 +232,11 @@ func (g *Guard) Stats() Stats {
 // the most sessions admitted through this replica, not across all replicas.
 func (g *Guard) TopUsers(n int) []UserCount { return g.local.TopUsers(n) }
 
+// TopShared implements TopLister from this replica's table: only the
+// networks seen by this replica count, so a session used from two networks
+// through two replicas is not ranked here.
+func (g *Guard) TopShared(n int) []UserCount { return g.local.TopShared(n) }
+
 // Close closes the store and the local table.
 func (g *Guard) Close() error {
 	g.log.close()

@@ -6,6 +6,9 @@ import "strings"
 // active sessions on this replica.
 type TopLister interface {
 	TopUsers(n int) []UserCount
+	// TopShared ranks users by their active sessions used from more than
+	// one client network (Session.Networks > 1), which may be shared.
+	TopShared(n int) []UserCount
 }
 
 var _ TopLister = (*Memory)(nil)
@@ -15,6 +18,20 @@ var _ TopLister = (*Memory)(nil)
 // shard's lock for that shard's users only, so callers should cache the
 // answer for a few seconds rather than call it per request.
 func (m *Memory) TopUsers(n int) []UserCount {
+	return m.topBy(n, false)
+}
+
+// TopShared returns up to n users with the most active sessions that more
+// than one client network used, most first, ties by user id; users with none
+// are left out. It walks the table as TopUsers does, and costs as much.
+func (m *Memory) TopShared(n int) []UserCount {
+	return m.topBy(n, true)
+}
+
+// topBy ranks users by their active sessions, or by those of them that more
+// than one network used when sharedOnly is true. A flag, not a func: the
+// walk visits every session of the table.
+func (m *Memory) topBy(n int, sharedOnly bool) []UserCount {
 	if n <= 0 {
 		return []UserCount{}
 	}
@@ -25,8 +42,8 @@ func (m *Memory) TopUsers(n int) []UserCount {
 		sh.Lock()
 		for _, u := range sh.LRU.Values() {
 			active := 0
-			for _, s := range u.sessions {
-				if now-s.lastSeen < m.ttl {
+			for i := range u.sessions {
+				if s := &u.sessions[i]; now-s.lastSeen < m.ttl && (!sharedOnly || s.networks > 1) {
 					active++
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -112,14 +113,14 @@ func printStreams(w io.Writer, v admin.UserStreams, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nSESSION\tSTARTED\tLAST SEEN\tEXPIRES IN\tDEVICE\tADDRESS")
+	fmt.Fprintln(tw, "\nSESSION\tSTARTED\tLAST SEEN\tEXPIRES IN\tDEVICE\tADDRESS\tNETWORKS")
 	for _, s := range v.Sessions {
 		dev := admin.Device{}
 		if s.Device != nil {
 			dev = *s.Device
 		}
-		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\n", printable(s.SessionID), since(now, s.StartedAt), since(now, s.LastSeen),
-			since(s.ExpiresAt, now), orDash(printable(dev.Name)), orDash(printable(dev.Address)))
+		fmt.Fprintf(tw, "%s\t%s ago\t%s ago\t%s\t%s\t%s\t%s\n", printable(s.SessionID), since(now, s.StartedAt), since(now, s.LastSeen),
+			since(s.ExpiresAt, now), orDash(printable(dev.Name)), orDash(printable(dev.Address)), networks(s.Networks))
 	}
 	_ = tw.Flush()
 }
@@ -172,6 +173,19 @@ func seconds(n int) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// networks is a session's client network count; more than one is flagged,
+// since the session may be shared.
+func networks(n int) string {
+	switch {
+	case n <= 0:
+		return "-"
+	case n == 1:
+		return "1"
+	default:
+		return strconv.Itoa(n) + " (shared?)"
+	}
 }
 
 func orDash(s string) string {

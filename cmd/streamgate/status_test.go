@@ -50,9 +50,9 @@ func TestStatus(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		require.Len(t, lines, 6, out)
 		assert.Equal(t, "alice: 3 of 3 sessions active, 1 refused in the last 5m on this replica", lines[0])
-		assert.Regexp(t, `^SESSION\s+STARTED\s+LAST SEEN\s+EXPIRES IN\s+DEVICE\s+ADDRESS$`, lines[2])
+		assert.Regexp(t, `^SESSION\s+STARTED\s+LAST SEEN\s+EXPIRES IN\s+DEVICE\s+ADDRESS\s+NETWORKS$`, lines[2])
 		for i, s := range []string{"tv", "phone", "laptop"} {
-			assert.Regexp(t, regexp.MustCompile(`^`+s+`\s+\d+s ago\s+\d+s ago\s+(1m|\d+s)\s+Go-http-client 1\s+127\.0\.0\.1:\d+$`), lines[3+i])
+			assert.Regexp(t, regexp.MustCompile(`^`+s+`\s+\d+s ago\s+\d+s ago\s+(1m|\d+s)\s+Go-http-client 1\s+127\.0\.0\.1:\d+\s+1$`), lines[3+i])
 		}
 	})
 	t.Run("flags after the user", func(t *testing.T) {

@@ -165,7 +165,8 @@ func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
 	}
 	view := UserStreams{UserID: userID, Limit: a.Limit, Active: len(sessions), Sessions: make([]StreamSession, len(sessions))}
 	for i, s := range sessions {
-		view.Sessions[i] = StreamSession{SessionID: s.ID, StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
+		view.Sessions[i] = StreamSession{SessionID: s.ID, StartedAt: s.StartedAt.UTC(), LastSeen: s.LastSeen.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
+			Networks: s.Networks}
 		if !s.BufferedUntil.IsZero() {
 			b := s.BufferedUntil.UTC()
 			view.Sessions[i].BufferedUntil = &b

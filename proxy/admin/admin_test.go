@@ -173,10 +173,10 @@ func TestAdminListStreams(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	var raw struct {
-		UserID   string              `json:"userId"`
-		Limit    int                 `json:"limit"`
-		Active   int                 `json:"active"`
-		Sessions []map[string]string `json:"sessions"`
+		UserID   string           `json:"userId"`
+		Limit    int              `json:"limit"`
+		Active   int              `json:"active"`
+		Sessions []map[string]any `json:"sessions"`
 	}
 	require.NoError(t, json.Unmarshal(body, &raw), "%s", body)
 	assert.Equal(t, "alice", raw.UserID)
@@ -195,9 +195,11 @@ func TestAdminListStreams(t *testing.T) {
 	for i, w := range want {
 		s := raw.Sessions[i]
 		assert.Equal(t, w.id, s["sessionId"], "oldest first")
+		assert.InDelta(t, 0, s["networks"], 0, "no client network was given")
 		for field, at := range map[string]time.Time{"startedAt": w.started, "lastSeen": w.lastSeen, "expiresAt": w.lastSeen.Add(testTTL)} {
-			assert.True(t, strings.HasSuffix(s[field], "Z"), "%s is UTC: %s", field, s[field])
-			got, err := time.Parse(time.RFC3339, s[field])
+			v, _ := s[field].(string)
+			assert.True(t, strings.HasSuffix(v, "Z"), "%s is UTC: %s", field, v)
+			got, err := time.Parse(time.RFC3339, v)
 			if assert.NoError(t, err, "%s is RFC 3339", field) {
 				assert.True(t, at.Equal(got), "%s: %s, want %s", field, got, at)
 			}

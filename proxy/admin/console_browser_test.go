@@ -205,7 +205,7 @@ func TestBrowser(t *testing.T) {
 }
 
 func testConsoleInBrowser(t *testing.T, browser context.Context) {
-	r := newConsoleRig(t, rigOptions{realTime: true})
+	r := newConsoleRig(t, rigOptions{realTime: true, trustLoopback: true})
 	devices := map[string]string{
 		"phone":  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
 		"tv":     "AppleCoreMedia/1.0.0.21A (Apple TV; U; CPU OS 17_0 like Mac OS X; en_us)",
@@ -214,6 +214,7 @@ func testConsoleInBrowser(t *testing.T, browser context.Context) {
 	for _, s := range []string{"phone", "tv", "laptop"} {
 		require.Equal(t, http.StatusOK, r.play(t, "alice", s, devices[s]))
 	}
+	require.Equal(t, http.StatusOK, r.playFrom(t, "alice", "phone", devices["phone"], "198.51.100.5"), "the phone's session from a second network")
 	require.Equal(t, http.StatusTooManyRequests, r.play(t, "alice", "tablet", "ExoPlayerLib/2.19.1"), "the fourth is refused")
 	for i, u := range []string{"bob", "bob", "carol"} {
 		require.Equal(t, http.StatusOK, r.play(t, u, "s"+strconv.Itoa(i), "ExoPlayerLib/2.19.1"))
@@ -237,6 +238,16 @@ func testConsoleInBrowser(t *testing.T, browser context.Context) {
 	}
 	assert.Contains(t, evalJS[string](tb, `document.querySelector('#user-result tr[data-session=tv] .ua').title`), "AppleCoreMedia/1.0.0.21A",
 		"with its User-Agent at hand")
+	assert.Equal(t, "2 networks", evalJS[string](tb, `document.querySelector('#user-result tr[data-session=phone] .nets.shared')?.textContent`),
+		"a session used from two networks is highlighted")
+	assert.Contains(t, evalJS[string](tb, `document.querySelector('#user-result tr[data-session=phone] .nets').title`), "may be shared",
+		"with a tooltip saying why")
+	assert.Equal(t, "1 network", evalJS[string](tb, `document.querySelector('#user-result tr[data-session=tv] .nets:not(.shared)')?.textContent`))
+	tb.do("ranking the busiest users by shared sessions", chromedp.Click(chromedp.CSS(`#top-by button[data-by=shared]`)))
+	tb.waitFor("only alice has a shared session",
+		`document.querySelector('#top-active-title').textContent === 'Most shared sessions' && document.querySelectorAll('#top-active li .who').length === 1 && document.querySelector('#top-active li .who').textContent === 'alice' && document.querySelector('#top-active li .n').textContent === '1'`)
+	tb.shot("console-shared.png")
+	tb.do("ranking them by sessions again", chromedp.Click(chromedp.CSS(`#top-by button[data-by=active]`)))
 	tb.waitFor("the busiest users rank alice first on both sides",
 		`document.querySelector('#top-active li .who')?.textContent === 'alice' && document.querySelector('#top-refused li .who')?.textContent === 'alice'`)
 	tb.waitFor("the chart has two samples to draw", `document.querySelector('#chart path.line.admitted') !== null`)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,10 @@ type rigOptions struct {
 	// realTime runs the store and monitor on the wall clock (browser tests);
 	// otherwise tests move rig.clock by hand.
 	realTime bool
+	// trustLoopback believes X-Forwarded-For from 127.0.0.1, as
+	// -trusted-proxies 127.0.0.1/32 does, so that tests can play from
+	// several client networks (rig.playFrom).
+	trustLoopback bool
 }
 
 func newConsoleRig(t *testing.T, opts rigOptions) *consoleRig {
@@ -70,9 +75,14 @@ func newConsoleRig(t *testing.T, opts rigOptions) *consoleRig {
 	metrics := proxy.NewMetrics(reg, m)
 	refusals := limiter.NewRefusals(limiter.RefusalsOptions{Clock: clock})
 	r.monitor = admin.NewMonitor(admin.MonitorOptions{Metrics: metrics, Stats: m, Refusals: refusals, Top: m, Clock: clock})
+	var hardening proxy.Hardening
+	if opts.trustLoopback {
+		hardening.Client.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	}
 	gate := proxy.Gate(proxy.GateOptions{
 		Store: r.store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 3, Metrics: metrics, Logger: logger, Refusals: refusals,
+		Hardening: hardening,
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: originURL, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger})
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
@@ -113,8 +123,18 @@ func serveRig(t *testing.T, h http.Handler, logger *slog.Logger) string {
 // play is a player's request through the gate; it returns the status.
 func (r *consoleRig) play(t *testing.T, user, session, userAgent string) int {
 	t.Helper()
+	return r.playFrom(t, user, session, userAgent, "")
+}
+
+// playFrom is play from client address client, sent as X-Forwarded-For
+// (believed with rigOptions.trustLoopback); "" sends none.
+func (r *consoleRig) playFrom(t *testing.T, user, session, userAgent, client string) int {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, r.proxyURL+"/master.m3u8", nil)
 	require.NoError(t, err)
+	if client != "" {
+		req.Header.Set("X-Forwarded-For", client)
+	}
 	req.Header.Set("X-User-Id", user)
 	req.Header.Set("X-Session-Id", session)
 	req.Header.Set("User-Agent", userAgent)

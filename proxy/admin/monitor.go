@@ -48,6 +48,9 @@ type Monitor struct {
 	topMu   sync.Mutex
 	topAt   time.Time
 	topList []limiter.UserCount
+	// shared is the ranking by shared sessions, cached apart so that only
+	// a console showing it pays for its walk of the table.
+	shared topCache
 
 	// cmu guards the hourly ring of the concurrency histogram (whatif.go).
 	cmu      sync.Mutex
@@ -189,6 +192,33 @@ func (m *Monitor) TopActive(n int) []limiter.UserCount {
 		m.topAt = now
 	}
 	return m.topList[:min(n, len(m.topList))]
+}
+
+// TopShared returns up to n users holding the most active sessions used from
+// more than one client network, or nil when the store cannot tell. The answer
+// is cached for a few seconds, as TopActive's.
+func (m *Monitor) TopShared(n int) []limiter.UserCount {
+	if m.opts.Top == nil {
+		return nil
+	}
+	return m.shared.get(m.opts.Clock(), n, m.opts.Top.TopShared)
+}
+
+// topCache keeps a ranking for topCacheTTL.
+type topCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	list []limiter.UserCount
+}
+
+func (c *topCache) get(now time.Time, n int, compute func(int) []limiter.UserCount) []limiter.UserCount {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list == nil || now.Sub(c.at) >= topCacheTTL || now.Before(c.at) {
+		c.list = compute(MaxTop)
+		c.at = now
+	}
+	return c.list[:min(n, len(c.list))]
 }
 
 // TopRefused returns up to n users refused most in the refusal window.

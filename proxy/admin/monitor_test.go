@@ -15,11 +15,16 @@ import (
 )
 
 // countingTop counts how often the store is asked for its busiest users.
-type countingTop struct{ calls int }
+type countingTop struct{ calls, shared int }
 
 func (c *countingTop) TopUsers(n int) []limiter.UserCount {
 	c.calls++
 	return []limiter.UserCount{{UserID: "alice", Count: 3}, {UserID: "bob", Count: 1}}[:min(n, 2)]
+}
+
+func (c *countingTop) TopShared(n int) []limiter.UserCount {
+	c.shared++
+	return []limiter.UserCount{{UserID: "bob", Count: 1}}[:min(n, 1)]
 }
 
 func TestMonitorKeepsTheLastSamplesOnly(t *testing.T) {
@@ -48,7 +53,16 @@ func TestMonitorCachesTheBusiestUsers(t *testing.T) {
 	m.TopActive(10)
 	assert.Equal(t, 2, top.calls, "recomputed once the cache is 5 s old")
 
+	assert.Zero(t, top.shared, "nobody asked for the ranking by shared sessions")
+	assert.Equal(t, []limiter.UserCount{{UserID: "bob", Count: 1}}, m.TopShared(10))
+	m.TopShared(1)
+	assert.Equal(t, 1, top.shared, "answered from its own cache")
+	clock.Advance(5 * time.Second)
+	m.TopShared(1)
+	assert.Equal(t, 2, top.shared, "recomputed once its cache is 5 s old")
+
 	none := admin.NewMonitor(admin.MonitorOptions{})
 	assert.Nil(t, none.TopActive(10), "a store that cannot list users gives no ranking")
 	assert.Empty(t, none.TopRefused(10))
+	assert.Nil(t, none.TopShared(10))
 }

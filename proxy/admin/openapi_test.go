@@ -147,6 +147,8 @@ func TestOpenAPIResponsesMatchTheDocument(t *testing.T) {
 		{name: "overview", method: "GET", path: "/v1/overview", status: 200},
 		{name: "overview without the token", method: "GET", path: "/v1/overview", noToken: true, status: 401},
 		{name: "top", method: "GET", path: "/v1/top?n=5", status: 200},
+		{name: "top by shared sessions", method: "GET", path: "/v1/top?by=shared", status: 200},
+		{name: "top by something else", method: "GET", path: "/v1/top?by=networks", status: 400},
 		{name: "top with a bad n", method: "GET", path: "/v1/top?n=0", status: 400},
 		{name: "streams", method: "GET", path: "/v1/users/alice/streams", status: 200},
 		{name: "streams of an unknown user", method: "GET", path: "/v1/users/nobody/streams", status: 200},

@@ -65,9 +65,18 @@ func (a *admin) top(w http.ResponseWriter, r *http.Request) {
 		}
 		n = v
 	}
+	by := r.URL.Query().Get("by")
+	if by != "" && by != "active" && by != "shared" {
+		proxy.WriteProblem(w, http.StatusBadRequest, "invalid-parameter",
+			"Bad request", "by must be active or shared.")
+		return
+	}
 	v := TopUsers{ByRefusals: []limiter.UserCount{}}
 	if m := a.Monitor; m != nil {
 		v.ByActive = m.TopActive(n)
+		if by == "shared" {
+			v.ByShared = m.TopShared(n)
+		}
 		v.ByRefusals = m.TopRefused(n)
 		v.WindowSeconds = int(m.RefusalWindow().Seconds())
 	}

@@ -31,6 +31,10 @@ type StreamSession struct {
 	BufferedUntil *time.Time `json:"bufferedUntil,omitempty"`
 	// Device is the player seen at the session's start, when known.
 	Device *Device `json:"device,omitempty"`
+	// Networks is how many client networks (IPv4 /24, IPv6 /56) used the
+	// session while it was active; more than one means it may be shared.
+	// 0 when the store knew none.
+	Networks int `json:"networks"`
 }
 
 // Device is the player seen at a session's start: the limiter's record and
@@ -105,7 +109,12 @@ type Setting struct {
 // TopUsers is the answer of GET /v1/top: the busiest users of this replica.
 type TopUsers struct {
 	// ByActive is nil when the store cannot list its users.
-	ByActive      []limiter.UserCount `json:"byActive"`
-	ByRefusals    []limiter.UserCount `json:"byRefusals"`
+	ByActive   []limiter.UserCount `json:"byActive"`
+	ByRefusals []limiter.UserCount `json:"byRefusals"`
+	// ByShared ranks users by their active sessions used from more than
+	// one client network. Only GET /v1/top?by=shared computes it; absent
+	// otherwise, and when no session is shared or the store cannot list
+	// its users.
+	ByShared      []limiter.UserCount `json:"byShared,omitempty"`
 	WindowSeconds int                 `json:"windowSeconds"`
 }

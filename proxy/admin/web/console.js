@@ -9,6 +9,7 @@ const SVG = "http://www.w3.org/2000/svg";
 
 const state = {
   paused: false,
+  topBy: "active", // or "shared": what the busiest-users panel ranks by
   user: "",
   userView: null,
   overview: null,
@@ -149,7 +150,7 @@ function refresh() {
 
 async function update() {
   try {
-    const [ov, top] = await Promise.all([api("v1/overview"), api("v1/top?n=8")]);
+    const [ov, top] = await Promise.all([api("v1/overview"), api("v1/top?n=8" + (state.topBy === "shared" ? "&by=shared" : ""))]);
     state.overview = ov.body;
     renderOverview(ov.body);
     renderTop(top.body);
@@ -368,8 +369,39 @@ function renderRanking(list, items, unit, emptyText) {
 }
 
 function renderTop(t) {
-  renderRanking($("top-active"), t.byActive, "active sessions", "no active sessions");
+  if (state.topBy === "shared") {
+    // byShared is absent when no session is shared; byActive null when the
+    // store cannot list its users at all.
+    renderRanking($("top-active"), t.byActive === null ? null : (t.byShared || []),
+      "sessions used from more than one network", "no session used from two networks");
+  } else {
+    renderRanking($("top-active"), t.byActive, "active sessions", "no active sessions");
+  }
   renderRanking($("top-refused"), t.byRefusals, "refusals", "nobody refused");
+}
+
+function setTopBy(by) {
+  state.topBy = by;
+  for (const b of document.querySelectorAll("#top-by button")) {
+    b.setAttribute("aria-pressed", String(b.dataset.by === by));
+  }
+  $("top-active-title").textContent = by === "shared" ? "Most shared sessions" : "Most active sessions";
+  refresh();
+}
+
+// networksCell shows how many client networks used a session; more than one
+// may be a shared account, and is highlighted.
+function networksCell(n) {
+  if (!n) return el("td", { class: "nets", title: "no client network known", text: "—" });
+  const shared = n > 1;
+  return el("td", {},
+    el("span", {
+      class: "nets" + (shared ? " shared" : ""),
+      title: shared
+        ? "Used from " + n + " client networks (/24 or /56) while active: it may be shared between people"
+        : "Used from one client network (/24 or /56)",
+      text: n + (n === 1 ? " network" : " networks"),
+    }));
 }
 
 function pick(userId) {
@@ -436,10 +468,11 @@ function renderUser(v) {
       el("td", {},
         el("div", { class: "ua", title: dev.userAgent || "", text: dev.name || dev.userAgent || "—" }),
         el("div", { class: "addr mono", text: dev.address || "" })),
+      networksCell(s.networks),
       el("td", { class: "actions" }, end));
   });
   const table = el("table", {},
-    el("thead", {}, el("tr", {}, ...["Session", "Started", "Last seen", "Expires", "Device"].map((h) => el("th", { text: h })), el("th", { class: "actions" }))),
+    el("thead", {}, el("tr", {}, ...["Session", "Started", "Last seen", "Expires", "Device", "Networks"].map((h) => el("th", { text: h })), el("th", { class: "actions" }))),
     el("tbody", {}, ...rows));
   const note = el("p", { class: "muted end-note", id: "end-note",
     text: "Ending a session is final: its player gets 410 (session ended) on every request for " +
@@ -491,6 +524,9 @@ window.addEventListener("DOMContentLoaded", () => {
     if (state.paused) clearTimeout(state.timer);
     else refresh();
   });
+  for (const b of document.querySelectorAll("#top-by button")) {
+    b.addEventListener("click", () => setTopBy(b.dataset.by));
+  }
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && !state.paused) refresh();
   });
