@@ -22,11 +22,7 @@ func TestGuardMirrorsEndsFromOtherReplicas(t *testing.T) {
 	rules := limiter.Rules{OnLimit: limiter.EvictOldest}
 	srv := redistest.Start(t)
 	replica := func() *limiter.Guard {
-		r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
-		require.NoError(t, err)
-		g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailLocal, TTL: ttl, Rules: rules})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = g.Close() })
+		_, g := guardedReplica(t, srv.URL(), ttl, limiter.FailLocal, rules)
 		return g
 	}
 	a, b := replica(), replica()
@@ -64,11 +60,7 @@ func TestGuardClosedPolicyKeepsPlayingSessionsUnderEvictOldest(t *testing.T) {
 	const ttl = time.Minute
 	rules := limiter.Rules{OnLimit: limiter.EvictOldest}
 	srv := redistest.Start(t)
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
-	require.NoError(t, err)
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	r, g := guardedReplica(t, srv.URL(), ttl, limiter.FailClosed, rules)
 	ctx := context.Background()
 	req := func(session string) limiter.Request {
 		return limiter.Request{UserID: "u", SessionID: session, Limit: 1}
@@ -100,11 +92,7 @@ func TestRedisReseedKeepsTombstones(t *testing.T) {
 	const ttl = time.Minute
 	rules := limiter.Rules{OnLimit: limiter.EvictOldest}
 	srv := redistest.Start(t)
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
-	require.NoError(t, err)
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	r, g := guardedReplica(t, srv.URL(), ttl, limiter.FailClosed, rules)
 	// A replica that knows nothing of the user, and so does not hold back
 	// while the others re-seed.
 	other, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})

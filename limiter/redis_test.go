@@ -45,6 +45,18 @@ func newGuarded(t *testing.T, url string, ttl, refresh time.Duration, rules limi
 	return g
 }
 
+// guardedReplica is one replica's store on url, as cmd/streamgate builds it,
+// closed when the test ends; r is its Redis store underneath.
+func guardedReplica(t *testing.T, url string, ttl time.Duration, policy limiter.FailurePolicy, rules limiter.Rules) (r *limiter.Redis, g *limiter.Guard) {
+	t.Helper()
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, Timeout: time.Second, Rules: rules})
+	require.NoError(t, err)
+	g, err = limiter.NewGuard(r, limiter.GuardOptions{Policy: policy, TTL: ttl, Rules: rules})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	return r, g
+}
+
 func realTime(t *testing.T, d time.Duration) { time.Sleep(d) } // lets real time pass; synchronises nothing
 
 func TestRedisConformance(t *testing.T) {

@@ -21,11 +21,7 @@ func TestRedisReseedKeepsLeases(t *testing.T) {
 	const ttl = time.Second
 	rules := limiter.Rules{MaxLease: time.Minute}
 	srv := redistest.Start(t)
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
-	require.NoError(t, err)
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	r, g := guardedReplica(t, srv.URL(), ttl, limiter.FailClosed, rules)
 	ctx := context.Background()
 
 	ids := []string{"buffered", "also-buffered", "heartbeating"}
@@ -72,17 +68,13 @@ func TestRedisReseedGraceStillRefuses(t *testing.T) {
 	t.Parallel()
 	const ttl = time.Minute
 	srv := redistest.Start(t)
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second})
-	require.NoError(t, err)
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailOpen, TTL: ttl})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	r, g := guardedReplica(t, srv.URL(), ttl, limiter.FailOpen, limiter.Rules{})
 	ctx := context.Background()
 	for _, id := range []string{"a", "b", "c"} {
 		_, err := g.Admit(ctx, limiter.Request{UserID: "u", SessionID: id, Limit: 3})
 		require.NoError(t, err)
 	}
-	_, err = srv.Do("FLUSHALL")
+	_, err := srv.Do("FLUSHALL")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return limiter.Reseeded(r) == 3 }, 10*time.Second, 10*time.Millisecond,
 		"the replica never re-seeded Redis")
@@ -103,13 +95,9 @@ func TestRedisReseedRetriesFailedUsers(t *testing.T) {
 	t.Parallel()
 	const ttl = time.Minute
 	srv := redistest.Start(t)
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second})
-	require.NoError(t, err)
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	r, g := guardedReplica(t, srv.URL(), ttl, limiter.FailClosed, limiter.Rules{})
 	ctx := context.Background()
-	_, err = g.Admit(ctx, limiter.Request{UserID: "u", SessionID: "playing", Limit: 3})
+	_, err := g.Admit(ctx, limiter.Request{UserID: "u", SessionID: "playing", Limit: 3})
 	require.NoError(t, err)
 
 	// One script: the data is lost and the user's key is unusable at once,

@@ -22,11 +22,7 @@ func TestRedisReseedKeepsNetworkBinding(t *testing.T) {
 	const ttl = time.Minute
 	rules := limiter.Rules{BindNetwork: true, SharedWindow: time.Minute}
 	srv := redistest.Start(t)
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
-	require.NoError(t, err)
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	r, g := guardedReplica(t, srv.URL(), ttl, limiter.FailClosed, rules)
 	// A replica that knows nothing of the user, and so does not hold back
 	// while the others re-seed.
 	other, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
@@ -64,16 +60,12 @@ func TestRedisReseedGraceUndoesOneNetwork(t *testing.T) {
 	const ttl = time.Minute
 	rules := limiter.Rules{BindNetwork: true, SharedWindow: time.Minute}
 	srv := redistest.Start(t)
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, Timeout: time.Second, Rules: rules})
-	require.NoError(t, err)
-	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, Rules: rules})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = g.Close() })
+	r, g := guardedReplica(t, srv.URL(), ttl, limiter.FailClosed, rules)
 	ctx := context.Background()
 	from := func(addr string) limiter.Request {
 		return limiter.Request{UserID: "u", SessionID: "shared", Limit: 2, Network: limiter.NetworkOf(netip.MustParseAddr(addr))}
 	}
-	_, err = g.Admit(ctx, from("192.0.2.10"))
+	_, err := g.Admit(ctx, from("192.0.2.10"))
 	require.NoError(t, err)
 	flushed := time.Now() // the grace (3 s) begins after this
 	_, err = srv.Do("FLUSHALL")
