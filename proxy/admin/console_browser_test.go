@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/proxy/admin"
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // The browser tests drive Debian's chromium through the DevTools protocol:
@@ -32,44 +32,15 @@ const (
 	localShots = "/tmp/streamgate-shots"
 )
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("STREAMGATE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is missing: .ci/deps installs it")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); skipping the browser tests")
-	return ""
-}
-
 // newBrowser starts a headless chromium for the test and returns a context
 // whose children are tabs of it.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
+	opts := append(proxytest.ChromiumOptions(proxytest.ChromiumPath(t, "the browser tests"), t.TempDir()),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1440, 1000),
-	}
+	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // The pages run in Debian's chromium, driven through the DevTools protocol;
@@ -62,23 +63,6 @@ func closeBrowser() {
 	}
 }
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("STREAMGATE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is missing: .ci/deps installs it")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); skipping the player tests")
-	return ""
-}
-
 // needBrowser skips or fails a test that needs chromium and the players, and
 // returns the shared browser.
 func needBrowser(t *testing.T) context.Context {
@@ -90,20 +74,10 @@ func needBrowser(t *testing.T) context.Context {
 		}
 		t.Skip(why)
 	}
-	path := chromiumPath(t)
+	path := proxytest.ChromiumPath(t, "the player tests")
 	browser.once.Do(func() {
-		opts := []chromedp.ExecAllocatorOption{
-			chromedp.ExecPath(path),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.NoFirstRun,
-			chromedp.NoDefaultBrowserCheck,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.Flag("disable-dev-shm-usage", true),
-			chromedp.Flag("disable-extensions", true),
+		dataDir := filepath.Join(os.TempDir(), fmt.Sprintf("streamgate-playertest-chromium-%d", os.Getpid()))
+		opts := append(proxytest.ChromiumOptions(path, dataDir),
 			chromedp.Flag("mute-audio", true),
 			chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 			// Every tab plays at once: none may be throttled as a background tab.
@@ -112,9 +86,8 @@ func needBrowser(t *testing.T) context.Context {
 			chromedp.Flag("disable-renderer-backgrounding", true),
 			chromedp.Flag("disable-background-media-suspend", true),
 			chromedp.Flag("disable-features", "BackgroundVideoPauseOptimization,MediaSessionService"),
-			chromedp.UserDataDir(filepath.Join(os.TempDir(), fmt.Sprintf("streamgate-playertest-chromium-%d", os.Getpid()))),
 			chromedp.WindowSize(640, 400),
-		}
+		)
 		if !gateCORS() {
 			opts = append(opts, chromedp.Flag("disable-web-security", true))
 		}
