@@ -190,7 +190,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	r.reseed = newReseeder(r)
 	gate.onConnect = r.reseed.suspect
 	if opts.RefreshInterval > 0 {
-		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), opts.MaxUsers, opts.Clock); err != nil {
+		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), int64(opts.TTL), opts.MaxUsers, opts.Clock); err != nil {
 			return nil, fmt.Errorf("redis store: %w", err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/limiter/redistest"
+	"github.com/streamgate/streamgate/limiter/storetest"
 )
 
 var rpsPattern = regexp.MustCompile(`([0-9.]+) requests per second`)
@@ -114,7 +115,7 @@ func BenchmarkRedisDecisions(b *testing.B) {
 // trips per request over the span (from the store-call counter).
 func steadyState(tb testing.TB, url string, sessions int, period, ttl, refresh, span time.Duration) float64 {
 	tb.Helper()
-	clock := &simClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) // the flusher reads it too
 	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: refresh, Timeout: time.Second, Clock: clock.Now})
 	if err != nil {
 		tb.Fatal(err)
@@ -139,15 +140,10 @@ func steadyState(tb testing.TB, url string, sessions int, period, ttl, refresh, 
 			}
 			requests++
 		}
-		clock.now = clock.now.Add(step)
+		clock.Advance(step)
 	}
 	return float64(r.Stats().StoreCalls-callsBefore) / float64(requests)
 }
-
-// simClock is a simulated clock moved by one goroutine.
-type simClock struct{ now time.Time }
-
-func (c *simClock) Now() time.Time { return c.now }
 
 // BenchmarkRedisSteadyStateRoundTrips reports the store round trips per
 // proxied request at steady state: every session fetches a segment every

@@ -13,10 +13,11 @@ import (
 const flushTimeout = time.Second
 
 // flushEvery brings cache-hit heartbeats to Redis. A session answered from
-// the cache is touched once its entry has gone stale (no more hits can come
-// from here without a store call), which is at most RefreshInterval and a
-// tick after it was last refreshed in Redis: well before the TTL (which is
-// more than twice the interval) ends its life there.
+// the cache and silent since is touched half the TTL and at most a tick
+// (a quarter of RefreshInterval, itself under half the TTL) after it was last
+// refreshed in Redis: by five eighths of the TTL, well before the TTL ends
+// its life there. A session still playing has called the store by then,
+// carrying its hits, and costs no touch.
 func (r *Redis) flushEvery(tick time.Duration) {
 	defer close(r.flushDone)
 	t := time.NewTicker(tick)

@@ -13,9 +13,11 @@ import (
 //
 // A hit is a heartbeat Redis does not see: the cache keeps its time and the
 // media it delivered, carries them on the session's next store call, and
-// sends them on their own (due, flush) once the entry has gone stale, so that
-// a session is active in Redis until its last heartbeat plus the TTL
-// whichever replica answered it.
+// sends them on their own (due, flush) when no store call has come for half
+// the TTL, so that a session is active in Redis until its last heartbeat
+// plus the TTL whichever replica answered it. Waiting half the TTL rather
+// than the interval means a playing session's own next store call carries
+// its hits: only sessions that stopped cost a touch.
 //
 // Memory is bounded twice: each shard is an LRU with a fixed capacity, and
 // every record pops users whose entries have all gone stale from the shard's
@@ -23,6 +25,10 @@ import (
 // the tail and the table holds about the users seen within one interval.
 type refreshCache struct {
 	interval int64
+	// dueAfter is how long after its last store call a session's hits are
+	// sent on their own: at least the interval, and early enough that the
+	// touch reaches Redis before the TTL ends the session there.
+	dueAfter int64
 	clock    Clock
 	seed     maphash.Seed
 	table    Sharded[string, *cachedUser, []sessionRef]
@@ -64,7 +70,7 @@ type cachedSession struct {
 }
 
 // touch is a pending session to bring to the store: the time since its
-// last hit and how long each track is still buffered, in ns.
+// last hit and how long each track was buffered after it, in ns.
 type touch struct {
 	userID, sessionID string
 	ago               int64
@@ -76,13 +82,13 @@ type touch struct {
 // up with arrivals, small enough to keep the lock hold short.
 const staleBatch = 2
 
-func newRefreshCache(interval int64, maxUsers int, clock Clock) (*refreshCache, error) {
+func newRefreshCache(interval, ttl int64, maxUsers int, clock Clock) (*refreshCache, error) {
 	n := ShardCount(maxUsers, minShardUsers, maxShards)
 	table, err := NewSharded[string, *cachedUser, []sessionRef](n, max(maxUsers/n, 1), nil)
 	if err != nil {
 		return nil, err
 	}
-	return &refreshCache{interval: interval, clock: clock, seed: maphash.MakeSeed(), table: *table}, nil
+	return &refreshCache{interval: interval, dueAfter: max(interval, ttl/2), clock: clock, seed: maphash.MakeSeed(), table: *table}, nil
 }
 
 func (c *refreshCache) shardFor(userID string) *cacheShard {
@@ -178,8 +184,8 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 
 type sessionRef struct{ userID, sessionID string }
 
-// due returns the pending sessions whose entries have gone stale, marking
-// them sent: no more hits can come for them without a store call.
+// due returns the pending sessions that have made no store call for
+// dueAfter, marking them sent: no more hits can come for them without one.
 func (c *refreshCache) due() []touch {
 	now := c.now()
 	var out []touch
@@ -192,13 +198,13 @@ func (c *refreshCache) due() []touch {
 			switch {
 			case s == nil || !s.pending:
 				continue
-			case now-s.refreshed < c.interval:
+			case now-s.refreshed < c.dueAfter:
 				kept = append(kept, ref)
 				continue
 			}
 			tc := touch{userID: ref.userID, sessionID: ref.sessionID, ago: now - s.lastHit, hint: s.hint}
 			for t, b := range s.buffered {
-				tc.left[t] = max(b-now, 0)
+				tc.left[t] = max(b-s.lastHit, 0)
 			}
 			out = append(out, tc)
 			s.pending = false
