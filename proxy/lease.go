@@ -93,17 +93,37 @@ func (h *segmentHints) take(key uint64) time.Duration {
 }
 
 // hintTarget travels with an admitted manifest request of a session: where
-// the segment duration its body tells is to be kept.
+// the segment duration its body tells is to be kept, and the reader that
+// will learn it.
 type hintTarget struct {
-	hints *segmentHints
-	key   uint64
-	mpd   bool
+	hints  *segmentHints
+	key    uint64
+	mpd    bool
+	reader manifest.DurationReader
 }
+
+// SegmentDuration keeps what the manifest's body told.
+func (t *hintTarget) SegmentDuration(d time.Duration) { t.hints.put(t.key, d) }
 
 type hintKeyCtx struct{}
 
-func withHintTarget(r *http.Request, t *hintTarget) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), hintKeyCtx{}, t))
+// hintContext carries a hintTarget in the request's context: one allocation
+// for the context, the target and its reader, where context.WithValue
+// and separate objects would take four.
+type hintContext struct {
+	context.Context
+	target hintTarget
+}
+
+func (c *hintContext) Value(key any) any {
+	if key == (hintKeyCtx{}) {
+		return &c.target
+	}
+	return c.Context.Value(key)
+}
+
+func withHintTarget(r *http.Request, hints *segmentHints, key uint64, mpd bool) *http.Request {
+	return r.WithContext(&hintContext{Context: r.Context(), target: hintTarget{hints: hints, key: key, mpd: mpd}})
 }
 
 func hintTargetOf(r *http.Request) *hintTarget {
@@ -137,7 +157,8 @@ func learnSegmentDuration(resp *http.Response) {
 	if t.mpd {
 		scan = manifest.NewMPDDurationScanner()
 	}
-	resp.Body = manifest.NewDurationReader(resp.Body, scan, func(d time.Duration) { t.hints.put(t.key, d) })
+	t.reader.Wrap(resp.Body, scan, t)
+	resp.Body = &t.reader
 }
 
 // chainModifyResponse runs learnSegmentDuration, then next (the manifest

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -116,9 +118,9 @@ func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd boo
 	}
 }
 
-// BenchmarkProxyOverhead is what the gate adds to a proxied request. It runs a
-// bare httputil.ReverseProxy (the one streamgate uses, without the gate) and
-// streamgate's full chain against one origin over loopback sockets, in
+// BenchmarkProxyOverhead is what streamgate adds to a proxied request. It runs
+// a bare tuned httputil.ReverseProxy (bench/reference's) and streamgate's full
+// chain (gate and upstream) against one origin over loopback sockets, in
 // alternating batches of the same requests, and reports the process CPU
 // time per request of each and the median of the per-pair differences: the
 // machine's noise moves both halves of a pair alike, so the difference stands
@@ -137,7 +139,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	logger := slog.New(slog.DiscardHandler)
 	upstream := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
 		Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: logger})
-	bare := httptest.NewServer(upstream)
+	bare := httptest.NewServer(referenceProxy(target))
 	defer bare.Close()
 	gated := httptest.NewServer(benchGate(b, upstream))
 	defer gated.Close()
@@ -147,7 +149,17 @@ func BenchmarkProxyOverhead(b *testing.B) {
 
 	const batch, workers = 1000, 8
 	var seq atomic.Int64
+	// mallocs counts the heap allocations of the whole process: client and
+	// origin make the same in both halves, so the difference is the gate's.
+	var mallocs [2]uint64
 	run := func(base string) time.Duration {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		allocsBefore := ms.Mallocs
+		defer func() {
+			runtime.ReadMemStats(&ms)
+			mallocs[boolIndex(base == gated.URL)] += ms.Mallocs - allocsBefore
+		}()
 		start := cpuTime()
 		var wg sync.WaitGroup
 		for range workers {
@@ -178,6 +190,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	}
 	run(bare.URL) // warm both: connections, pools, the gate's table
 	run(gated.URL)
+	mallocs = [2]uint64{}
 	var bareNs, gateNs, delta []float64
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -193,8 +206,33 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	b.ReportMetric(median(bareNs), "bare-cpu-ns/req")
 	b.ReportMetric(median(gateNs), "streamgate-cpu-ns/req")
 	b.ReportMetric(median(delta), "gate-cpu-ns/req")
+	if pairs := float64(len(delta)) * batch; pairs > 0 {
+		b.ReportMetric(float64(mallocs[1])/pairs-float64(mallocs[0])/pairs, "gate-allocs/req")
+	}
 	b.ReportMetric(0, "ns/op") // a pair's wall time says nothing here
 }
+
+// referenceProxy is bench/reference: the bare, tuned ReverseProxy a careful
+// operator would write, with no gate.
+func referenceProxy(target *url.URL) http.Handler {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.DisableCompression = true
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		Transport:  t,
+		BufferPool: &refPool{p: sync.Pool{New: func() any { return new([32 << 10]byte) }}},
+	}
+}
+
+type refPool struct{ p sync.Pool }
+
+func (b *refPool) Get() []byte  { return b.p.Get().(*[32 << 10]byte)[:] }
+func (b *refPool) Put(s []byte) { b.p.Put((*[32 << 10]byte)(s)) }
 
 func median(v []float64) float64 {
 	if len(v) == 0 {
@@ -206,6 +244,13 @@ func median(v []float64) float64 {
 		return (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return s[len(s)/2]
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // cpuTime is the user+system CPU time this process has used.

@@ -45,7 +45,8 @@ type UpstreamOptions struct {
 type Upstream struct{ *httputil.ReverseProxy }
 
 // NewUpstream returns the reverse proxy to the origin. Bodies stream through
-// pooled buffers and are never read whole, nor held more than flushInterval;
+// pooled buffers and are never read whole: what one read from the origin
+// brought goes on to the player before the next read (untypedWriter);
 // Range requests and 206 answers pass unchanged.
 func NewUpstream(opts UpstreamOptions) Upstream {
 	target := opts.URL
@@ -71,22 +72,60 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-		// A response of known length is otherwise held in net/http's 4 KiB
-		// buffer until it fills. Flushing after every write (-1) cost a third
-		// of the playlist rate: ReverseProxy then flushes the headers alone,
-		// from a goroutine of their own. A stalled answer waits this long.
-		FlushInterval: flushInterval,
+		// No FlushInterval: untypedWriter flushes after each write instead.
+		// ReverseProxy's own flushing costs a timer per response (100 ms:
+		// about 0.4 µs of a playlist's CPU), or with -1 a goroutine that
+		// sends the headers alone (a third of the playlist rate).
 	}}
 }
 
 // ServeHTTP proxies r to the origin.
 func (u Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	u.ReverseProxy.ServeHTTP(&untypedWriter{w}, r)
+	u.ReverseProxy.ServeHTTP(&untypedWriter{ResponseWriter: w}, r)
 }
 
 // untypedWriter keeps a response the origin sent without a Content-Type
 // without one: net/http would otherwise guess one from the first bytes.
-type untypedWriter struct{ http.ResponseWriter }
+//
+// It also flushes after every write, so that what the origin has sent never
+// waits in net/http's buffers (4 KiB of a response of known length would
+// otherwise wait for the next bytes, or the end). That costs no extra write
+// to the socket: a body that comes in one read (a playlist) leaves in the
+// one write the end of the handler would have made, and a segment's large
+// writes bypass the buffers anyway.
+type untypedWriter struct {
+	http.ResponseWriter
+	flusher  http.Flusher
+	resolved bool
+}
+
+func (w *untypedWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	if err == nil {
+		if !w.resolved {
+			w.flusher, w.resolved = flusherOf(w.ResponseWriter), true
+		}
+		if w.flusher != nil {
+			w.flusher.Flush()
+		}
+	}
+	return n, err
+}
+
+// flusherOf is the first writer of w's chain that can flush, as
+// http.ResponseController finds it, without its allocation per response.
+func flusherOf(w http.ResponseWriter) http.Flusher {
+	for {
+		if f, ok := w.(http.Flusher); ok {
+			return f
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
 
 func (w *untypedWriter) WriteHeader(code int) {
 	if h := w.Header(); code >= 200 {
@@ -126,10 +165,6 @@ func newTransport(headerTimeout time.Duration) *http.Transport {
 type bufferPool struct{}
 
 const copyBufferSize = 128 << 10
-
-// flushInterval bounds how long bytes the origin has sent may wait in the
-// proxy before they go on to the player.
-const flushInterval = 100 * time.Millisecond
 
 // The pool holds array pointers: converting the slice back on Put allocates
 // nothing, where pooling *[]byte would allocate a slice header per request.

@@ -11,8 +11,9 @@ import (
 // playlist its #EXT-X-TARGETDURATION; for a DASH MPD the duration of its
 // first SegmentTemplate or SegmentList (@duration / @timescale), else of
 // the first S of a SegmentTimeline (@d over the enclosing template's
-// @timescale), else MPD@maxSegmentDuration, known only at the end. It
-// allocates nothing; the zero value is of no kind and learns nothing.
+// @timescale), else MPD@maxSegmentDuration, known only at the end. An HLS
+// scanner allocates nothing; an MPD scanner its buffer for one start tag.
+// The zero value scans HLS.
 type DurationScanner struct {
 	mpd  bool
 	done bool
@@ -25,7 +26,7 @@ type DurationScanner struct {
 
 	// MPD
 	st        mpdState
-	tag       [mpdDurationTagMax]byte
+	tag       *[mpdDurationTagMax]byte
 	tagLen    int  // tag[:tagLen] gathered; > len(tag) when skipped
 	quote     byte // in a skipped tag
 	match     int  // progress through a comment's or CDATA's end
@@ -43,7 +44,9 @@ const targetDurationTag = "#EXT-X-TARGETDURATION:"
 func NewHLSDurationScanner() DurationScanner { return DurationScanner{} }
 
 // NewMPDDurationScanner returns a scanner for a DASH MPD.
-func NewMPDDurationScanner() DurationScanner { return DurationScanner{mpd: true, timescale: 1} }
+func NewMPDDurationScanner() DurationScanner {
+	return DurationScanner{mpd: true, timescale: 1, tag: new([mpdDurationTagMax]byte)}
+}
 
 // Scan reads the next bytes of the body; ok once the duration is known,
 // after which further bytes are not looked at.
@@ -73,8 +76,17 @@ func (s *DurationScanner) End() (d time.Duration, ok bool) {
 }
 
 func (s *DurationScanner) scanHLS(p []byte) {
-	for _, c := range p {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
 		switch {
+		case s.matched < 0 && c != '\n':
+			// Not the tag's line: skip to its end at memchr's speed.
+			j := bytes.IndexByte(p[i:], '\n')
+			if j < 0 {
+				return
+			}
+			i += j - 1
+			continue
 		case c == '\n':
 			if s.matched == len(targetDurationTag) {
 				if s.d, s.done = s.number.duration(time.Second); s.done {
@@ -315,20 +327,39 @@ func parseXSDuration(b []byte) (time.Duration, bool) {
 	return total, n.digits == 0 && total > 0
 }
 
-// DurationReader passes a manifest's body through unchanged, calling found
-// once, as soon as its scanner knows the segment duration (at the latest
-// at the end of the body, or when it is closed early with an MPD's last
-// resort known).
+// DurationReader passes a manifest's body through unchanged, telling its
+// sink once, as soon as its scanner knows the segment duration (at the
+// latest at the end of the body, or when it is closed early with an MPD's
+// last resort known).
 type DurationReader struct {
-	body  io.ReadCloser
-	scan  DurationScanner
-	found func(time.Duration)
-	told  bool
+	body io.ReadCloser
+	scan DurationScanner
+	sink DurationSink
+	told bool
 }
 
-// NewDurationReader wraps body with scan; found is called at most once.
-func NewDurationReader(body io.ReadCloser, scan DurationScanner, found func(time.Duration)) *DurationReader {
-	return &DurationReader{body: body, scan: scan, found: found}
+// A DurationSink is told the segment duration a DurationReader learnt. An
+// interface rather than a func: the gate's sink is a pointer it already
+// has, so telling it allocates no closure per manifest.
+type DurationSink interface{ SegmentDuration(time.Duration) }
+
+// DurationFunc is a func as a DurationSink.
+type DurationFunc func(time.Duration)
+
+// SegmentDuration calls f.
+func (f DurationFunc) SegmentDuration(d time.Duration) { f(d) }
+
+// NewDurationReader wraps body with scan; sink is told at most once.
+func NewDurationReader(body io.ReadCloser, scan DurationScanner, sink DurationSink) *DurationReader {
+	r := new(DurationReader)
+	r.Wrap(body, scan, sink)
+	return r
+}
+
+// Wrap makes r, which may live inside a larger allocation, pass body
+// through as NewDurationReader's would.
+func (r *DurationReader) Wrap(body io.ReadCloser, scan DurationScanner, sink DurationSink) {
+	*r = DurationReader{body: body, scan: scan, sink: sink}
 }
 
 // Read implements io.Reader.
@@ -341,7 +372,7 @@ func (r *DurationReader) Read(p []byte) (int, error) {
 		}
 		if ok {
 			r.told = true
-			r.found(d)
+			r.sink.SegmentDuration(d)
 		}
 	}
 	return n, err
@@ -352,7 +383,7 @@ func (r *DurationReader) Close() error {
 	if !r.told {
 		if d, ok := r.scan.End(); ok && r.scan.mpd {
 			r.told = true
-			r.found(d)
+			r.sink.SegmentDuration(d)
 		}
 	}
 	return r.body.Close()

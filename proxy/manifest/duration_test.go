@@ -59,7 +59,7 @@ func TestDurationScannerFiles(t *testing.T) {
 
 			var calls []time.Duration
 			r := NewDurationReader(io.NopCloser(iotest.OneByteReader(bytes.NewReader(in))), newScanner(),
-				func(d time.Duration) { calls = append(calls, d) })
+				DurationFunc(func(d time.Duration) { calls = append(calls, d) }))
 			out, err := io.ReadAll(r)
 			require.NoError(t, err)
 			require.NoError(t, r.Close())
@@ -117,7 +117,7 @@ func TestDurationReaderClosedEarly(t *testing.T) {
 	t.Parallel()
 	var got []time.Duration
 	r := NewDurationReader(io.NopCloser(strings.NewReader(`<MPD maxSegmentDuration="PT2S"><Period>`)), NewMPDDurationScanner(),
-		func(d time.Duration) { got = append(got, d) })
+		DurationFunc(func(d time.Duration) { got = append(got, d) }))
 	_, err := r.Read(make([]byte, 40))
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
@@ -125,7 +125,7 @@ func TestDurationReaderClosedEarly(t *testing.T) {
 
 	got = nil
 	r = NewDurationReader(io.NopCloser(strings.NewReader("#EXT-X-TARGETDURATION:10\n")), NewHLSDurationScanner(),
-		func(d time.Duration) { got = append(got, d) })
+		DurationFunc(func(d time.Duration) { got = append(got, d) }))
 	_, err = r.Read(make([]byte, 23))
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
