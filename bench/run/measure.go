@@ -15,9 +15,11 @@ type sample struct {
 	P50US       int64   `json:"p50_us"`
 	P99US       int64   `json:"p99_us"`
 	CPUPerReqUS float64 `json:"cpu_us_per_request"`
-	Requests    int64   `json:"requests"`
-	Sent        int64   `json:"sent"`
-	Errors      int64   `json:"errors"`
+	// RSSMiB is the proxy's resident memory right after the run.
+	RSSMiB   float64 `json:"rss_mib"`
+	Requests int64   `json:"requests"`
+	Sent     int64   `json:"sent"`
+	Errors   int64   `json:"errors"`
 	// Gate counters, deltas over the run (streamgate targets only).
 	Gate       bool    `json:"gate"`
 	Admitted   float64 `json:"admitted"`
@@ -46,6 +48,11 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 	if err != nil {
 		return s, err
 	}
+	rss, err := t.main.rssBytes()
+	if err != nil {
+		return s, err
+	}
+	s.RSSMiB = float64(rss) / (1 << 20)
 	s.Requests, s.Sent, s.Errors = r.Requests, r.Sent, r.errors()
 	s.P50US, s.P99US = r.P50US, r.P99US
 	if r.DurationUS > 0 {

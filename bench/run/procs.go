@@ -60,36 +60,65 @@ func (p *proc) stop() {
 // p's process group (taskset execs the target, so the group is the target
 // and its children).
 func (p *proc) cpuTicks() (int64, error) {
+	var total int64
+	err := p.eachInGroup(func(fields []string, _ string) {
+		// fields[0] is state (field 3); utime is field 14, stime 15.
+		ut, _ := strconv.ParseInt(fields[11], 10, 64)
+		st, _ := strconv.ParseInt(fields[12], 10, 64)
+		total += ut + st
+	})
+	return total, err
+}
+
+// rssBytes is the resident memory of the process's group (nginx's master and
+// worker together), from /proc/PID/statm.
+func (p *proc) rssBytes() (int64, error) {
+	var total int64
+	page := int64(os.Getpagesize())
+	err := p.eachInGroup(func(_ []string, dir string) {
+		b, err := os.ReadFile(filepath.Join(dir, "statm"))
+		if err != nil {
+			return // exited meanwhile
+		}
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			total += n * page
+		}
+	})
+	return total, err
+}
+
+// eachInGroup calls fn with the /proc/PID/stat fields after the command
+// name, and the /proc/PID directory, of every process in p's process group.
+func (p *proc) eachInGroup(fn func(fields []string, dir string)) error {
 	pgid := p.cmd.Process.Pid
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return err
 	}
-	var total int64
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		dir := filepath.Join("/proc", e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, "stat"))
 		if err != nil {
 			continue // exited meanwhile
 		}
 		// The command name may hold spaces; fields start after its ')'.
 		s := string(b)
 		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		// fields[0] is state (field 3); pgrp is field 5, utime 14, stime 15.
+		// pgrp is field 5; utime and stime (14, 15) must be there.
 		if len(fields) < 13 {
 			continue
 		}
 		if g, _ := strconv.Atoi(fields[2]); g != pgid && pid != pgid {
 			continue
 		}
-		ut, _ := strconv.ParseInt(fields[11], 10, 64)
-		st, _ := strconv.ParseInt(fields[12], 10, 64)
-		total += ut + st
+		fn(fields, dir)
 	}
-	return total, nil
+	return nil
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
