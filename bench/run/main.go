@@ -42,7 +42,7 @@ func main() {
 	warm := flag.Duration("warm", 10*time.Second, "unmeasured wrk run of the same target and path right before each measured one")
 	short := flag.Bool("short", false, "one round of 2 s per target and path (CI)")
 	check := flag.Bool("check", false, "fail unless every target answered every request and streamgate's counters match what wrk sent")
-	only := flag.String("targets", "reference,streamgate,streamgate-redis,nginx,haproxy", "targets, comma-separated")
+	only := flag.String("targets", "reference,streamgate,streamgate-redis,nginx,haproxy", "targets, comma-separated; a Go target named base+KEY=VALUE (streamgate-nolog+GOGC=100) runs with KEY=VALUE in its environment")
 	write := flag.Bool("write", false, "write the results table and chart into bench/")
 	scale := flag.Bool("scale", false, "run the limiter's decision at 1k, 100k, 1M and 10M tracked sessions instead")
 	scaleCount := flag.Int("scale-count", 3, "runs of each size, with -scale (the median is kept)")
@@ -135,11 +135,20 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 		}
 	}()
 	for _, name := range names {
-		start, ok := starters[name]
+		// "streamgate-nolog+GOGC=100" is streamgate-nolog run with GOGC=100.
+		base, vars, _ := strings.Cut(name, "+")
+		start, ok := starters[base]
 		if !ok {
 			return fmt.Errorf("unknown target %q", name)
 		}
-		t, err := start(ctx, e)
+		te := e
+		if vars != "" {
+			te.extraEnv = strings.Split(vars, "+")
+		}
+		t, err := start(ctx, te)
+		if t != nil {
+			t.name = name
+		}
 		if err != nil {
 			if t != nil {
 				t.stop()

@@ -23,7 +23,12 @@ type proc struct {
 
 // startPinned starts argv on the given CPU list with taskset, logging to dir.
 func startPinned(dir, name, cpus string, env []string, argv ...string) (*proc, error) {
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	// Variants of one target (see env.extraEnv) keep logs of their own.
+	logName := filepath.Join(dir, name+".log")
+	for i := 2; fileExists(logName); i++ {
+		logName = filepath.Join(dir, name+"-"+strconv.Itoa(i)+".log")
+	}
+	logf, err := os.Create(logName)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +124,11 @@ func (p *proc) eachInGroup(fn func(fields []string, dir string)) error {
 		fn(fields, dir)
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.

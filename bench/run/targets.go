@@ -35,9 +35,13 @@ type env struct {
 	// loadCPU runs wrk, and redis-server: in production Redis is a service
 	// of its own on other machines, so its CPU is not the proxy's budget.
 	loadCPU string
+	// extraEnv is what a target named "base+KEY=VALUE+…" adds to a Go
+	// proxy's environment (GOGC=100, GOMEMLIMIT=64MiB), so that runtime
+	// settings can be compared side by side in one run.
+	extraEnv []string
 }
 
-func (e env) gomaxprocs() []string { return []string{"GOMAXPROCS=1"} }
+func (e env) gomaxprocs() []string { return append([]string{"GOMAXPROCS=1"}, e.extraEnv...) }
 
 func startReference(ctx context.Context, e env) (*target, error) {
 	addr, err := freePort()
