@@ -151,14 +151,15 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	var seq atomic.Int64
 	// mallocs counts the heap allocations of the whole process: client and
 	// origin make the same in both halves, so the difference is the gate's.
-	var mallocs [2]uint64
+	var mallocs, allocBytes [2]uint64
 	run := func(base string) time.Duration {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		allocsBefore := ms.Mallocs
+		allocsBefore, bytesBefore := ms.Mallocs, ms.TotalAlloc
 		defer func() {
 			runtime.ReadMemStats(&ms)
 			mallocs[boolIndex(base == gated.URL)] += ms.Mallocs - allocsBefore
+			allocBytes[boolIndex(base == gated.URL)] += ms.TotalAlloc - bytesBefore
 		}()
 		start := cpuTime()
 		var wg sync.WaitGroup
@@ -190,7 +191,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	}
 	run(bare.URL) // warm both: connections, pools, the gate's table
 	run(gated.URL)
-	mallocs = [2]uint64{}
+	mallocs, allocBytes = [2]uint64{}, [2]uint64{}
 	var bareNs, gateNs, delta []float64
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -208,6 +209,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	b.ReportMetric(median(delta), "gate-cpu-ns/req")
 	if pairs := float64(len(delta)) * batch; pairs > 0 {
 		b.ReportMetric(float64(mallocs[1])/pairs-float64(mallocs[0])/pairs, "gate-allocs/req")
+		b.ReportMetric(float64(allocBytes[1])/pairs-float64(allocBytes[0])/pairs, "gate-B/req")
 	}
 	b.ReportMetric(0, "ns/op") // a pair's wall time says nothing here
 }
