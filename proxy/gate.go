@@ -114,8 +114,9 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if g.MintSessions {
 			minted := identity.MintSessionID()
 			g.Metrics.minted.Inc()
-			r = withHintTarget(r, &g.hints, hintKey(id.UserID, minted), hasSuffixFold(r.URL.Path, ".mpd"))
+			w = g.learnHint(w, r, hintKey(id.UserID, minted), hasSuffixFold(r.URL.Path, ".mpd"))
 			g.next.ServeHTTP(w, manifest.WithQuery(r, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
+			release(w)
 			return
 		}
 		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
@@ -127,7 +128,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if mpd := hasSuffixFold(r.URL.Path, ".mpd"); mpd || hasSuffixFold(r.URL.Path, ".m3u8") {
 			// Its segment duration is learnt as it streams, for the
 			// session's media requests that carry no CMCD d.
-			r = withHintTarget(r, &g.hints, hintKey(id.UserID, id.SessionID), mpd)
+			w = g.learnHint(w, r, hintKey(id.UserID, id.SessionID), mpd)
 		}
 		if id.SessionQuery == "" {
 			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))

@@ -44,9 +44,12 @@ func (g *gate) hold(w http.ResponseWriter, r *http.Request, id identity.Identity
 // given back when its handler has returned (release).
 var holdWriters = sync.Pool{New: func() any { return new(holdWriter) }}
 
-// release gives w back if hold made it. The handler has returned: nothing
-// writes to it any more.
+// release gives back the writers hold and learnHint made. The handler has
+// returned: nothing writes to them any more.
 func release(w http.ResponseWriter) {
+	if h, ok := w.(*hintWriter); ok {
+		w = h.finish()
+	}
 	if h, ok := w.(*holdWriter); ok {
 		*h = holdWriter{}
 		holdWriters.Put(h)

@@ -1,10 +1,7 @@
 package proxy
 
 import (
-	"context"
 	"hash/maphash"
-	"net/http"
-	"net/http/httputil"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy/identity"
-	"github.com/streamgate/streamgate/proxy/manifest"
 )
 
 // segmentHints are the segment durations this replica learnt from the
@@ -90,87 +86,6 @@ func (h *segmentHints) take(key uint64) time.Duration {
 	}
 	s.mu.Unlock()
 	return d
-}
-
-// hintTarget travels with an admitted manifest request of a session: where
-// the segment duration its body tells is to be kept, and the reader that
-// will learn it.
-type hintTarget struct {
-	hints  *segmentHints
-	key    uint64
-	mpd    bool
-	reader manifest.DurationReader
-}
-
-// SegmentDuration keeps what the manifest's body told.
-func (t *hintTarget) SegmentDuration(d time.Duration) { t.hints.put(t.key, d) }
-
-type hintKeyCtx struct{}
-
-// hintContext carries a hintTarget in the request's context: one allocation
-// for the context, the target and its reader, where context.WithValue
-// and separate objects would take four.
-type hintContext struct {
-	context.Context
-	target hintTarget
-}
-
-func (c *hintContext) Value(key any) any {
-	if key == (hintKeyCtx{}) {
-		return &c.target
-	}
-	return c.Context.Value(key)
-}
-
-func withHintTarget(r *http.Request, hints *segmentHints, key uint64, mpd bool) *http.Request {
-	return r.WithContext(&hintContext{Context: r.Context(), target: hintTarget{hints: hints, key: key, mpd: mpd}})
-}
-
-func hintTargetOf(r *http.Request) *hintTarget {
-	t, _ := r.Context().Value(hintKeyCtx{}).(*hintTarget)
-	return t
-}
-
-// askPlainManifest is part of the ReverseProxy's Rewrite: a manifest whose
-// segment duration is to be learnt is asked for uncompressed, so that it
-// can be read as it streams.
-func askPlainManifest(pr *httputil.ProxyRequest) {
-	if hintTargetOf(pr.In) != nil {
-		pr.Out.Header.Del("Accept-Encoding")
-	}
-}
-
-// learnSegmentDuration is the first step of the ReverseProxy's
-// ModifyResponse: a successful manifest answered to a session's request is
-// read as it streams to the player (manifest.DurationReader) for its
-// segment duration. Every other response, segments above all, costs one
-// context lookup and no allocation.
-func learnSegmentDuration(resp *http.Response) {
-	t := hintTargetOf(resp.Request)
-	if t == nil || resp.StatusCode != http.StatusOK {
-		return
-	}
-	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		return // the origin compressed it anyway: no hint from this one
-	}
-	scan := manifest.NewHLSDurationScanner()
-	if t.mpd {
-		scan = manifest.NewMPDDurationScanner()
-	}
-	t.reader.Wrap(resp.Body, scan, t)
-	resp.Body = &t.reader
-}
-
-// chainModifyResponse runs learnSegmentDuration, then next (the manifest
-// rewriting) when there is one.
-func chainModifyResponse(next func(*http.Response) error) func(*http.Response) error {
-	return func(resp *http.Response) error {
-		learnSegmentDuration(resp)
-		if next == nil {
-			return nil
-		}
-		return next(resp)
-	}
 }
 
 // trackOf tells which media a request delivers and whether it delivers

@@ -60,14 +60,13 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			if opts.RewritePlaylists {
 				manifest.AskPlainPlaylist(pr)
 			}
-			askPlainManifest(pr)
 			if opts.MintSessions {
 				// Also when the session came from elsewhere: the origin has
 				// no use for it, and its logs should not keep it.
 				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, identity.SessionParam)
 			}
 		},
-		ModifyResponse: modifyResponse(opts.SharedCache, chainModifyResponse(manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger))),
+		ModifyResponse: modifyResponse(opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
 		Transport:      newTransport(opts.HeaderTimeout),
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),

@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bytes"
-	"io"
 	"time"
 )
 
@@ -325,66 +324,4 @@ func parseXSDuration(b []byte) (time.Duration, bool) {
 		n = msNumber{}
 	}
 	return total, n.digits == 0 && total > 0
-}
-
-// DurationReader passes a manifest's body through unchanged, telling its
-// sink once, as soon as its scanner knows the segment duration (at the
-// latest at the end of the body, or when it is closed early with an MPD's
-// last resort known).
-type DurationReader struct {
-	body io.ReadCloser
-	scan DurationScanner
-	sink DurationSink
-	told bool
-}
-
-// A DurationSink is told the segment duration a DurationReader learnt. An
-// interface rather than a func: the gate's sink is a pointer it already
-// has, so telling it allocates no closure per manifest.
-type DurationSink interface{ SegmentDuration(time.Duration) }
-
-// DurationFunc is a func as a DurationSink.
-type DurationFunc func(time.Duration)
-
-// SegmentDuration calls f.
-func (f DurationFunc) SegmentDuration(d time.Duration) { f(d) }
-
-// NewDurationReader wraps body with scan; sink is told at most once.
-func NewDurationReader(body io.ReadCloser, scan DurationScanner, sink DurationSink) *DurationReader {
-	r := new(DurationReader)
-	r.Wrap(body, scan, sink)
-	return r
-}
-
-// Wrap makes r, which may live inside a larger allocation, pass body
-// through as NewDurationReader's would.
-func (r *DurationReader) Wrap(body io.ReadCloser, scan DurationScanner, sink DurationSink) {
-	*r = DurationReader{body: body, scan: scan, sink: sink}
-}
-
-// Read implements io.Reader.
-func (r *DurationReader) Read(p []byte) (int, error) {
-	n, err := r.body.Read(p)
-	if !r.told {
-		d, ok := r.scan.Scan(p[:n])
-		if !ok && err == io.EOF {
-			d, ok = r.scan.End()
-		}
-		if ok {
-			r.told = true
-			r.sink.SegmentDuration(d)
-		}
-	}
-	return n, err
-}
-
-// Close implements io.Closer.
-func (r *DurationReader) Close() error {
-	if !r.told {
-		if d, ok := r.scan.End(); ok && r.scan.mpd {
-			r.told = true
-			r.sink.SegmentDuration(d)
-		}
-	}
-	return r.body.Close()
 }

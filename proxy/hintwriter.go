@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/streamgate/streamgate/proxy/manifest"
+)
+
+// hintWriter reads an admitted manifest as it streams to the player, for
+// the segment duration it tells (manifest.DurationScanner), kept in the
+// gate's segmentHints for the session's next request. Reading on the way
+// out rather than wrapping the origin's body needs no per-request context
+// value nor a copy of the request, and every other response costs nothing.
+type hintWriter struct {
+	http.ResponseWriter
+	hints *segmentHints
+	key   uint64
+	scan  manifest.DurationScanner
+	// learning holds until the answer rules it out (not a 200, compressed,
+	// a write failed) or the duration is known.
+	learning    bool
+	wroteHeader bool
+}
+
+// hintWriters are reused: a manifest's writer goes back once its handler
+// has returned (release).
+var hintWriters = sync.Pool{New: func() any { return new(hintWriter) }}
+
+// learnHint wraps w to learn the segment duration of the manifest r asks
+// for, as key's hint. The manifest is asked for uncompressed, so that its
+// bytes can be read as they pass.
+func (g *gate) learnHint(w http.ResponseWriter, r *http.Request, key uint64, mpd bool) http.ResponseWriter {
+	r.Header.Del("Accept-Encoding")
+	scan := manifest.NewHLSDurationScanner()
+	if mpd {
+		scan = manifest.NewMPDDurationScanner()
+	}
+	h := hintWriters.Get().(*hintWriter)
+	*h = hintWriter{ResponseWriter: w, hints: &g.hints, key: key, scan: scan, learning: true}
+	return h
+}
+
+func (w *hintWriter) WriteHeader(code int) {
+	if code >= 200 && !w.wroteHeader {
+		w.settle(code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// settle decides at the status line whether the body can tell anything.
+func (w *hintWriter) settle(code int) {
+	w.wroteHeader = true
+	if enc := w.Header().Get("Content-Encoding"); code != http.StatusOK || enc != "" && !strings.EqualFold(enc, "identity") {
+		w.learning = false // the origin compressed it anyway: no hint from this one
+	}
+}
+
+func (w *hintWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.settle(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	if w.learning {
+		if d, ok := w.scan.Scan(b[:n]); ok {
+			w.learning = false
+			w.hints.put(w.key, d)
+		} else if err != nil {
+			w.learning = false // the player left: what was not sent tells nothing
+		}
+	}
+	return n, err
+}
+
+// Unwrap gives http.ResponseController, and so the proxy's flushes, the
+// writer underneath.
+func (w *hintWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish settles what only the whole body tells (a playlist ending in the
+// tag's number, an MPD's last resort) and gives w back; it returns the
+// writer w wrapped. The handler has returned: nothing writes to w any more.
+func (w *hintWriter) finish() http.ResponseWriter {
+	if w.learning && w.wroteHeader {
+		if d, ok := w.scan.End(); ok {
+			w.hints.put(w.key, d)
+		}
+	}
+	inner := w.ResponseWriter
+	*w = hintWriter{}
+	hintWriters.Put(w)
+	return inner
+}
