@@ -63,7 +63,7 @@ type Memory struct {
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
-	table    Sharded[key, *user, struct{}] // by value: one load less per request
+	table    Sharded[*user, struct{}, userIndex] // by value: one load less per request
 	maxUsers int64
 	refuse   bool // OnFullRefuse
 
@@ -77,8 +77,9 @@ type Memory struct {
 	state     *stateFile // nil without MemoryOptions.StateFile
 }
 
-// shard is one lock of the table and the LRU of its users.
-type shard = Shard[key, *user, struct{}]
+// shard is one lock of the table, the LRU of its users, which orders them
+// for eviction and the sweep, and the index that finds them (userIndex).
+type shard = Shard[*user, struct{}, userIndex]
 
 var (
 	_ Store         = (*Memory)(nil)
@@ -127,7 +128,8 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// shard's LRU only orders its users; its own size is a safety net.
 	// The callback runs for every user leaving the table (eviction or
 	// removal), so both gauges stay right whatever removed the user.
-	table, err := NewSharded[key, *user, struct{}](n, 2*opts.MaxUsers/n+minShardUsers, func(_ key, u *user) {
+	table, err := NewSharded[*user, struct{}, userIndex](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
+		m.table.For(u.k[0]).Extra.remove(u)
 		m.users.Add(-1)
 		m.sessions.Add(-int64(len(u.sessions)))
 	})
@@ -164,8 +166,8 @@ func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
 	now = m.clock().UnixNano()
 	sh = m.shardFor(uk)
 	sh.Lock()
-	u, ok := sh.LRU.Peek(uk)
-	if !ok {
+	u = sh.Extra.get(uk)
+	if u == nil {
 		return sh, uk, nil, now
 	}
 	m.sessions.Add(-int64(u.prune(now, m.tombTTL)))
@@ -183,14 +185,14 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		if m.refuse && !m.makeRoom(sh, now) {
 			return Decision{}, ErrTableFull
 		}
-		u = &user{id: strings.Clone(req.UserID), bumped: now}
+		u = &user{k: uk, id: strings.Clone(req.UserID), bumped: now}
 		e := u.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {
 			e.bound = req.Network
 		}
 		e.heartbeat(&req, now, &m.ns)
 		m.sessions.Add(1)
-		m.insert(sh, uk, u, now)
+		m.insert(sh, u, now)
 		return Decision{Result: Started, Active: 1, Limit: limit}, nil
 	}
 	i, elsewhere := -1, false
@@ -201,7 +203,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	}
 	if i >= 0 {
 		shared := u.sessions[i].heartbeat(&req, now, &m.ns)
-		m.bump(sh, uk, u, now)
+		m.bump(sh, u, now)
 		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit, Shared: shared}, nil
 	}
 	d := Decision{Result: Started, Limit: limit}
@@ -245,7 +247,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	}
 	e.heartbeat(&req, now, &m.ns)
 	m.sessions.Add(1)
-	m.bump(sh, uk, u, now)
+	m.bump(sh, u, now)
 	d.Active = len(u.sessions)
 	return d, nil
 }
@@ -267,9 +269,9 @@ func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
 // bump moves an admitted user to the front of its shard's LRU, at most once
 // per TTL/bumpDivisor: a heartbeat then costs one map lookup instead of two,
 // and the LRU order stays within that gap of the true order of activity.
-func (m *Memory) bump(sh *shard, uk key, u *user, now int64) {
+func (m *Memory) bump(sh *shard, u *user, now int64) {
 	if now-u.bumped >= m.bumpGap {
-		sh.LRU.Get(uk)
+		sh.LRU.Get(u)
 		u.bumped = now
 	}
 }
@@ -278,7 +280,7 @@ func (m *Memory) bump(sh *shard, uk key, u *user, now int64) {
 // from the shard's expired users, so that only a table full of live users
 // evicts anyone, and then drops the shard's least recently active user and
 // counts it.
-func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
+func (m *Memory) insert(sh *shard, u *user, now int64) {
 	// Inserts into other shards run concurrently, so the table may be over
 	// its bound by a few users here: loop until it is back under it.
 	for m.users.Load() >= m.maxUsers {
@@ -291,14 +293,15 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 		m.evicted.Add(1)
 	}
 	m.users.Add(1)
-	if sh.LRU.Add(uk, u) {
+	sh.Extra.put(u)
+	if sh.LRU.Add(u, struct{}{}) {
 		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
 	}
 }
 
 // End implements Store.
 func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReason) (bool, error) {
-	sh, uk, u, now := m.locked(userID)
+	sh, _, u, now := m.locked(userID)
 	defer sh.Unlock()
 	if u == nil {
 		return false, nil
@@ -309,13 +312,13 @@ func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReas
 		m.evict(u, i, reason, now)
 		ended = true
 	}
-	m.dropIfEmpty(sh, uk, u, now)
+	m.dropIfEmpty(sh, u, now)
 	return ended, nil
 }
 
 // EndAll implements Store.
 func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int, error) {
-	sh, uk, u, now := m.locked(userID)
+	sh, _, u, now := m.locked(userID)
 	defer sh.Unlock()
 	if u == nil {
 		return 0, nil
@@ -324,14 +327,14 @@ func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int
 	for i := n - 1; i >= 0; i-- {
 		m.evict(u, i, reason, now)
 	}
-	m.dropIfEmpty(sh, uk, u, now)
+	m.dropIfEmpty(sh, u, now)
 	return n, nil
 }
 
 // dropIfEmpty removes a user with no session and no live tombstone.
-func (m *Memory) dropIfEmpty(sh *shard, uk key, u *user, now int64) {
+func (m *Memory) dropIfEmpty(sh *shard, u *user, now int64) {
 	if len(u.sessions) == 0 && !u.holdsTombs(now) {
-		sh.LRU.Remove(uk)
+		sh.LRU.Remove(u)
 	}
 }
 

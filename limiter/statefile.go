@@ -209,7 +209,7 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	sh.Lock()
 	defer sh.Unlock()
 	var out []stateUser
-	for _, u := range sh.LRU.Values() { // oldest first
+	for _, u := range sh.LRU.Keys() { // oldest first
 		su := stateUser{UserID: u.id}
 		for _, s := range u.sessions {
 			if now >= s.expires {
@@ -327,10 +327,10 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	sh := m.shardFor(uk)
 	sh.Lock()
 	defer sh.Unlock()
-	if _, ok := sh.LRU.Peek(uk); ok {
+	if sh.Extra.get(uk) != nil {
 		return false
 	}
-	u := &user{id: su.UserID}
+	u := &user{k: uk, id: su.UserID}
 	for _, s := range su.Sessions {
 		last := s.LastSeen.UnixNano()
 		sk := m.keys.session(s.SessionID)
@@ -376,6 +376,6 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		return false
 	}
 	m.sessions.Add(int64(len(u.sessions)))
-	m.insert(sh, uk, u, now)
+	m.insert(sh, u, now)
 	return true
 }

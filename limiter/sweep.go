@@ -53,7 +53,7 @@ func (m *Memory) Sweep() int {
 func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 	removed := 0
 	for looked := 0; removed < limit && looked < 2*limit+8; looked++ {
-		uk, u, ok := sh.LRU.GetOldest()
+		u, _, ok := sh.LRU.GetOldest()
 		if !ok || now-u.newest() < m.ttl {
 			break
 		}
@@ -63,7 +63,7 @@ func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 			removed++
 			continue
 		}
-		sh.LRU.Get(uk)
+		sh.LRU.Get(u)
 	}
 	return removed
 }

@@ -86,6 +86,8 @@ const lapsed EndReason = 255
 // slice scanned linearly beats any map; the first session lives inline, so a
 // one-session user is one allocation and one pointer hop.
 type user struct {
+	// k is the user's key, by which its shard's index finds it.
+	k        key
 	sessions []entry
 	// id is the user id, for listings and the state file; the table is
 	// keyed by its hash.
