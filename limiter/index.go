@@ -42,18 +42,18 @@ func (x *userIndex) get(k key) *user {
 		if s.u == nil {
 			return nil
 		}
-		if s.k0 == k[0] && s.u.k[1] == k[1] {
+		if s.k0 == k[0] && s.u.k1 == k[1] {
 			return s.u
 		}
 	}
 }
 
-// put adds u, whose key is not in the index.
-func (x *userIndex) put(u *user) {
+// put adds u, whose key is k and not in the index yet.
+func (x *userIndex) put(k key, u *user) {
 	if (x.n+1)*4 > len(x.slots)*3 {
 		x.grow()
 	}
-	x.place(u.k[0], u)
+	x.place(k[0], u)
 	x.n++
 }
 
@@ -78,14 +78,14 @@ func (x *userIndex) grow() {
 	}
 }
 
-// remove drops u, shifting the slots after it back (no tombstones, so
-// lookups never slow down with churn).
-func (x *userIndex) remove(u *user) {
+// remove drops u, whose key's first half is k0, shifting the slots after it
+// back (no tombstones, so lookups never slow down with churn).
+func (x *userIndex) remove(k0 uint64, u *user) {
 	if x.n == 0 {
 		return
 	}
 	mask := len(x.slots) - 1
-	i := x.home(u.k[0])
+	i := x.home(k0)
 	for x.slots[i].u != u {
 		if x.slots[i].u == nil {
 			return

@@ -26,6 +26,7 @@ func TestUserIndexAgainstMap(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			var x userIndex
 			model := map[key]*user{}
+			keys := map[*user]key{}
 			var live []*user
 			for op := range tc.ops {
 				if len(live) > 0 && rng.IntN(3) == 0 {
@@ -33,16 +34,17 @@ func TestUserIndexAgainstMap(t *testing.T) {
 					u := live[i]
 					live[i] = live[len(live)-1]
 					live = live[:len(live)-1]
-					x.remove(u)
-					delete(model, u.k)
+					x.remove(keys[u][0], u)
+					delete(model, keys[u])
 				} else {
 					k := key{rng.Uint64N(tc.homes) << 44, uint64(op)}
 					if tc.homes == 1 {
 						k[0] = 7
 					}
-					u := &user{k: k}
-					x.put(u)
+					u := &user{k1: k[1]}
+					x.put(k, u)
 					model[k] = u
+					keys[u] = k
 					live = append(live, u)
 				}
 				require.Equal(t, len(model), x.n)
@@ -54,8 +56,8 @@ func TestUserIndexAgainstMap(t *testing.T) {
 				}
 			}
 			for _, u := range live {
-				x.remove(u)
-				require.Nil(t, x.get(u.k))
+				x.remove(keys[u][0], u)
+				require.Nil(t, x.get(keys[u]))
 			}
 			require.Zero(t, x.n)
 			for _, s := range x.slots {

@@ -129,9 +129,10 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// The callback runs for every user leaving the table (eviction or
 	// removal), so both gauges stay right whatever removed the user.
 	table, err := NewSharded[*user, struct{}, userIndex](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
-		m.table.For(u.k[0]).Extra.remove(u)
+		k0 := m.keys.user(u.id)[0]
+		m.table.For(k0).Extra.remove(k0, u)
 		m.users.Add(-1)
-		m.sessions.Add(-int64(len(u.sessions)))
+		m.sessions.Add(-int64(len(u.sessions())))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
@@ -185,14 +186,14 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		if m.refuse && !m.makeRoom(sh, now) {
 			return Decision{}, ErrTableFull
 		}
-		u = &user{k: uk, id: strings.Clone(req.UserID), bumped: now}
+		u = &user{k1: uk[1], id: strings.Clone(req.UserID), bumped: now}
 		e := u.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {
 			e.bound = req.Network
 		}
 		e.heartbeat(&req, now, &m.ns)
 		m.sessions.Add(1)
-		m.insert(sh, u, now)
+		m.insert(sh, uk, u, now)
 		return Decision{Result: Started, Active: 1, Limit: limit}, nil
 	}
 	i, elsewhere := -1, false
@@ -202,9 +203,9 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		i = u.find(sk)
 	}
 	if i >= 0 {
-		shared := u.sessions[i].heartbeat(&req, now, &m.ns)
+		shared := u.sessions()[i].heartbeat(&req, now, &m.ns)
 		m.bump(sh, u, now)
-		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit, Shared: shared}, nil
+		return Decision{Result: Refreshed, Active: len(u.sessions()), Limit: limit, Shared: shared}, nil
 	}
 	d := Decision{Result: Started, Limit: limit}
 	if elsewhere {
@@ -213,12 +214,12 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		d.Shared = u.markShared(sk)
 	}
 	if t := u.tomb(sk); t >= 0 {
-		if r := u.ended[t].reason; r != lapsed {
-			return Decision{Result: Ended, EndReason: r, Active: len(u.sessions), Limit: limit}, nil
+		if r := u.ended()[t].reason; r != lapsed {
+			return Decision{Result: Ended, EndReason: r, Active: len(u.sessions()), Limit: limit}, nil
 		}
 		d.Lapsed = true
 	}
-	if len(u.sessions) >= limit {
+	if len(u.sessions()) >= limit {
 		switch {
 		case m.rules.Shadow:
 			d.WouldReject = true
@@ -228,7 +229,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 			// A rejection changes nothing, not even the user's recency.
 			return Decision{
 				Result:     Rejected,
-				Active:     len(u.sessions),
+				Active:     len(u.sessions()),
 				Limit:      limit,
 				RetryAfter: u.retryAfter(now),
 				Sessions:   u.list(),
@@ -238,7 +239,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		}
 	}
 	if d.Lapsed {
-		u.ended = slices.Delete(u.ended, u.tomb(sk), u.tomb(sk)+1)
+		u.setEnded(slices.Delete(u.ended(), u.tomb(sk), u.tomb(sk)+1))
 		d.Lapsed = false
 	}
 	e := u.start(req.SessionID, sk, now, req.Device)
@@ -248,18 +249,18 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	e.heartbeat(&req, now, &m.ns)
 	m.sessions.Add(1)
 	m.bump(sh, u, now)
-	d.Active = len(u.sessions)
+	d.Active = len(u.sessions())
 	return d, nil
 }
 
 // evict ends session i of u, leaving a tombstone for reason unless the
 // player ended it, and returns its id.
 func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
-	e := u.sessions[i]
+	e := u.sessions()[i]
 	if reason != EndedByPlayer && m.tombTTL > 0 {
 		u.bury(tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: e.meta})
 	} else if t := u.tomb(e.key); t >= 0 {
-		u.ended = slices.Delete(u.ended, t, t+1)
+		u.setEnded(slices.Delete(u.ended(), t, t+1))
 	}
 	u.remove(i)
 	m.sessions.Add(-1)
@@ -267,8 +268,10 @@ func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
 }
 
 // bump moves an admitted user to the front of its shard's LRU, at most once
-// per TTL/bumpDivisor: a heartbeat then costs one map lookup instead of two,
-// and the LRU order stays within that gap of the true order of activity.
+// per TTL/bumpDivisor: a heartbeat then reads the index and the user and
+// writes nothing in the LRU (a move to the front writes both neighbours, two
+// more cache misses at scale), and the LRU order stays within that gap of
+// the true order of activity.
 func (m *Memory) bump(sh *shard, u *user, now int64) {
 	if now-u.bumped >= m.bumpGap {
 		sh.LRU.Get(u)
@@ -280,7 +283,7 @@ func (m *Memory) bump(sh *shard, u *user, now int64) {
 // from the shard's expired users, so that only a table full of live users
 // evicts anyone, and then drops the shard's least recently active user and
 // counts it.
-func (m *Memory) insert(sh *shard, u *user, now int64) {
+func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 	// Inserts into other shards run concurrently, so the table may be over
 	// its bound by a few users here: loop until it is back under it.
 	for m.users.Load() >= m.maxUsers {
@@ -293,7 +296,7 @@ func (m *Memory) insert(sh *shard, u *user, now int64) {
 		m.evicted.Add(1)
 	}
 	m.users.Add(1)
-	sh.Extra.put(u)
+	sh.Extra.put(uk, u)
 	if sh.LRU.Add(u, struct{}{}) {
 		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
 	}
@@ -323,7 +326,7 @@ func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int
 	if u == nil {
 		return 0, nil
 	}
-	n := len(u.sessions)
+	n := len(u.sessions())
 	for i := n - 1; i >= 0; i-- {
 		m.evict(u, i, reason, now)
 	}
@@ -333,7 +336,7 @@ func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int
 
 // dropIfEmpty removes a user with no session and no live tombstone.
 func (m *Memory) dropIfEmpty(sh *shard, u *user, now int64) {
-	if len(u.sessions) == 0 && !u.holdsTombs(now) {
+	if len(u.sessions()) == 0 && !u.holdsTombs(now) {
 		sh.LRU.Remove(u)
 	}
 }

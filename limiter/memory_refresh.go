@@ -22,7 +22,7 @@ func (m *Memory) refresh(_ context.Context, req Request) bool {
 	if i < 0 {
 		return false
 	}
-	u.sessions[i].heartbeat(&req, now, &m.ns)
+	u.sessions()[i].heartbeat(&req, now, &m.ns)
 	m.bump(sh, u, now)
 	return true
 }

@@ -58,7 +58,7 @@ func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 			break
 		}
 		m.sessions.Add(-int64(u.prune(now, 0)))
-		if len(u.sessions) == 0 && !u.holdsTombs(now) {
+		if len(u.sessions()) == 0 && !u.holdsTombs(now) {
 			sh.LRU.RemoveOldest()
 			removed++
 			continue
