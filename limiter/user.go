@@ -105,8 +105,15 @@ type user struct {
 	// tombs are the tombstones and lapsed marks (ended), at most
 	// maxTombstones; behind a pointer, nil without any, as most users have
 	// none: the record is then 16 bytes smaller.
-	tombs *[]tomb
+	tombs *tombs
 	first [1]entry
+}
+
+// tombs holds a user's tombstones and lapsed marks, the first inline, so
+// that the first costs one allocation.
+type tombs struct {
+	list []tomb
+	one  [1]tomb
 }
 
 // ended returns the tombstones and lapsed marks.
@@ -114,7 +121,7 @@ func (u *user) ended() []tomb {
 	if u.tombs == nil {
 		return nil
 	}
-	return *u.tombs
+	return u.tombs.list
 }
 
 // setEnded replaces the tombstones and lapsed marks.
@@ -123,9 +130,11 @@ func (u *user) setEnded(t []tomb) {
 	case len(t) == 0:
 		u.tombs = nil
 	case u.tombs == nil:
-		u.tombs = &t
+		b := &tombs{}
+		b.list = append(b.one[:0:1], t...)
+		u.tombs = b
 	default:
-		*u.tombs = t
+		u.tombs.list = t
 	}
 }
 
@@ -152,7 +161,8 @@ func (u *user) setSessions(s []entry) {
 	case u.more != nil:
 		*u.more = s
 	case &s[0] != &u.first[0]:
-		u.more = &s
+		more := s // boxed here only, not on every call
+		u.more = &more
 		u.first[0] = entry{}
 	}
 }
@@ -219,6 +229,12 @@ func (u *user) bury(t tomb) {
 			}
 		}
 		ended = slices.Delete(ended, soonest, soonest+1)
+	}
+	if u.tombs == nil {
+		n := &tombs{one: [1]tomb{t}}
+		n.list = n.one[:1:1]
+		u.tombs = n
+		return
 	}
 	u.setEnded(append(ended, t))
 }
