@@ -63,7 +63,7 @@ type Memory struct {
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
-	table    Sharded[key, *user, struct{}] // by value: one load less per request
+	table    Sharded[*user, struct{}, userIndex] // by value: one load less per request
 	maxUsers int64
 	refuse   bool // OnFullRefuse
 
@@ -77,8 +77,9 @@ type Memory struct {
 	state     *stateFile // nil without MemoryOptions.StateFile
 }
 
-// shard is one lock of the table and the LRU of its users.
-type shard = Shard[key, *user, struct{}]
+// shard is one lock of the table, the LRU of its users, which orders them
+// for eviction and the sweep, and the index that finds them (userIndex).
+type shard = Shard[*user, struct{}, userIndex]
 
 var (
 	_ Store         = (*Memory)(nil)
@@ -127,9 +128,11 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// shard's LRU only orders its users; its own size is a safety net.
 	// The callback runs for every user leaving the table (eviction or
 	// removal), so both gauges stay right whatever removed the user.
-	table, err := NewSharded[key, *user, struct{}](n, 2*opts.MaxUsers/n+minShardUsers, func(_ key, u *user) {
+	table, err := NewSharded[*user, struct{}, userIndex](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
+		k0 := m.keys.user(u.id)[0]
+		m.table.For(k0).Extra.remove(k0, u)
 		m.users.Add(-1)
-		m.sessions.Add(-int64(len(u.sessions)))
+		m.sessions.Add(-int64(len(u.sessions())))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
@@ -164,8 +167,8 @@ func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
 	now = m.clock().UnixNano()
 	sh = m.shardFor(uk)
 	sh.Lock()
-	u, ok := sh.LRU.Peek(uk)
-	if !ok {
+	u = sh.Extra.get(uk)
+	if u == nil {
 		return sh, uk, nil, now
 	}
 	m.sessions.Add(-int64(u.prune(now, m.tombTTL)))
@@ -183,7 +186,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		if m.refuse && !m.makeRoom(sh, now) {
 			return Decision{}, ErrTableFull
 		}
-		u = &user{id: strings.Clone(req.UserID), bumped: now}
+		u = &user{k1: uk[1], id: strings.Clone(req.UserID), bumped: now}
 		e := u.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {
 			e.bound = req.Network
@@ -200,9 +203,9 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		i = u.find(sk)
 	}
 	if i >= 0 {
-		shared := u.sessions[i].heartbeat(&req, now, &m.ns)
-		m.bump(sh, uk, u, now)
-		return Decision{Result: Refreshed, Active: len(u.sessions), Limit: limit, Shared: shared}, nil
+		shared := u.sessions()[i].heartbeat(&req, now, &m.ns)
+		m.bump(sh, u, now)
+		return Decision{Result: Refreshed, Active: len(u.sessions()), Limit: limit, Shared: shared}, nil
 	}
 	d := Decision{Result: Started, Limit: limit}
 	if elsewhere {
@@ -211,12 +214,12 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		d.Shared = u.markShared(sk)
 	}
 	if t := u.tomb(sk); t >= 0 {
-		if r := u.ended[t].reason; r != lapsed {
-			return Decision{Result: Ended, EndReason: r, Active: len(u.sessions), Limit: limit}, nil
+		if r := u.ended()[t].reason; r != lapsed {
+			return Decision{Result: Ended, EndReason: r, Active: len(u.sessions()), Limit: limit}, nil
 		}
 		d.Lapsed = true
 	}
-	if len(u.sessions) >= limit {
+	if len(u.sessions()) >= limit {
 		switch {
 		case m.rules.Shadow:
 			d.WouldReject = true
@@ -226,7 +229,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 			// A rejection changes nothing, not even the user's recency.
 			return Decision{
 				Result:     Rejected,
-				Active:     len(u.sessions),
+				Active:     len(u.sessions()),
 				Limit:      limit,
 				RetryAfter: u.retryAfter(now),
 				Sessions:   u.list(),
@@ -236,7 +239,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		}
 	}
 	if d.Lapsed {
-		u.ended = slices.Delete(u.ended, u.tomb(sk), u.tomb(sk)+1)
+		u.setEnded(slices.Delete(u.ended(), u.tomb(sk), u.tomb(sk)+1))
 		d.Lapsed = false
 	}
 	e := u.start(req.SessionID, sk, now, req.Device)
@@ -245,19 +248,19 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	}
 	e.heartbeat(&req, now, &m.ns)
 	m.sessions.Add(1)
-	m.bump(sh, uk, u, now)
-	d.Active = len(u.sessions)
+	m.bump(sh, u, now)
+	d.Active = len(u.sessions())
 	return d, nil
 }
 
 // evict ends session i of u, leaving a tombstone for reason unless the
 // player ended it, and returns its id.
 func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
-	e := u.sessions[i]
+	e := u.sessions()[i]
 	if reason != EndedByPlayer && m.tombTTL > 0 {
 		u.bury(tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: e.meta})
 	} else if t := u.tomb(e.key); t >= 0 {
-		u.ended = slices.Delete(u.ended, t, t+1)
+		u.setEnded(slices.Delete(u.ended(), t, t+1))
 	}
 	u.remove(i)
 	m.sessions.Add(-1)
@@ -265,11 +268,13 @@ func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
 }
 
 // bump moves an admitted user to the front of its shard's LRU, at most once
-// per TTL/bumpDivisor: a heartbeat then costs one map lookup instead of two,
-// and the LRU order stays within that gap of the true order of activity.
-func (m *Memory) bump(sh *shard, uk key, u *user, now int64) {
+// per TTL/bumpDivisor: a heartbeat then reads the index and the user and
+// writes nothing in the LRU (a move to the front writes both neighbours, two
+// more cache misses at scale), and the LRU order stays within that gap of
+// the true order of activity.
+func (m *Memory) bump(sh *shard, u *user, now int64) {
 	if now-u.bumped >= m.bumpGap {
-		sh.LRU.Get(uk)
+		sh.LRU.Get(u)
 		u.bumped = now
 	}
 }
@@ -291,14 +296,15 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 		m.evicted.Add(1)
 	}
 	m.users.Add(1)
-	if sh.LRU.Add(uk, u) {
+	sh.Extra.put(uk, u)
+	if sh.LRU.Add(u, struct{}{}) {
 		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
 	}
 }
 
 // End implements Store.
 func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReason) (bool, error) {
-	sh, uk, u, now := m.locked(userID)
+	sh, _, u, now := m.locked(userID)
 	defer sh.Unlock()
 	if u == nil {
 		return false, nil
@@ -309,29 +315,29 @@ func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReas
 		m.evict(u, i, reason, now)
 		ended = true
 	}
-	m.dropIfEmpty(sh, uk, u, now)
+	m.dropIfEmpty(sh, u, now)
 	return ended, nil
 }
 
 // EndAll implements Store.
 func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int, error) {
-	sh, uk, u, now := m.locked(userID)
+	sh, _, u, now := m.locked(userID)
 	defer sh.Unlock()
 	if u == nil {
 		return 0, nil
 	}
-	n := len(u.sessions)
+	n := len(u.sessions())
 	for i := n - 1; i >= 0; i-- {
 		m.evict(u, i, reason, now)
 	}
-	m.dropIfEmpty(sh, uk, u, now)
+	m.dropIfEmpty(sh, u, now)
 	return n, nil
 }
 
 // dropIfEmpty removes a user with no session and no live tombstone.
-func (m *Memory) dropIfEmpty(sh *shard, uk key, u *user, now int64) {
-	if len(u.sessions) == 0 && !u.holdsTombs(now) {
-		sh.LRU.Remove(uk)
+func (m *Memory) dropIfEmpty(sh *shard, u *user, now int64) {
+	if len(u.sessions()) == 0 && !u.holdsTombs(now) {
+		sh.LRU.Remove(u)
 	}
 }
 

@@ -8,7 +8,7 @@ import "context"
 // there.
 func (m *Memory) refresh(_ context.Context, req Request) bool {
 	sk := m.keys.session(req.SessionID)
-	sh, uk, u, now := m.locked(req.UserID)
+	sh, _, u, now := m.locked(req.UserID)
 	defer sh.Unlock()
 	if u == nil {
 		return false
@@ -22,7 +22,7 @@ func (m *Memory) refresh(_ context.Context, req Request) bool {
 	if i < 0 {
 		return false
 	}
-	u.sessions[i].heartbeat(&req, now, &m.ns)
-	m.bump(sh, uk, u, now)
+	u.sessions()[i].heartbeat(&req, now, &m.ns)
+	m.bump(sh, u, now)
 	return true
 }

@@ -68,7 +68,7 @@ func (m *Memory) ended(userID string) []endedSession {
 		return nil
 	}
 	var out []endedSession
-	for _, t := range u.ended {
+	for _, t := range u.ended() {
 		if t.reason != lapsed && now < t.until {
 			id, _, _ := strings.Cut(t.meta, "\x00")
 			out = append(out, endedSession{ID: id, Until: time.Unix(0, t.until), Reason: t.reason})

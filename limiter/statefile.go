@@ -209,9 +209,9 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	sh.Lock()
 	defer sh.Unlock()
 	var out []stateUser
-	for _, u := range sh.LRU.Values() { // oldest first
+	for _, u := range sh.LRU.Keys() { // oldest first
 		su := stateUser{UserID: u.id}
-		for _, s := range u.sessions {
+		for _, s := range u.sessions() {
 			if now >= s.expires {
 				continue
 			}
@@ -243,7 +243,7 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 			}
 			su.Sessions = append(su.Sessions, ss)
 		}
-		for _, t := range u.ended {
+		for _, t := range u.ended() {
 			if t.reason != lapsed && now < t.until {
 				id, _, _ := strings.Cut(t.meta, "\x00")
 				su.Ended = append(su.Ended, stateTomb{SessionID: id, Until: time.Unix(0, t.until).UTC(), Reason: t.reason.String()})
@@ -327,10 +327,10 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	sh := m.shardFor(uk)
 	sh.Lock()
 	defer sh.Unlock()
-	if _, ok := sh.LRU.Peek(uk); ok {
+	if sh.Extra.get(uk) != nil {
 		return false
 	}
-	u := &user{id: su.UserID}
+	u := &user{k1: uk[1], id: su.UserID}
 	for _, s := range su.Sessions {
 		last := s.LastSeen.UnixNano()
 		sk := m.keys.session(s.SessionID)
@@ -341,7 +341,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		if s.Device != nil {
 			dev = *s.Device
 		}
-		e := entry{key: sk, started: s.StartedAt.UnixNano(), lastSeen: last, hint: int64(time.Duration(s.SegmentHintMs) * time.Millisecond), meta: packMeta(s.SessionID, dev)}
+		e := entry{key: sk, live: true, started: s.StartedAt.UnixNano(), lastSeen: last, hint: int64(time.Duration(s.SegmentHintMs) * time.Millisecond), meta: packMeta(s.SessionID, dev)}
 		for t, name := range trackNames {
 			if b, ok := s.BufferedUntil[name]; ok {
 				e.buffered[t] = b.UnixNano()
@@ -360,7 +360,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		if now >= e.expires {
 			continue
 		}
-		u.sessions = append(u.sessions, e)
+		u.setSessions(append(u.sessions(), e))
 	}
 	for _, t := range su.Ended {
 		until := t.Until.UnixNano()
@@ -372,10 +372,10 @@ func (m *Memory) restoreUser(su stateUser) bool {
 			u.bury(tomb{key: m.keys.session(t.SessionID), until: until, reason: reason, meta: strings.Clone(t.SessionID)})
 		}
 	}
-	if len(u.sessions) == 0 && len(u.ended) == 0 {
+	if len(u.sessions()) == 0 && u.tombs == nil {
 		return false
 	}
-	m.sessions.Add(int64(len(u.sessions)))
+	m.sessions.Add(int64(len(u.sessions())))
 	m.insert(sh, uk, u, now)
 	return true
 }

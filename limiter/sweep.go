@@ -53,17 +53,17 @@ func (m *Memory) Sweep() int {
 func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 	removed := 0
 	for looked := 0; removed < limit && looked < 2*limit+8; looked++ {
-		uk, u, ok := sh.LRU.GetOldest()
+		u, _, ok := sh.LRU.GetOldest()
 		if !ok || now-u.newest() < m.ttl {
 			break
 		}
 		m.sessions.Add(-int64(u.prune(now, 0)))
-		if len(u.sessions) == 0 && !u.holdsTombs(now) {
+		if len(u.sessions()) == 0 && !u.holdsTombs(now) {
 			sh.LRU.RemoveOldest()
 			removed++
 			continue
 		}
-		sh.LRU.Get(uk)
+		sh.LRU.Get(u)
 	}
 	return removed
 }

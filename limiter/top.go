@@ -40,10 +40,10 @@ func (m *Memory) topBy(n int, sharedOnly bool) []UserCount {
 		sh := m.table.At(i)
 		now := m.clock().UnixNano()
 		sh.Lock()
-		for _, u := range sh.LRU.Values() {
+		for _, u := range sh.LRU.Keys() {
 			active := 0
-			for i := range u.sessions {
-				if s := &u.sessions[i]; now-s.lastSeen < m.ttl && (!sharedOnly || s.networks > 1) {
+			for i := range u.sessions() {
+				if s := &u.sessions()[i]; now-s.lastSeen < m.ttl && (!sharedOnly || s.networks > 1) {
 					active++
 				}
 			}

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// entry is one session as the memory store keeps it: 136 bytes, times as Unix
+// entry is one session as the memory store keeps it: 128 bytes, times as Unix
 // nanoseconds. Sessions are matched by key, so a heartbeat never reads the
 // id's bytes (a cache miss each).
 type entry struct {
@@ -25,6 +25,9 @@ type entry struct {
 	nets     [2]netSeen
 	networks uint8
 	shared   bool
+	// live is set in every session held, so that user.first says whether
+	// it holds one (it sits in padding: no byte more).
+	live bool
 	// bound is the network the session is bound to under BindNetwork.
 	bound Network
 	// meta is the session id and the device, packed by packMeta: one
@@ -86,27 +89,94 @@ const lapsed EndReason = 255
 // slice scanned linearly beats any map; the first session lives inline, so a
 // one-session user is one allocation and one pointer hop.
 type user struct {
-	sessions []entry
+	// k1 is the second half of the user's key, which the index checks
+	// after matching the first (userIndex); the first is hashed again from
+	// id when the user leaves, so a record holds 8 bytes of key, not 16.
+	k1 uint64
+	// more holds every session once a second one started; until then the
+	// one session, if any, is first (sessions, setSessions). A pointer, not
+	// a slice: the record is 16 bytes smaller.
+	more *[]entry
 	// id is the user id, for listings and the state file; the table is
 	// keyed by its hash.
 	id string
 	// bumped is when the user was last moved to the front of its LRU.
 	bumped int64
-	// ended are tombstones and lapsed marks, at most maxTombstones.
-	ended []tomb
+	// tombs are the tombstones and lapsed marks (ended), at most
+	// maxTombstones; behind a pointer, nil without any, as most users have
+	// none: the record is then 16 bytes smaller.
+	tombs *tombs
 	first [1]entry
+}
+
+// tombs holds a user's tombstones and lapsed marks, the first inline, so
+// that the first costs one allocation.
+type tombs struct {
+	list []tomb
+	one  [1]tomb
+}
+
+// ended returns the tombstones and lapsed marks.
+func (u *user) ended() []tomb {
+	if u.tombs == nil {
+		return nil
+	}
+	return u.tombs.list
+}
+
+// setEnded replaces the tombstones and lapsed marks.
+func (u *user) setEnded(t []tomb) {
+	switch {
+	case len(t) == 0:
+		u.tombs = nil
+	case u.tombs == nil:
+		b := &tombs{}
+		b.list = append(b.one[:0:1], t...)
+		u.tombs = b
+	default:
+		u.tombs.list = t
+	}
+}
+
+// sessions returns the user's sessions; writes to its elements are the
+// user's. Cap is 1 when they are inline, so an append that starts a second
+// session copies them out (setSessions).
+func (u *user) sessions() []entry {
+	switch {
+	case u.more != nil:
+		return *u.more
+	case u.first[0].live:
+		return u.first[:1:1]
+	}
+	return u.first[:0:1]
+}
+
+// setSessions makes s, which is u.sessions() resliced or appended to, the
+// user's sessions.
+func (u *user) setSessions(s []entry) {
+	switch {
+	case len(s) == 0:
+		u.more = nil
+		u.first[0] = entry{}
+	case u.more != nil:
+		*u.more = s
+	case &s[0] != &u.first[0]:
+		more := s // boxed here only, not on every call
+		u.more = &more
+		u.first[0] = entry{}
+	}
 }
 
 // prune drops expired sessions, leaving a lapsed mark kept for keep when
 // keep > 0, and expired tombstones; it returns how many sessions it dropped.
 func (u *user) prune(now, keep int64) int {
-	if len(u.ended) > 0 {
+	if u.tombs != nil {
 		u.pruneTombs(now)
 	}
 	// The common case, nothing expired, copies nothing.
 	expired := false
-	for i := range u.sessions {
-		if now >= u.sessions[i].expires {
+	for i := range u.sessions() {
+		if now >= u.sessions()[i].expires {
 			expired = true
 			break
 		}
@@ -114,59 +184,66 @@ func (u *user) prune(now, keep int64) int {
 	if !expired {
 		return 0
 	}
-	kept := u.sessions[:0]
-	for _, s := range u.sessions {
+	sessions := u.sessions()
+	kept := sessions[:0]
+	for _, s := range sessions {
 		if now < s.expires {
 			kept = append(kept, s)
 		} else if keep > 0 && now < s.expires+keep {
 			u.bury(tomb{key: s.key, until: s.expires + keep, reason: lapsed, meta: s.meta})
 		}
 	}
-	dropped := len(u.sessions) - len(kept)
-	clear(u.sessions[len(kept):])
-	u.sessions = kept
+	dropped := len(sessions) - len(kept)
+	clear(sessions[len(kept):])
+	u.setSessions(kept)
 	return dropped
 }
 
 func (u *user) pruneTombs(now int64) {
-	kept := u.ended[:0]
-	for _, t := range u.ended {
+	ended := u.ended()
+	kept := ended[:0]
+	for _, t := range ended {
 		if now < t.until {
 			kept = append(kept, t)
 		}
 	}
-	clear(u.ended[len(kept):])
-	u.ended = kept
-	if len(u.ended) == 0 {
-		u.ended = nil
-	}
+	clear(ended[len(kept):])
+	u.setEnded(kept)
 }
 
 // bury remembers an ended session, replacing an older mark of the same key,
 // and drops the one that expires soonest when the list is full.
 func (u *user) bury(t tomb) {
-	for i := range u.ended {
-		if u.ended[i].key == t.key {
-			u.ended[i] = t
+	ended := u.ended()
+	for i := range ended {
+		if ended[i].key == t.key {
+			ended[i] = t
 			return
 		}
 	}
-	if len(u.ended) >= maxTombstones {
+	if len(ended) >= maxTombstones {
 		soonest := 0
-		for i := range u.ended {
-			if u.ended[i].until < u.ended[soonest].until {
+		for i := range ended {
+			if ended[i].until < ended[soonest].until {
 				soonest = i
 			}
 		}
-		u.ended = slices.Delete(u.ended, soonest, soonest+1)
+		ended = slices.Delete(ended, soonest, soonest+1)
 	}
-	u.ended = append(u.ended, t)
+	if u.tombs == nil {
+		n := &tombs{one: [1]tomb{t}}
+		n.list = n.one[:1:1]
+		u.tombs = n
+		return
+	}
+	u.setEnded(append(ended, t))
 }
 
 // tomb returns the index of sk's mark, or -1.
 func (u *user) tomb(sk uint64) int {
-	for i := range u.ended {
-		if u.ended[i].key == sk {
+	ended := u.ended()
+	for i := range ended {
+		if ended[i].key == sk {
 			return i
 		}
 	}
@@ -176,7 +253,7 @@ func (u *user) tomb(sk uint64) int {
 // holdsTombs reports whether a tombstone (not a lapsed mark) is still live:
 // such a user stays in the table although it has no session.
 func (u *user) holdsTombs(now int64) bool {
-	for _, t := range u.ended {
+	for _, t := range u.ended() {
 		if t.reason != lapsed && now < t.until {
 			return true
 		}
@@ -185,8 +262,8 @@ func (u *user) holdsTombs(now int64) bool {
 }
 
 func (u *user) find(sk uint64) int {
-	for i := range u.sessions {
-		if u.sessions[i].key == sk {
+	for i := range u.sessions() {
+		if u.sessions()[i].key == sk {
 			return i
 		}
 	}
@@ -199,8 +276,8 @@ func (u *user) find(sk uint64) int {
 // then whether it is busy elsewhere.
 func (u *user) findBound(sk uint64, n Network, now, window int64) (i int, elsewhere bool) {
 	moved := -1
-	for i := range u.sessions {
-		e := &u.sessions[i]
+	for i := range u.sessions() {
+		e := &u.sessions()[i]
 		if e.key != sk {
 			continue
 		}
@@ -214,7 +291,7 @@ func (u *user) findBound(sk uint64, n Network, now, window int64) (i int, elsewh
 		}
 	}
 	if moved >= 0 {
-		u.sessions[moved].bound = n
+		u.sessions()[moved].bound = n
 		return moved, false
 	}
 	return -1, elsewhere
@@ -223,23 +300,23 @@ func (u *user) findBound(sk uint64, n Network, now, window int64) (i int, elsewh
 // markShared marks every binding of sk shared and reports whether none was.
 func (u *user) markShared(sk uint64) bool {
 	first := true
-	for i := range u.sessions {
-		if u.sessions[i].key == sk {
-			first = first && !u.sessions[i].shared
-			u.sessions[i].shared = true
+	for i := range u.sessions() {
+		if u.sessions()[i].key == sk {
+			first = first && !u.sessions()[i].shared
+			u.sessions()[i].shared = true
 		}
 	}
 	return first
 }
 
 func (u *user) remove(i int) {
-	u.sessions = slices.Delete(u.sessions, i, i+1)
+	u.setSessions(slices.Delete(u.sessions(), i, i+1))
 }
 
 // newest is the most recent request of any session, or 0 when there is none.
 func (u *user) newest() int64 {
 	var n int64
-	for _, s := range u.sessions {
+	for _, s := range u.sessions() {
 		n = max(n, s.lastSeen)
 	}
 	return n
@@ -249,11 +326,9 @@ func (u *user) newest() int64 {
 // never pins a request's memory.
 // The caller then applies the request to it with heartbeat.
 func (u *user) start(sessionID string, sk uint64, now int64, dev Device) *entry {
-	if u.sessions == nil {
-		u.sessions = u.first[:0:1]
-	}
-	u.sessions = append(u.sessions, entry{key: sk, started: now, meta: packMeta(sessionID, dev)})
-	return &u.sessions[len(u.sessions)-1]
+	s := append(u.sessions(), entry{key: sk, started: now, live: true, meta: packMeta(sessionID, dev)})
+	u.setSessions(s)
+	return &s[len(s)-1]
 }
 
 // heartbeat applies an admitted request to e: its network, its media, its
@@ -288,8 +363,8 @@ func (e *entry) bufferedUntil() int64 {
 // oldest is the index of the least recently active session.
 func (u *user) oldest() int {
 	o := 0
-	for i := range u.sessions {
-		if u.sessions[i].lastSeen < u.sessions[o].lastSeen {
+	for i := range u.sessions() {
+		if u.sessions()[i].lastSeen < u.sessions()[o].lastSeen {
 			o = i
 		}
 	}
@@ -299,7 +374,7 @@ func (u *user) oldest() int {
 // retryAfter is the time until the soonest-expiring session expires.
 func (u *user) retryAfter(now int64) time.Duration {
 	soonest := int64(-1)
-	for _, s := range u.sessions {
+	for _, s := range u.sessions() {
 		if left := s.expires - now; soonest < 0 || left < soonest {
 			soonest = left
 		}
@@ -309,8 +384,8 @@ func (u *user) retryAfter(now int64) time.Duration {
 
 // list returns the sessions oldest first, as the API shows them.
 func (u *user) list() []Session {
-	out := make([]Session, len(u.sessions))
-	for i, s := range u.sessions {
+	out := make([]Session, len(u.sessions()))
+	for i, s := range u.sessions() {
 		out[i] = Session{
 			ID:        s.id(),
 			StartedAt: time.Unix(0, s.started).UTC(),

@@ -1,0 +1,123 @@
+package limiter
+
+import "unsafe"
+
+// userIndex finds a shard's users by key. It is the one lookup of a
+// heartbeat, so it is built for a table of millions: an open-addressing
+// array (linear probing) of slots holding the key's first half beside the
+// user's pointer, so that a lookup reads one slot, usually one cache line,
+// and then the user record, and nothing else. Go's map, which the LRU keeps
+// for its own use, costs three to four dependent misses here (its directory,
+// its table, the group's control word and slot, then the LRU's list node);
+// the LRU is only touched when a user starts, is promoted (once per
+// TTL/bumpDivisor at most), or leaves.
+//
+// The array grows by doubling at 3/4 full and, once it spans huge pages, is
+// advised to be backed by them (adviseHuge), so that a random lookup seldom
+// misses the TLB: on a VM a TLB miss is a two-dimensional page walk.
+type userIndex struct {
+	slots []slot
+	shift uint8 // 64 - log2(len(slots))
+	n     int
+}
+
+// slot is one place of the index; u is nil when it is free.
+type slot struct {
+	k0 uint64
+	u  *user
+}
+
+const minIndexSlots = 16
+
+func (x *userIndex) home(k0 uint64) int { return int(k0 >> x.shift) }
+
+// get returns the user of key k, or nil.
+func (x *userIndex) get(k key) *user {
+	if x.n == 0 {
+		return nil
+	}
+	mask := len(x.slots) - 1
+	for i := x.home(k[0]); ; i = (i + 1) & mask {
+		s := &x.slots[i]
+		if s.u == nil {
+			return nil
+		}
+		if s.k0 == k[0] && s.u.k1 == k[1] {
+			return s.u
+		}
+	}
+}
+
+// put adds u, whose key is k and not in the index yet.
+func (x *userIndex) put(k key, u *user) {
+	if (x.n+1)*4 > len(x.slots)*3 {
+		x.grow()
+	}
+	x.place(k[0], u)
+	x.n++
+}
+
+func (x *userIndex) place(k0 uint64, u *user) {
+	mask := len(x.slots) - 1
+	i := x.home(k0)
+	for x.slots[i].u != nil {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = slot{k0: k0, u: u}
+}
+
+func (x *userIndex) grow() {
+	old := x.slots
+	size := max(2*len(old), minIndexSlots)
+	x.slots = makeSlots(size)
+	x.shift = uint8(64 - log2(size))
+	for _, s := range old {
+		if s.u != nil {
+			x.place(s.k0, s.u)
+		}
+	}
+}
+
+// remove drops u, whose key's first half is k0, shifting the slots after it
+// back (no tombstones, so lookups never slow down with churn).
+func (x *userIndex) remove(k0 uint64, u *user) {
+	if x.n == 0 {
+		return
+	}
+	mask := len(x.slots) - 1
+	i := x.home(k0)
+	for x.slots[i].u != u {
+		if x.slots[i].u == nil {
+			return
+		}
+		i = (i + 1) & mask
+	}
+	x.n--
+	// Backward shift: move each later slot of the run into the hole unless
+	// its home lies cyclically in (hole, j].
+	for j := (i + 1) & mask; x.slots[j].u != nil; j = (j + 1) & mask {
+		h := x.home(x.slots[j].k0)
+		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
+			x.slots[i] = x.slots[j]
+			i = j
+		}
+	}
+	x.slots[i] = slot{}
+}
+
+func log2(n int) int {
+	l := 0
+	for n > 1 {
+		n >>= 1
+		l++
+	}
+	return l
+}
+
+// makeSlots allocates an index array; one spanning huge pages is advised
+// to be backed by them.
+func makeSlots(n int) []slot {
+	s := make([]slot, n)
+	adviseHuge(unsafe.Pointer(unsafe.SliceData(s)), uintptr(n)*unsafe.Sizeof(slot{}))
+	return s
+}

@@ -1,0 +1,68 @@
+package limiter
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestUserIndexAgainstMap puts and removes users at random and checks every
+// key against a map after each step. Keys share few home slots (the top bits
+// of k0 take a handful of values), so runs are long, wrap around the array's
+// end and are shifted back on every removal.
+func TestUserIndexAgainstMap(t *testing.T) {
+	tests := []struct {
+		name  string
+		homes uint64 // distinct values of k0's top bits
+		ops   int
+	}{
+		{name: "spread", homes: 1 << 20, ops: 20_000},
+		{name: "crowded", homes: 4, ops: 5_000},
+		{name: "same k0 different k1", homes: 1, ops: 2_000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			var x userIndex
+			model := map[key]*user{}
+			keys := map[*user]key{}
+			var live []*user
+			for op := range tc.ops {
+				if len(live) > 0 && rng.IntN(3) == 0 {
+					i := rng.IntN(len(live))
+					u := live[i]
+					live[i] = live[len(live)-1]
+					live = live[:len(live)-1]
+					x.remove(keys[u][0], u)
+					delete(model, keys[u])
+				} else {
+					k := key{rng.Uint64N(tc.homes) << 44, uint64(op)}
+					if tc.homes == 1 {
+						k[0] = 7
+					}
+					u := &user{k1: k[1]}
+					x.put(k, u)
+					model[k] = u
+					keys[u] = k
+					live = append(live, u)
+				}
+				require.Equal(t, len(model), x.n)
+				if op%97 == 0 || tc.homes < 8 {
+					for k, u := range model {
+						require.Same(t, u, x.get(k), "op %d", op)
+					}
+					require.Nil(t, x.get(key{3 << 44, ^uint64(0)}))
+				}
+			}
+			for _, u := range live {
+				x.remove(keys[u][0], u)
+				require.Nil(t, x.get(keys[u]))
+			}
+			require.Zero(t, x.n)
+			for _, s := range x.slots {
+				require.Nil(t, s.u)
+			}
+		})
+	}
+}
