@@ -2,6 +2,7 @@ package limiter_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -159,4 +160,58 @@ func TestRedisFailedRenewalRenewsNothing(t *testing.T) {
 	_, err = r.Admit(ctx, req)
 	require.ErrorIs(t, err, limiter.ErrUnavailable, "past the interval it asks Redis")
 	assert.Equal(t, before+1, requestPathCalls(r))
+}
+
+// assertBatchRenews plays users on url from a replica whose refresh cache
+// reads a simulated clock, runs before, then the flusher's batch once they
+// are due: every session is renewed without an error, and answered here
+// past the interval of its first call. It returns the scripts the batches
+// ran.
+func assertBatchRenews(t *testing.T, url string, before func()) uint64 {
+	t.Helper()
+	const interval, ttl, users = 20 * time.Second, time.Minute, 20
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := context.Background()
+	reqs := make([]limiter.Request, users)
+	for i := range reqs {
+		reqs[i] = limiter.Request{UserID: fmt.Sprintf("batch-%s-%d", t.Name(), i), SessionID: "s", Limit: 3}
+		for range 2 { // a start, then a hit: pending
+			_, err := r.Admit(ctx, reqs[i])
+			require.NoError(t, err)
+		}
+	}
+	before()
+	tick := limiter.FlushTick(interval)
+	clock.Advance(interval - tick)
+	require.Equal(t, users, limiter.Flush(r))
+	assert.Zero(t, r.Stats().StoreErrors)
+	assert.GreaterOrEqual(t, limiter.BatchedCalls(r), uint64(users))
+	clock.Advance(2 * tick)
+	calls := requestPathCalls(r)
+	for _, req := range reqs {
+		d, err := r.Admit(ctx, req)
+		require.NoError(t, err)
+		assert.Equal(t, limiter.Refreshed, d.Result)
+	}
+	assert.Equal(t, calls, requestPathCalls(r), "renewed: answered here")
+	return limiter.BatchedCalls(r)
+}
+
+// TestRedisRenewsAfterScriptFlush empties Redis's script cache before the
+// batch: the scripts refused by their SHA go again in full.
+func TestRedisRenewsAfterScriptFlush(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	first := assertBatchRenews(t, srv.URL(), func() {})
+	assert.Equal(t, uint64(2*20), first, "Redis did not know the script yet")
+	warm := assertBatchRenews(t, srv.URL(), func() {})
+	assert.Equal(t, uint64(20), warm, "one script per session once Redis knows it")
+	flushed := assertBatchRenews(t, srv.URL(), func() {
+		_, err := srv.Do("SCRIPT", "FLUSH")
+		require.NoError(t, err)
+	})
+	assert.Equal(t, uint64(2*20), flushed, "each session's script went again in full")
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// flushTimeout bounds one batch of renewals. They are not on any request's
+// flushTimeout bounds one chunk of a batch of renewals. They are not on any request's
 // path: a batch that fails renews nothing, and the sessions' next requests
 // ask Redis as they would without the cache.
 const flushTimeout = time.Second
@@ -46,14 +46,38 @@ func (r *Redis) flush() int {
 	// conservative bound, as a store call's record does.
 	at := r.cache.now()
 	due := r.cache.renewals(at)
-	if len(due) == 0 {
+	sent := len(due)
+	if sent == 0 {
 		return 0
 	}
 	c := r.client.Load()
 	if c == nil {
 		return 0 // nothing renewed: the requests ask Redis, which fails
 	}
-	// A batch that reaches a stalled Redis late writes nothing: its
+	for len(due) > 0 {
+		select {
+		case <-r.stop:
+			return sent // closing: the rest is not renewed
+		default:
+		}
+		chunk := due[:min(len(due), batchChunk)]
+		due = due[len(chunk):]
+		r.flushChunk(*c, chunk, at)
+	}
+	return sent
+}
+
+// batchChunk is the most scripts one pipeline of a batch carries: a call
+// of a request that meets the batch on a connection waits for one chunk at
+// most, not the whole batch (thousands of scripts a tick on a busy
+// replica), and Redis spreads the batch's work between other clients'
+// calls. A write and a read per 64 scripts cost the replica a fraction of
+// a µs per script.
+const batchChunk = 64
+
+// flushChunk runs one chunk of a batch and applies its replies to the cache.
+func (r *Redis) flushChunk(c rueidis.Client, chunk []touch, at int64) {
+	// A chunk that reaches a stalled Redis late writes nothing: its
 	// sessions' last heartbeats are counted from when the script runs.
 	deadline := "0"
 	if t, ok := r.offset.redisTime(r.offset.clock().Add(flushTimeout).UnixNano()); ok {
@@ -61,8 +85,7 @@ func (r *Redis) flush() int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
-	results := r.runTouches(ctx, *c, due, deadline)
-	for i, res := range results {
+	for i, res := range r.runTouches(ctx, c, chunk, deadline) {
 		r.calls.Add(1)
 		r.batched.Add(1)
 		active, ok, err := r.touchReply(res)
@@ -70,12 +93,11 @@ func (r *Redis) flush() int {
 		case err != nil:
 			r.errs.Add(1)
 		case ok:
-			r.cache.renewed(due[i].sessionRef, at, active)
+			r.cache.renewed(chunk[i].sessionRef, at, active)
 		default:
-			r.cache.gone(due[i].sessionRef, at)
+			r.cache.gone(chunk[i].sessionRef, at)
 		}
 	}
-	return len(due)
 }
 
 // runTouches runs the touch script for every session in one pipeline, by

@@ -91,6 +91,10 @@ func TestRedisClusterConformance(t *testing.T) {
 		Advance: realTime,
 	})
 
+	t.Run("renewals batched over every master", func(t *testing.T) {
+		assertBatchRenews(t, cluster.URL(), func() {})
+	})
+
 	t.Run("users spread over every master", func(t *testing.T) {
 		s := newRedis(t, cluster.URL(), time.Minute, 0)
 		t.Cleanup(func() { _ = s.Close() })
