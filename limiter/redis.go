@@ -47,8 +47,10 @@ type RedisOptions struct {
 	// Timeout is the deadline of one store call. Default DefaultStoreTimeout.
 	Timeout time.Duration
 	// RefreshInterval: a session this replica refreshed in Redis less than
-	// this ago is admitted without a round trip. 0 always asks Redis. It must
-	// be less than TTL/2, so that a session cached here never expires in Redis.
+	// this ago is admitted without a round trip, and renewed ahead in the
+	// flusher's batches while it plays (redis_flush.go). 0 always asks Redis.
+	// It must be less than TTL/2, so that a session cached here never
+	// expires in Redis.
 	RefreshInterval time.Duration
 	// MaxUsers bounds the refresh cache (users). Default DefaultMaxUsers.
 	MaxUsers int

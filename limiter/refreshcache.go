@@ -14,7 +14,7 @@ import (
 //
 // A hit is a heartbeat Redis does not see: the cache keeps its time and the
 // media it delivered. A playing session never has to pay a round trip on its
-// request path: the flusher renews ahead, in one pipelined batch, every
+// request path: the flusher renews ahead, in pipelined batches, every
 // session with hits since its last store call whose entry goes stale within
 // ahead, carrying those hits (so that a session is active in Redis until its
 // last heartbeat plus the TTL whichever replica answered it). The store says
