@@ -21,3 +21,21 @@ func MisjudgeRedisClock(r *Redis, d time.Duration) {
 	r.offset.cur -= d.Microseconds()
 	r.offset.prev -= d.Microseconds()
 }
+
+// Flush runs r's flusher once, now: the renewals due, in one batch. It
+// returns how many sessions it sent.
+func Flush(r *Redis) int {
+	if r.cache == nil {
+		return 0
+	}
+	return r.flush()
+}
+
+// BatchedCalls is the part of r's store calls made by its flusher's
+// batches, on no request's path.
+func BatchedCalls(r *Redis) uint64 { return r.batched.Load() }
+
+// FlushTick is how often r's flusher runs.
+func FlushTick(interval time.Duration) time.Duration {
+	return max(interval/flushTicks, time.Millisecond)
+}

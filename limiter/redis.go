@@ -47,8 +47,10 @@ type RedisOptions struct {
 	// Timeout is the deadline of one store call. Default DefaultStoreTimeout.
 	Timeout time.Duration
 	// RefreshInterval: a session this replica refreshed in Redis less than
-	// this ago is admitted without a round trip. 0 always asks Redis. It must
-	// be less than TTL/2, so that a session cached here never expires in Redis.
+	// this ago is admitted without a round trip, and renewed ahead in the
+	// flusher's batches while it plays (redis_flush.go). 0 always asks Redis.
+	// It must be less than TTL/2, so that a session cached here never
+	// expires in Redis.
 	RefreshInterval time.Duration
 	// MaxUsers bounds the refresh cache (users). Default DefaultMaxUsers.
 	MaxUsers int
@@ -86,9 +88,14 @@ type Redis struct {
 	cache     *refreshCache
 	reseed    *reseeder
 
-	admitScript, touchScript, endScript, endAllScript, listScript *rueidis.Lua
+	admitScript, endScript, endAllScript, listScript *rueidis.Lua
 
-	calls, errs atomic.Uint64
+	// calls counts every round trip and every script of a batch; batched
+	// counts the scripts of the flusher's batches, which are on no request's
+	// path.
+	calls, errs, batched atomic.Uint64
+	// flushMu makes batches one at a time.
+	flushMu sync.Mutex
 
 	stop       chan struct{}
 	done       chan struct{}
@@ -178,9 +185,8 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		// Every script may run twice when a reply is lost: admitting twice
 		// refreshes what the first run started, listing reads, and ending
 		// twice only reports "was not active" the second time.
-		// A replayed touch only repeats a max().
+		// A replayed touch (redis_flush.go) only repeats a max().
 		admitScript:  rueidis.NewLuaScriptRetryable(libSource + admitSource),
-		touchScript:  rueidis.NewLuaScriptRetryable(libSource + touchSource),
 		endScript:    rueidis.NewLuaScriptRetryable(libSource + endSource),
 		endAllScript: rueidis.NewLuaScriptRetryable(libSource + endAllSource),
 		listScript:   rueidis.NewLuaScriptRetryable(listSource),
@@ -189,13 +195,14 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	}
 	r.reseed = newReseeder(r)
 	gate.onConnect = r.reseed.suspect
+	tick := max(opts.RefreshInterval/flushTicks, time.Millisecond)
 	if opts.RefreshInterval > 0 {
-		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), int64(opts.TTL), opts.MaxUsers, opts.Clock); err != nil {
+		if r.cache, err = newRefreshCache(int64(opts.RefreshInterval), int64(tick), opts.MaxUsers, opts.Clock); err != nil {
 			return nil, fmt.Errorf("redis store: %w", err)
 		}
 	}
 	if r.cache != nil {
-		go r.flushEvery(max(opts.RefreshInterval/4, time.Millisecond))
+		go r.flushEvery(tick)
 	} else {
 		close(r.flushDone)
 	}
@@ -212,6 +219,12 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	}()
 	return r, nil
 }
+
+// flushTicks is how many times per RefreshInterval the flusher looks for
+// sessions to renew. A playing session is renewed on the tick grid, every
+// interval less one tick: the more ticks, the fewer renewals (7 for every 8
+// intervals here), for a scan of the sessions answered from the cache each tick.
+const flushTicks = 8
 
 // flushDelay is the client's MaxFlushDelay. With 64 concurrent callers on
 // one CPU it cut the client's system time per call to a third and raised

@@ -109,13 +109,19 @@ func BenchmarkRedisDecisions(b *testing.B) {
 	})
 }
 
+// roundTrips is the store round trips per proxied request at steady state:
+// on the requests' path, and in the flusher's batches (one script each).
+type roundTrips struct{ requestPath, batched float64 }
+
 // steadyState plays sessions that each fetch a segment every period, for
 // span of simulated time after one TTL of warm-up, against a Redis store
 // whose refresh cache reads a simulated clock, and returns the store round
-// trips per request over the span (from the store-call counter).
-func steadyState(tb testing.TB, url string, sessions int, period, ttl, refresh, span time.Duration) float64 {
+// trips per request over the span (from the store-call counters). The test
+// runs the flusher at each of its ticks of simulated time (the store's own
+// ticks real time, which only adds renewals: the request path sees no more).
+func steadyState(tb testing.TB, url string, sessions int, period, ttl, refresh, span time.Duration) roundTrips {
 	tb.Helper()
-	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) // the flusher reads it too
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: refresh, Timeout: time.Second, Clock: clock.Now})
 	if err != nil {
 		tb.Fatal(err)
@@ -125,11 +131,17 @@ func steadyState(tb testing.TB, url string, sessions int, period, ttl, refresh, 
 	prefix := "steady-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	const step = 100 * time.Millisecond
 	slots := int(period / step)
+	tick := limiter.FlushTick(refresh)
+	nextTick := tick
 	var requests int
-	var callsBefore uint64
+	var callsBefore, batchedBefore uint64
 	for t := time.Duration(0); t < ttl+span; t += step {
 		if t == ttl {
-			requests, callsBefore = 0, r.Stats().StoreCalls
+			requests, callsBefore, batchedBefore = 0, r.Stats().StoreCalls, limiter.BatchedCalls(r)
+		}
+		if refresh > 0 && t >= nextTick {
+			limiter.Flush(r)
+			nextTick += tick
 		}
 		// Session i fetches when the clock reaches its phase in the period,
 		// so that fetches spread evenly over time, as players do.
@@ -142,13 +154,17 @@ func steadyState(tb testing.TB, url string, sessions int, period, ttl, refresh, 
 		}
 		clock.Advance(step)
 	}
-	return float64(r.Stats().StoreCalls-callsBefore) / float64(requests)
+	batched := limiter.BatchedCalls(r) - batchedBefore
+	return roundTrips{
+		requestPath: float64(r.Stats().StoreCalls-callsBefore-batched) / float64(requests),
+		batched:     float64(batched) / float64(requests),
+	}
 }
 
 // BenchmarkRedisSteadyStateRoundTrips reports the store round trips per
-// proxied request at steady state: every session fetches a segment every
-// 2 s, TTL 60 s, the default -refresh-interval, time simulated for the
-// refresh cache:
+// proxied request at steady state, on the requests' path and batched by the
+// flusher: every session fetches a segment every 2 s, TTL 60 s, the default
+// -refresh-interval, time simulated for the refresh cache:
 //
 //	go test -run '^$' -bench BenchmarkRedisSteadyStateRoundTrips -benchtime 1x ./limiter/
 func BenchmarkRedisSteadyStateRoundTrips(b *testing.B) {
@@ -156,13 +172,57 @@ func BenchmarkRedisSteadyStateRoundTrips(b *testing.B) {
 	const ttl = 60 * time.Second
 	for _, refresh := range []time.Duration{0, 5 * time.Second, config.DefaultRefreshInterval(ttl)} {
 		b.Run("refresh="+refresh.String(), func(b *testing.B) {
-			var ratio float64
+			var rt roundTrips
 			for b.Loop() {
-				ratio = steadyState(b, srv.URL(), 200, 2*time.Second, ttl, refresh, 10*time.Minute)
+				rt = steadyState(b, srv.URL(), 200, 2*time.Second, ttl, refresh, 10*time.Minute)
 			}
-			b.ReportMetric(ratio, "roundtrips/request")
+			b.ReportMetric(rt.requestPath, "request-path-roundtrips/request")
+			b.ReportMetric(rt.batched, "batched-scripts/request")
 		})
 	}
+}
+
+// BenchmarkRedisRenewalBatch measures what the flusher's batches cost the
+// replica: 3,000 cached sessions with hits, all due at once, renewed in one
+// batch per iteration; client CPU and wall time per script:
+//
+//	go test -run '^$' -bench BenchmarkRedisRenewalBatch -benchtime 20x -cpu 1 ./limiter/
+func BenchmarkRedisRenewalBatch(b *testing.B) {
+	srv := redistest.Start(b)
+	const interval, ttl, users = 10 * time.Second, time.Minute, 3000
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	reqs := make([]limiter.Request, users)
+	for i := range reqs {
+		reqs[i] = limiter.Request{UserID: "renewal-" + strconv.Itoa(i), SessionID: "s", Limit: 3}
+		if _, err := r.Admit(ctx, reqs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var cpu, wall time.Duration
+	var sent int
+	for b.Loop() {
+		for _, req := range reqs { // a hit each: every session is due
+			if _, err := r.Admit(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		clock.Advance(interval - limiter.FlushTick(interval))
+		cpu0, start := processCPU(), time.Now()
+		sent += limiter.Flush(r)
+		wall += time.Since(start)
+		cpu += processCPU() - cpu0
+	}
+	if r.Stats().StoreErrors > 0 {
+		b.Fatalf("%d scripts failed", r.Stats().StoreErrors)
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(sent), "client-cpu-µs/script")
+	b.ReportMetric(float64(wall.Nanoseconds())/1e3/float64(sent), "wall-µs/script")
 }
 
 // processCPU is the user+system CPU time of this process, children excluded.

@@ -3,7 +3,6 @@ package limiter_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,6 +89,10 @@ func TestRedisClusterConformance(t *testing.T) {
 			return newGuarded(t, cluster.URL(), ttl, ttl/4, rules)
 		},
 		Advance: realTime,
+	})
+
+	t.Run("renewals batched over every master", func(t *testing.T) {
+		assertBatchRenews(t, cluster.URL(), func() {})
 	})
 
 	t.Run("users spread over every master", func(t *testing.T) {
@@ -344,26 +347,32 @@ func TestRedisFirstCallAfterRestart(t *testing.T) {
 
 // TestRedisRefreshCacheRoundTrips checks the refresh cache's arithmetic at
 // steady state, time simulated: a session fetching every period asks the
-// store once per ceil(interval/period) fetches.
+// store on every fetch without the cache, and never on a fetch's path with
+// it, the flusher renewing it in its batches every interval less one tick.
 func TestRedisRefreshCacheRoundTrips(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
+	const period = 2 * time.Second
+	renewedEvery := func(interval time.Duration) float64 {
+		return float64(period) / float64(interval-limiter.FlushTick(interval))
+	}
 	tests := []struct {
-		name     string
-		interval time.Duration
-		want     float64
+		name                 string
+		interval             time.Duration
+		requestPath, batched float64
 	}{
-		{"off", 0, 1},
-		{"5s", 5 * time.Second, 1.0 / 3},
-		{"the default for a 60s TTL", config.DefaultRefreshInterval(time.Minute), 1.0 / 5},
+		{"off", 0, 1, 0},
+		{"5s", 5 * time.Second, 0, renewedEvery(5 * time.Second)},
+		{"the default for a 60s TTL", config.DefaultRefreshInterval(time.Minute), 0, renewedEvery(config.DefaultRefreshInterval(time.Minute))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := steadyState(t, srv.URL(), 40, 2*time.Second, time.Minute, tt.interval, 2*time.Minute)
-			assert.InDelta(t, tt.want, got, 0.005)
+			got := steadyState(t, srv.URL(), 40, period, time.Minute, tt.interval, 2*time.Minute)
+			assert.Equal(t, tt.requestPath, got.requestPath, "round trips on the requests' path")
+			assert.InDelta(t, tt.batched, got.batched, 0.02, "scripts in the flusher's batches")
 		})
 	}
-	assert.LessOrEqual(t, 1/math.Ceil(float64(config.DefaultRefreshInterval(time.Minute))/float64(2*time.Second)), 0.25,
-		"the default keeps segment traffic at most one round trip in four")
+	assert.LessOrEqual(t, renewedEvery(config.DefaultRefreshInterval(time.Minute)), 0.25,
+		"the default renews a session playing 2 s segments at most once per four segments")
 }

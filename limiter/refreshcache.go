@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // refreshCache remembers which sessions this replica refreshed in a remote
@@ -12,31 +13,37 @@ import (
 // new sessions always go to the store.
 //
 // A hit is a heartbeat Redis does not see: the cache keeps its time and the
-// media it delivered, carries them on the session's next store call, and
-// sends them on their own (due, flush) when no store call has come for half
-// the TTL, so that a session is active in Redis until its last heartbeat
-// plus the TTL whichever replica answered it. Waiting half the TTL rather
-// than the interval means a playing session's own next store call carries
-// its hits: only sessions that stopped cost a touch.
+// media it delivered. A playing session never has to pay a round trip on its
+// request path: the flusher renews ahead, in pipelined batches, every
+// session with hits since its last store call whose entry goes stale within
+// ahead, carrying those hits (so that a session is active in Redis until its
+// last heartbeat plus the TTL whichever replica answered it). The store says
+// whether the session is still active there: if so the entry is renewed as
+// of the time taken before the batch, else it is forgotten and the session's
+// next request gets the store's own answer.
 //
 // Memory is bounded twice: each shard is an LRU with a fixed capacity, and
 // every record pops users whose entries have all gone stale from the shard's
-// tail. Users sit in LRU order of their last record, so stale users gather at
-// the tail and the table holds about the users seen within one interval.
+// tail. Users sit in LRU order of their last record or renewal, so stale
+// users gather at the tail and the table holds about the users seen within
+// one interval.
 type refreshCache struct {
 	interval int64
-	// dueAfter is how long after its last store call a session's hits are
-	// sent on their own: at least the interval, and early enough that the
-	// touch reaches Redis before the TTL ends the session there.
-	dueAfter int64
-	clock    Clock
-	seed     maphash.Seed
-	table    Sharded[string, *cachedUser, []sessionRef]
+	// ahead is how long before its entry goes stale a session with hits is
+	// renewed: a flusher tick and a half, so that the last tick before the
+	// entry goes stale finds it with at least half a tick to spare.
+	ahead int64
+	clock Clock
+	seed  maphash.Seed
+	table Sharded[string, *cachedUser, []sessionRef]
+	// pass numbers the calls of renewals, so that one call sends a session
+	// once even if it is listed twice.
+	pass atomic.Uint64
 }
 
 // cacheShard is one lock of the cache and the LRU of its users. Its Extra
-// lists the sessions that turned pending, for due: its cost is the number
-// of sessions answered from here, not the size of the cache.
+// lists the sessions that turned pending, for renewals: its cost is the
+// number of sessions answered from here, not the size of the cache.
 type cacheShard = Shard[string, *cachedUser, []sessionRef]
 
 // cachedUser is one user's recently refreshed sessions. A user has a handful
@@ -67,28 +74,35 @@ type cachedSession struct {
 	// not reached the store.
 	lastHit int64
 	pending bool
+	// queued is set while the shard's Extra lists the session.
+	queued bool
+	// pass is the renewals call that last sent the session.
+	pass uint64
 }
 
-// touch is a pending session to bring to the store: the time since its
-// last hit and how long each track was buffered after it, in ns.
+// touch is a pending session to renew in the store, with its hits: the
+// time since its last hit and how long each track was buffered after it,
+// in ns.
 type touch struct {
-	userID, sessionID string
-	ago               int64
-	left              [numTracks]int64
-	hint              int64
+	sessionRef
+	ago  int64
+	left [numTracks]int64
+	hint int64
 }
 
 // staleBatch bounds how many stale users one record removes: enough to keep
 // up with arrivals, small enough to keep the lock hold short.
 const staleBatch = 2
 
-func newRefreshCache(interval, ttl int64, maxUsers int, clock Clock) (*refreshCache, error) {
+// newRefreshCache returns a cache of entries valid for interval whose
+// renewals are looked for every tick (ns).
+func newRefreshCache(interval, tick int64, maxUsers int, clock Clock) (*refreshCache, error) {
 	n := ShardCount(maxUsers, minShardUsers, maxShards)
 	table, err := NewSharded[string, *cachedUser, []sessionRef](n, max(maxUsers/n, 1), nil)
 	if err != nil {
 		return nil, err
 	}
-	return &refreshCache{interval: interval, dueAfter: max(interval, ttl/2), clock: clock, seed: maphash.MakeSeed(), table: *table}, nil
+	return &refreshCache{interval: interval, ahead: min(tick+tick/2, interval), clock: clock, seed: maphash.MakeSeed(), table: *table}, nil
 }
 
 func (c *refreshCache) shardFor(userID string) *cacheShard {
@@ -125,8 +139,9 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 				t := req.track()
 				s.buffered[t] = max(s.buffered[t], now+int64(max(req.Buffer, 0))) + d
 			}
-			if !s.pending {
+			if !s.queued {
 				sh.Extra = append(sh.Extra, sessionRef{u.id, s.id})
+				s.queued = true
 			}
 			s.lastHit, s.pending = now, true
 			return Decision{Result: Refreshed, Active: s.active, Limit: limit}, true, left
@@ -184,10 +199,11 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 
 type sessionRef struct{ userID, sessionID string }
 
-// due returns the pending sessions that have made no store call for
-// dueAfter, marking them sent: no more hits can come for them without one.
-func (c *refreshCache) due() []touch {
-	now := c.now()
+// renewals returns the sessions to renew in the store at now: those with
+// hits since their last store call whose entry goes stale within ahead, or
+// already has (a renewal that failed is tried again at the next tick).
+func (c *refreshCache) renewals(now int64) []touch {
+	pass := c.pass.Add(1)
 	var out []touch
 	for i := range c.table.Len() {
 		sh := c.table.At(i)
@@ -196,18 +212,24 @@ func (c *refreshCache) due() []touch {
 		for _, ref := range sh.Extra {
 			s := findCached(sh, ref)
 			switch {
-			case s == nil || !s.pending:
+			case s == nil:
 				continue
-			case now-s.refreshed < c.dueAfter:
-				kept = append(kept, ref)
+			case !s.pending:
+				s.queued = false
+				continue
+			case s.pass == pass:
+				continue // listed twice: it was forgotten, then cached again
+			}
+			kept = append(kept, ref)
+			if now-s.refreshed < c.interval-c.ahead {
 				continue
 			}
-			tc := touch{userID: ref.userID, sessionID: ref.sessionID, ago: now - s.lastHit, hint: s.hint}
+			tc := touch{sessionRef: ref, ago: now - s.lastHit, hint: s.hint}
 			for t, b := range s.buffered {
 				tc.left[t] = max(b-s.lastHit, 0)
 			}
 			out = append(out, tc)
-			s.pending = false
+			s.pass = pass
 		}
 		clear(sh.Extra[len(kept):])
 		sh.Extra = kept
@@ -216,17 +238,72 @@ func (c *refreshCache) due() []touch {
 	return out
 }
 
+// renewed notes that the store found ref active, and renewed it with its
+// hits, in a call begun at at, when the user had active sessions. A session
+// forgotten meanwhile stays forgotten.
+func (c *refreshCache) renewed(ref sessionRef, at int64, active int) {
+	sh := c.shardFor(ref.userID)
+	sh.Lock()
+	defer sh.Unlock()
+	u, ok := sh.LRU.Get(ref.userID)
+	if !ok {
+		return
+	}
+	s := u.find(ref.sessionID)
+	if s == nil {
+		return
+	}
+	if at >= s.refreshed {
+		s.active = active
+	}
+	s.refreshed = max(s.refreshed, at)
+	u.newest = max(u.newest, at)
+	// Hits since the call began are not in it: they stay pending.
+	s.pending = s.pending && s.lastHit >= at
+}
+
+// gone forgets ref, which the store found not active in a call begun at
+// at, unless a store call begun later has admitted it since.
+func (c *refreshCache) gone(ref sessionRef, at int64) {
+	sh := c.shardFor(ref.userID)
+	sh.Lock()
+	defer sh.Unlock()
+	u, ok := sh.LRU.Peek(ref.userID)
+	if !ok {
+		return
+	}
+	if s := u.find(ref.sessionID); s != nil && s.refreshed <= at {
+		u.remove(ref.sessionID)
+		if len(u.sessions) == 0 {
+			sh.LRU.Remove(ref.userID)
+		}
+	}
+}
+
 func findCached(sh *cacheShard, ref sessionRef) *cachedSession {
 	u, ok := sh.LRU.Peek(ref.userID)
 	if !ok {
 		return nil
 	}
+	return u.find(ref.sessionID)
+}
+
+func (u *cachedUser) find(sessionID string) *cachedSession {
 	for i := range u.sessions {
-		if u.sessions[i].id == ref.sessionID {
+		if u.sessions[i].id == sessionID {
 			return &u.sessions[i]
 		}
 	}
 	return nil
+}
+
+func (u *cachedUser) remove(sessionID string) {
+	for i, s := range u.sessions {
+		if s.id == sessionID {
+			u.sessions = slices.Delete(u.sessions, i, i+1)
+			return
+		}
+	}
 }
 
 // dropStale removes up to staleBatch users from the shard's tail whose
@@ -251,12 +328,7 @@ func (c *refreshCache) forget(userID, sessionID string) {
 	if !ok {
 		return
 	}
-	for i, s := range u.sessions {
-		if s.id == sessionID {
-			u.sessions = slices.Delete(u.sessions, i, i+1)
-			break
-		}
-	}
+	u.remove(sessionID)
 	if len(u.sessions) == 0 {
 		sh.LRU.Remove(userID)
 	}

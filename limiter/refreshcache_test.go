@@ -18,7 +18,7 @@ func (c *manualClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
 func newTestCache(t *testing.T, interval time.Duration, maxUsers int) (*refreshCache, *manualClock) {
 	t.Helper()
 	clock := &manualClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	c, err := newRefreshCache(int64(interval), int64(4*interval), maxUsers, clock.Now)
+	c, err := newRefreshCache(int64(interval), int64(interval/flushTicks), maxUsers, clock.Now)
 	require.NoError(t, err)
 	return c, clock
 }

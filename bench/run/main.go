@@ -124,9 +124,16 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 		"streamgate-nolog": func(ctx context.Context, e env) (*target, error) {
 			return startStreamgate(ctx, e, "streamgate-nolog", "-access-log", "off")
 		},
-		"streamgate-redis": startStreamgateRedis,
-		"nginx":            startNginx,
-		"haproxy":          startHAProxy,
+		"streamgate-redis": func(ctx context.Context, e env) (*target, error) {
+			return startStreamgateRedis(ctx, e, "streamgate-redis")
+		},
+		// Redis without the access log: set beside streamgate-nolog, the
+		// pair differs in the store alone.
+		"streamgate-redis-nolog": func(ctx context.Context, e env) (*target, error) {
+			return startStreamgateRedis(ctx, e, "streamgate-redis-nolog", "-access-log", "off")
+		},
+		"nginx":   startNginx,
+		"haproxy": startHAProxy,
 	}
 	var targets []*target
 	defer func() {

@@ -105,8 +105,8 @@ func (r report) markdown() string {
 			row.CPUUS.Median, row.CPUUS.Min, row.CPUUS.Max, cpuRatio, row.RSSMiB.Median, row.RSSMiB.Max)
 	}
 	for _, row := range r.Rows {
-		if row.Target == "streamgate-redis" && row.StoreCallsPerReq.Median > 0 {
-			fmt.Fprintf(&b, "\nstreamgate-redis, %s: %.3f store round trips per request (median).", row.Path, row.StoreCallsPerReq.Median)
+		if strings.HasPrefix(row.Target, "streamgate-redis") && row.StoreCallsPerReq.Median > 0 {
+			fmt.Fprintf(&b, "\n%s, %s: %.3f store round trips per request (median).", row.Target, row.Path, row.StoreCallsPerReq.Median)
 		}
 	}
 	return b.String()

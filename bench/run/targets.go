@@ -77,8 +77,9 @@ func startStreamgate(ctx context.Context, e env, name string, extra ...string) (
 }
 
 // startStreamgateRedis starts a redis-server on the load generator's CPU,
-// then streamgate using it with the default refresh interval.
-func startStreamgateRedis(ctx context.Context, e env) (*target, error) {
+// then streamgate using it with the default refresh interval and the
+// extra flags.
+func startStreamgateRedis(ctx context.Context, e env, name string, extra ...string) (*target, error) {
 	raddr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func startStreamgateRedis(ctx context.Context, e env) (*target, error) {
 		r.stop()
 		return nil, err
 	}
-	t, err := startStreamgate(ctx, e, "streamgate-redis", "-store", "redis://"+raddr)
+	t, err := startStreamgate(ctx, e, name, append([]string{"-store", "redis://" + raddr}, extra...)...)
 	if t != nil {
 		t.procs = append(t.procs, r)
 	}

@@ -1,0 +1,224 @@
+package limiter_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/limiter/redistest"
+	"github.com/streamgate/streamgate/limiter/storetest"
+)
+
+// requestPathCalls is r's store calls made on requests' paths.
+func requestPathCalls(r *limiter.Redis) uint64 {
+	return r.Stats().StoreCalls - limiter.BatchedCalls(r)
+}
+
+// TestRedisRenewsAhead plays a session past several intervals on a
+// simulated clock, the test running the flusher at each of its ticks: the
+// flusher renews the session ahead, so no request after the first asks
+// Redis; without the flusher the first request past the interval does.
+func TestRedisRenewsAhead(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	// Long enough that the store's own real-time ticker does not run
+	// during the test; the test runs the ticks of simulated time.
+	const interval, ttl = 20 * time.Second, time.Minute
+	tests := []struct {
+		name  string
+		flush bool
+		// want is the request-path store calls after the last request.
+		want uint64
+	}{
+		{"with the flusher", true, 1},
+		{"without the flusher", false, 1 + 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+			r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = r.Close() })
+			ctx := context.Background()
+			req := limiter.Request{UserID: "ahead-" + t.Name(), SessionID: "s", Limit: 3}
+			tick := limiter.FlushTick(interval)
+			// A segment every 2 s for three and a half intervals.
+			const period = 2 * time.Second
+			for at := time.Duration(0); at < 7*interval/2; at += period {
+				d, err := r.Admit(ctx, req)
+				require.NoError(t, err)
+				require.True(t, d.Admitted(), "at %s", at)
+				assert.Equal(t, 1, d.Active)
+				for range period / (tick / 4) {
+					clock.Advance(tick / 4)
+					if tt.flush && clock.Now().Sub(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))%tick == 0 {
+						limiter.Flush(r)
+					}
+				}
+			}
+			assert.Equal(t, tt.want, requestPathCalls(r))
+			if tt.flush {
+				assert.Positive(t, limiter.BatchedCalls(r), "the flusher renewed the session")
+			}
+			sessions, err := r.List(ctx, req.UserID)
+			require.NoError(t, err)
+			assert.Len(t, sessions, 1, "the session is active in Redis")
+		})
+	}
+}
+
+// TestRedisEndedElsewhereStopsPlayingHere ends a session through a second
+// replica while the first keeps answering it from its refresh cache, real
+// time and real ticks: the first stops answering it locally once it has
+// been ended for one interval at most (in practice at its next renewal,
+// which finds it ended) and then answers Redis's word, Ended.
+func TestRedisEndedElsewhereStopsPlayingHere(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	// A tick of 250 ms leaves a renewal 125 ms at least before the entry
+	// goes stale: room for a loaded machine.
+	const interval, ttl = 2 * time.Second, 5 * time.Second
+	here := newRedis(t, srv.URL(), ttl, interval)
+	t.Cleanup(func() { _ = here.Close() })
+	elsewhere := newRedis(t, srv.URL(), ttl, 0)
+	t.Cleanup(func() { _ = elsewhere.Close() })
+	ctx := context.Background()
+	req := limiter.Request{UserID: "ended-elsewhere", SessionID: "s", Limit: 3}
+
+	d, err := here.Admit(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, limiter.Started, d.Result)
+	// Play for an interval and a half: the flusher renews the session
+	// ahead, so requests past the first interval are still answered here.
+	start := time.Now()
+	localPastInterval := 0
+	for time.Since(start) < 3*interval/2 {
+		asked := time.Now()
+		before := requestPathCalls(here)
+		d, err := here.Admit(ctx, req)
+		require.NoError(t, err)
+		require.Equal(t, limiter.Refreshed, d.Result)
+		if requestPathCalls(here) == before && asked.Sub(start) > interval {
+			localPastInterval++
+		}
+		realTime(t, 20*time.Millisecond) // a player's pace
+	}
+	assert.Positive(t, limiter.BatchedCalls(here), "the flusher renewed the session")
+	assert.Positive(t, localPastInterval, "answered here past the interval of its only call on a request's path")
+
+	ok, err := elsewhere.End(ctx, req.UserID, req.SessionID, limiter.EndedByOperator)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ended := time.Now()
+	for {
+		asked := time.Now()
+		before := requestPathCalls(here)
+		d, err := here.Admit(ctx, req)
+		require.NoError(t, err)
+		if requestPathCalls(here) == before {
+			// Every entry dates from before a call that found the session
+			// active, so before the end: none is valid an interval later.
+			require.Less(t, asked.Sub(ended), interval, "answered here an interval after it ended elsewhere")
+			require.Equal(t, limiter.Refreshed, d.Result)
+			realTime(t, 20*time.Millisecond)
+			continue
+		}
+		assert.Equal(t, limiter.Ended, d.Result, "Redis's word: the session was ended")
+		assert.Equal(t, limiter.EndedByOperator, d.EndReason)
+		break
+	}
+}
+
+// TestRedisFailedRenewalRenewsNothing stops Redis before the flusher's
+// batch: nothing is renewed, so the session's first request past the
+// interval goes to Redis (and fails) instead of being answered from an
+// entry Redis never confirmed.
+func TestRedisFailedRenewalRenewsNothing(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const interval, ttl = 20 * time.Second, time.Minute
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 200 * time.Millisecond, Clock: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := context.Background()
+	req := limiter.Request{UserID: "failed-renewal", SessionID: "s", Limit: 3}
+	for range 2 { // a start, then a hit: pending
+		_, err := r.Admit(ctx, req)
+		require.NoError(t, err)
+	}
+	srv.Kill()
+	clock.Advance(interval - limiter.FlushTick(interval))
+	require.Equal(t, 1, limiter.Flush(r), "the session is due")
+	errsAfterFlush := r.Stats().StoreErrors
+	assert.Positive(t, errsAfterFlush, "the batch failed")
+	d, err := r.Admit(ctx, req)
+	require.NoError(t, err, "still inside the interval: answered here")
+	require.Equal(t, limiter.Refreshed, d.Result)
+
+	clock.Advance(limiter.FlushTick(interval))
+	before := requestPathCalls(r)
+	_, err = r.Admit(ctx, req)
+	require.ErrorIs(t, err, limiter.ErrUnavailable, "past the interval it asks Redis")
+	assert.Equal(t, before+1, requestPathCalls(r))
+}
+
+// assertBatchRenews plays users on url from a replica whose refresh cache
+// reads a simulated clock, runs before, then the flusher's batch once they
+// are due: every session is renewed without an error, and answered here
+// past the interval of its first call. It returns the scripts the batches
+// ran.
+func assertBatchRenews(t *testing.T, url string, before func()) uint64 {
+	t.Helper()
+	const interval, ttl, users = 20 * time.Second, time.Minute, 20
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := context.Background()
+	reqs := make([]limiter.Request, users)
+	for i := range reqs {
+		reqs[i] = limiter.Request{UserID: fmt.Sprintf("batch-%s-%d", t.Name(), i), SessionID: "s", Limit: 3}
+		for range 2 { // a start, then a hit: pending
+			_, err := r.Admit(ctx, reqs[i])
+			require.NoError(t, err)
+		}
+	}
+	before()
+	tick := limiter.FlushTick(interval)
+	clock.Advance(interval - tick)
+	require.Equal(t, users, limiter.Flush(r))
+	assert.Zero(t, r.Stats().StoreErrors)
+	assert.GreaterOrEqual(t, limiter.BatchedCalls(r), uint64(users))
+	clock.Advance(2 * tick)
+	calls := requestPathCalls(r)
+	for _, req := range reqs {
+		d, err := r.Admit(ctx, req)
+		require.NoError(t, err)
+		assert.Equal(t, limiter.Refreshed, d.Result)
+	}
+	assert.Equal(t, calls, requestPathCalls(r), "renewed: answered here")
+	return limiter.BatchedCalls(r)
+}
+
+// TestRedisRenewsAfterScriptFlush empties Redis's script cache before the
+// batch: the scripts refused by their SHA go again in full.
+func TestRedisRenewsAfterScriptFlush(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	first := assertBatchRenews(t, srv.URL(), func() {})
+	assert.Equal(t, uint64(2*20), first, "Redis did not know the script yet")
+	warm := assertBatchRenews(t, srv.URL(), func() {})
+	assert.Equal(t, uint64(20), warm, "one script per session once Redis knows it")
+	flushed := assertBatchRenews(t, srv.URL(), func() {
+		_, err := srv.Do("SCRIPT", "FLUSH")
+		require.NoError(t, err)
+	})
+	assert.Equal(t, uint64(2*20), flushed, "each session's script went again in full")
+}
