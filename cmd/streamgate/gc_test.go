@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,4 +30,22 @@ func TestParseMemoryLimit(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestDefaultGOGC: a higher GOGC only where a memory limit bounds the heap;
+// an operator's GOGC is never overridden.
+func TestDefaultGOGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	assert.Equal(t, unlimitedGCPercent, defaultGCPercent(0), "no limit: Go's own default")
+	assert.Equal(t, limitedGCPercent, defaultGCPercent(256<<20))
+
+	env := map[string]string{"GOMEMLIMIT": "256MiB"}
+	rt := tuneGC(func(k string) string { return env[k] })
+	assert.Equal(t, "400", rt.gcPercent, "GOMEMLIMIT bounds the heap")
+	assert.Equal(t, 400, debug.SetGCPercent(100), "and the runtime runs with it")
+
+	env["GOGC"] = "50"
+	rt = tuneGC(func(k string) string { return env[k] })
+	assert.Equal(t, "50", rt.gcPercent, "the operator's GOGC stands")
+	assert.Equal(t, 100, debug.SetGCPercent(100), "and is left to the runtime")
 }
