@@ -12,6 +12,12 @@ func ReseedPasses(r *Redis) uint64 { return r.reseed.losses.Load() }
 // Reseeded is the number of sessions r wrote back into an empty Redis.
 func Reseeded(r *Redis) uint64 { return r.reseed.seeded.Load() }
 
+// ExtendReseedGrace makes r's current re-seed grace last d from now, so that
+// a test on a loaded machine acts within it.
+func ExtendReseedGrace(r *Redis, d time.Duration) {
+	r.reseed.graceUntil.Store(monoNow() + int64(d))
+}
+
 // MisjudgeRedisClock makes r believe Redis's clock is d behind what it is,
 // until the next reply corrects it: the next admission's deadline is then d
 // early in Redis's time, as if its script had reached Redis d late.

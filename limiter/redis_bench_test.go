@@ -85,7 +85,7 @@ func BenchmarkRedisDecisions(b *testing.B) {
 
 	b.Run("redis-benchmark", func(b *testing.B) {
 		if _, err := exec.LookPath("redis-benchmark"); err != nil {
-			b.Skip("redis-benchmark is not installed")
+			b.Fatal("redis-benchmark is not installed: make deps installs it (Debian package redis-tools)")
 		}
 		port := srv.Addr()[len("127.0.0.1:"):]
 		// __rand_int__ becomes a random number below -r: a random user.

@@ -67,16 +67,14 @@ func TestRedisReseedGraceUndoesOneNetwork(t *testing.T) {
 	}
 	_, err := g.Admit(ctx, from("192.0.2.10"))
 	require.NoError(t, err)
-	flushed := time.Now() // the grace (3 s) begins after this
 	_, err = srv.Do("FLUSHALL")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return limiter.Reseeded(r) == 1 }, 10*time.Second, 10*time.Millisecond,
 		"the replica never re-seeded Redis")
+	// A loaded machine may reach the next line after the 3 s grace.
+	limiter.ExtendReseedGrace(r, time.Minute)
 
 	_, err = g.Admit(ctx, from("198.51.100.20"))
-	if time.Since(flushed) > 2500*time.Millisecond {
-		t.Skip("the machine is too slow to stay within the re-seed grace")
-	}
 	require.ErrorIs(t, err, limiter.ErrUnavailable, "a start during the grace goes to the policy")
 	sessions, err := g.List(ctx, "u")
 	require.NoError(t, err)

@@ -95,8 +95,9 @@ func TestRunDemo(t *testing.T) {
 
 	// The README's ffplay line, with ffmpeg: the identity headers reach the
 	// gate on every request of the player, and the media decodes.
-	if ffmpeg, err := exec.LookPath("ffmpeg"); err == nil || os.Getenv("CI") != "" {
-		require.NoError(t, err, "ffmpeg is installed in CI (make deps)")
+	{
+		ffmpeg, err := exec.LookPath("ffmpeg")
+		require.NoError(t, err, "ffmpeg is not installed: make deps installs it")
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, ffmpeg, "-nostdin", "-v", "error",

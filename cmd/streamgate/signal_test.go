@@ -23,9 +23,7 @@ func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the binary with")
-	}
+	require.NoError(t, err, "no go command to build the binary with")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "streamgate")
 	build := exec.Command(goTool, "build", "-o", bin, ".")

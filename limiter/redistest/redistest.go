@@ -37,16 +37,13 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
-// Require fails the test in CI and skips it elsewhere when redis-server (or
-// redis-cli, which the cluster needs) is not installed.
+// Require fails the test when redis-server (or redis-cli, which the
+// cluster needs) is not installed: make test installs them (.ci/deps).
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range append([]string{"redis-server"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed; .ci/deps installs it (Debian package redis-server)", tool)
-			}
-			t.Skipf("%s is not installed (apt-get install redis-server); skipping", tool)
+			t.Fatalf("%s is not installed: make deps installs it (Debian package redis-server)", tool)
 		}
 	}
 }

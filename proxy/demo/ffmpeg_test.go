@@ -3,7 +3,6 @@ package demo_test
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -21,10 +20,7 @@ func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s not installed (Debian package ffmpeg; make deps)", name)
-		}
-		t.Fatalf("%s not installed in CI", name)
+		t.Fatalf("%s is not installed: make deps installs it (Debian package ffmpeg)", name)
 	}
 	return p
 }

@@ -9,9 +9,8 @@ import (
 )
 
 // ChromiumPath finds the browser of the browser tests: STREAMGATE_CHROMIUM,
-// else Debian's chromium on the PATH. Missing, it fails the test under CI
-// (.ci/deps installs it) and skips it elsewhere; what names the tests that
-// are skipped.
+// else Debian's chromium on the PATH. Missing, it fails the test: make test
+// installs it (.ci/deps); what names the tests that need it.
 func ChromiumPath(t testing.TB, what string) string {
 	t.Helper()
 	if p := os.Getenv("STREAMGATE_CHROMIUM"); p != "" {
@@ -22,10 +21,7 @@ func ChromiumPath(t testing.TB, what string) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is missing: .ci/deps installs it")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); skipping " + what)
+	t.Fatal("chromium is not installed: make deps installs it, for " + what)
 	return ""
 }
 

@@ -63,16 +63,13 @@ func closeBrowser() {
 	}
 }
 
-// needBrowser skips or fails a test that needs chromium and the players, and
-// returns the shared browser.
+// needBrowser fails a test that needs chromium and the players when they are
+// missing, and returns the shared browser.
 func needBrowser(t *testing.T) context.Context {
 	t.Helper()
 	needMedia(t)
 	if why, ok := setupErr["players"]; ok {
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
+		t.Fatal(why)
 	}
 	path := proxytest.ChromiumPath(t, "the player tests")
 	browser.once.Do(func() {

@@ -17,13 +17,11 @@ import (
 var (
 	// gateBin is the streamgate binary built from this tree.
 	gateBin string
-	// gateHelp is its -help text: a test of a feature whose flag is not
-	// there yet skips (needFlag).
+	// gateHelp is its -help text: a flag gone from it fails the tests
+	// that use it (needFlag).
 	gateHelp string
 	// mediaDir holds the test stream (media.go); empty without ffmpeg.
 	mediaDir string
-	// origin serves mediaDir, standing for the service's origin.
-	origin *httptest.Server
 	// pages serves the player pages and the players' dist files, on an
 	// origin of its own (another port is another origin to a browser).
 	pages *httptest.Server
@@ -89,8 +87,6 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		origin = httptest.NewServer(mediaHandler(mediaDir))
-		defer origin.Close()
 	}
 
 	if _, err := os.Stat(filepath.Join("node_modules", "hls.js", "package.json")); err != nil {
@@ -118,16 +114,14 @@ func hasFlag(name string) bool {
 	return strings.Contains(gateHelp, "\n  "+name+" ") || strings.Contains(gateHelp, "\n  "+name+"\n")
 }
 
-// needMedia skips or fails a test that needs ffmpeg's stream.
+// needMedia fails a test that needs ffmpeg's stream when ffmpeg is missing;
+// -short skips the real players.
 func needMedia(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real players: not in -short")
 	}
 	if why, ok := setupErr["ffmpeg"]; ok {
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
+		t.Fatal(why)
 	}
 }

@@ -8,15 +8,6 @@ import (
 	"path/filepath"
 )
 
-// demoOrigin points every test at streamgate's own -demo origin (real H.264/AAC
-// since the demo was remade) instead of
-// the stream ffmpeg makes here; STREAMGATE_PLAYERTEST_DEMO=1 does the same
-// for one run. The demo must then serve real H.264/AAC at the same paths
-// (vodHLS, vodDASH).
-const demoOrigin = true
-
-func useDemo() bool { return demoOrigin || os.Getenv("STREAMGATE_PLAYERTEST_DEMO") == "1" }
-
 // The test stream: 60 s of VOD in 2 s segments, H.264 and AAC in fMP4, as HLS
 // (one muxed variant) and as DASH (separate video and audio adaptation sets).
 const (
@@ -26,13 +17,9 @@ const (
 	segDuration = 2
 )
 
-// upstreamArgs are the streamgate flags that name the origin.
-func upstreamArgs() []string {
-	if useDemo() {
-		return []string{"-demo"}
-	}
-	return []string{"-upstream", origin.URL}
-}
+// upstreamArgs are the streamgate flags that name the origin: streamgate's
+// own -demo (real H.264/AAC at vodHLS and vodDASH, and live).
+func upstreamArgs() []string { return []string{"-demo"} }
 
 // makeMedia encodes the test stream with ffmpeg into dir/vod: a few seconds
 // of CPU, once per test binary.

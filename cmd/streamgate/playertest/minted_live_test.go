@@ -19,9 +19,6 @@ const demoLiveDASH = "/live/manifest.mpd"
 func TestMintedSessionsLiveDASH(t *testing.T) {
 	needMedia(t)
 	needFlag(t, "-mint-sessions")
-	if !useDemo() {
-		t.Skip("the live DASH stream is the -demo origin's")
-	}
 	t.Parallel()
 	g := startGate(t, "-mint-sessions")
 	for _, player := range []string{"dash", "shaka"} {
