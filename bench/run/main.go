@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/streamgate/streamgate/bench/procs"
 )
 
 var paths = []struct{ name, path string }{
@@ -103,16 +105,16 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 	if runtime.NumCPU() < 2 {
 		serveCPU = "0"
 	}
-	originAddr, err := freePort()
+	originAddr, err := procs.FreeAddr()
 	if err != nil {
 		return err
 	}
-	origin, err := startPinned(dir, "origin", serveCPU, []string{"GOMAXPROCS=1"}, filepath.Join(dir, "origin"), "-listen", originAddr)
+	origin, err := procs.Start(dir, "origin", serveCPU, []string{"GOMAXPROCS=1"}, filepath.Join(dir, "origin"), "-listen", originAddr)
 	if err != nil {
 		return err
 	}
-	defer origin.stop()
-	if err := waitListening(ctx, originAddr, origin); err != nil {
+	defer origin.Stop()
+	if err := procs.WaitListening(ctx, originAddr, origin, listenWithin); err != nil {
 		return err
 	}
 	e := env{dir: dir, benchDir: benchDir, origin: originAddr, cpu: serveCPU, loadCPU: loadCPU}

@@ -36,7 +36,7 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 			return s, fmt.Errorf("%s metrics: %w", t.name, err)
 		}
 	}
-	cpu0, err := t.main.cpuTicks()
+	cpu0, err := cpuTicks(t.main)
 	if err != nil {
 		return s, err
 	}
@@ -44,11 +44,11 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 	if err != nil {
 		return s, fmt.Errorf("%s %s: %w", t.name, pathName, err)
 	}
-	cpu1, err := t.main.cpuTicks()
+	cpu1, err := cpuTicks(t.main)
 	if err != nil {
 		return s, err
 	}
-	rss, err := t.main.rssBytes()
+	rss, err := rssBytes(t.main)
 	if err != nil {
 		return s, err
 	}

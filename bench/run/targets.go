@@ -8,7 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"text/template"
+	"time"
+
+	"github.com/streamgate/streamgate/bench/procs"
 )
+
+// listenWithin bounds how long a started process may take to listen.
+const listenWithin = 15 * time.Second
 
 // target is one proxy under test, listening on addr in front of the origin.
 type target struct {
@@ -16,14 +22,14 @@ type target struct {
 	addr string
 	// admin is streamgate's admin address, for its counters; empty otherwise.
 	admin string
-	procs []*proc
+	procs []*procs.Proc
 	// main is the process whose CPU time is the proxy's.
-	main *proc
+	main *procs.Proc
 }
 
 func (t *target) stop() {
 	for _, p := range t.procs {
-		p.stop()
+		p.Stop()
 	}
 }
 
@@ -44,54 +50,54 @@ type env struct {
 func (e env) gomaxprocs() []string { return append([]string{"GOMAXPROCS=1"}, e.extraEnv...) }
 
 func startReference(ctx context.Context, e env) (*target, error) {
-	addr, err := freePort()
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	p, err := startPinned(e.dir, "reference", e.cpu, e.gomaxprocs(),
+	p, err := procs.Start(e.dir, "reference", e.cpu, e.gomaxprocs(),
 		filepath.Join(e.dir, "reference"), "-listen", addr, "-upstream", "http://"+e.origin)
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: "reference", addr: addr, procs: []*proc{p}, main: p}
-	return t, waitListening(ctx, addr, p)
+	t := &target{name: "reference", addr: addr, procs: []*procs.Proc{p}, main: p}
+	return t, procs.WaitListening(ctx, addr, p, listenWithin)
 }
 
 func startStreamgate(ctx context.Context, e env, name string, extra ...string) (*target, error) {
-	addr, err := freePort()
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	admin, err := freePort()
+	admin, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{filepath.Join(e.dir, "streamgate"), "-listen", addr, "-admin-listen", admin,
 		"-upstream", "http://" + e.origin, "-log-level", "warn"}, extra...)
-	p, err := startPinned(e.dir, name, e.cpu, e.gomaxprocs(), args...)
+	p, err := procs.Start(e.dir, name, e.cpu, e.gomaxprocs(), args...)
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: name, addr: addr, admin: admin, procs: []*proc{p}, main: p}
-	return t, waitListening(ctx, addr, p)
+	t := &target{name: name, addr: addr, admin: admin, procs: []*procs.Proc{p}, main: p}
+	return t, procs.WaitListening(ctx, addr, p, listenWithin)
 }
 
 // startStreamgateRedis starts a redis-server on the load generator's CPU,
 // then streamgate using it with the default refresh interval and the
 // extra flags.
 func startStreamgateRedis(ctx context.Context, e env, name string, extra ...string) (*target, error) {
-	raddr, err := freePort()
+	raddr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	_, port, _ := net.SplitHostPort(raddr)
-	r, err := startPinned(e.dir, "redis", e.loadCPU, nil, "redis-server", "--bind", "127.0.0.1", "--port", port,
+	r, err := procs.Start(e.dir, "redis", e.loadCPU, nil, "redis-server", "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", e.dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitListening(ctx, raddr, r); err != nil {
-		r.stop()
+	if err := procs.WaitListening(ctx, raddr, r, listenWithin); err != nil {
+		r.Stop()
 		return nil, err
 	}
 	t, err := startStreamgate(ctx, e, name, append([]string{"-store", "redis://" + raddr}, extra...)...)
@@ -99,7 +105,7 @@ func startStreamgateRedis(ctx context.Context, e env, name string, extra ...stri
 		t.procs = append(t.procs, r)
 	}
 	if err != nil {
-		r.stop()
+		r.Stop()
 	}
 	return t, err
 }
@@ -126,7 +132,7 @@ func startNginx(ctx context.Context, e env) (*target, error) {
 			return nil, fmt.Errorf("nginx not installed (apt-get install nginx)")
 		}
 	}
-	addr, err := freePort()
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +140,12 @@ func startNginx(ctx context.Context, e env) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := startPinned(e.dir, "nginx", e.cpu, nil, bin, "-c", conf, "-p", e.dir, "-e", filepath.Join(e.dir, "nginx-error.log"))
+	p, err := procs.Start(e.dir, "nginx", e.cpu, nil, bin, "-c", conf, "-p", e.dir, "-e", filepath.Join(e.dir, "nginx-error.log"))
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: "nginx", addr: addr, procs: []*proc{p}, main: p}
-	return t, waitListening(ctx, addr, p)
+	t := &target{name: "nginx", addr: addr, procs: []*procs.Proc{p}, main: p}
+	return t, procs.WaitListening(ctx, addr, p, listenWithin)
 }
 
 func startHAProxy(ctx context.Context, e env) (*target, error) {
@@ -149,7 +155,7 @@ func startHAProxy(ctx context.Context, e env) (*target, error) {
 			return nil, fmt.Errorf("haproxy not installed (apt-get install haproxy)")
 		}
 	}
-	addr, err := freePort()
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -157,10 +163,10 @@ func startHAProxy(ctx context.Context, e env) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := startPinned(e.dir, "haproxy", e.cpu, nil, bin, "-db", "-f", conf)
+	p, err := procs.Start(e.dir, "haproxy", e.cpu, nil, bin, "-db", "-f", conf)
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: "haproxy", addr: addr, procs: []*proc{p}, main: p}
-	return t, waitListening(ctx, addr, p)
+	t := &target{name: "haproxy", addr: addr, procs: []*procs.Proc{p}, main: p}
+	return t, procs.WaitListening(ctx, addr, p, listenWithin)
 }

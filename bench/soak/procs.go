@@ -12,64 +12,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/streamgate/streamgate/bench/procs"
 )
-
-// proc is one child process, stopped by its PID.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-}
-
-func start(dir, name string, argv ...string) (*proc, error) {
-	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	return &proc{name: name, cmd: cmd, log: logPath}, nil
-}
-
-// stop sends SIGTERM, then SIGKILL after a few seconds.
-func (p *proc) stop() {
-	if p == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// tail is the end of the process's output, for error messages.
-func (p *proc) tail() string {
-	b, _ := os.ReadFile(p.log)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(len(lines)-5, 0):], "\n")
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
 
 // moduleRoot is the directory of the go.mod above the working directory.
 func moduleRoot() (string, error) {
@@ -100,39 +46,27 @@ func buildStreamgate(dir string) (string, error) {
 }
 
 // startRedis starts a redis-server without persistence on a free loopback port.
-func startRedis(dir string) (*proc, string, error) {
-	addr, err := freeAddr()
+func startRedis(dir string) (*procs.Proc, string, error) {
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
 	_, port, _ := net.SplitHostPort(addr)
-	p, err := start(dir, "redis", "redis-server", "--port", port, "--bind", "127.0.0.1",
+	p, err := procs.Start(dir, "redis", "", nil, "redis-server", "--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning")
 	if err != nil {
 		return nil, "", err
 	}
-	if err := waitTCP(addr, 10*time.Second); err != nil {
-		p.stop()
-		return nil, "", fmt.Errorf("redis-server: %w: %s", err, p.tail())
+	if err := procs.WaitListening(context.Background(), addr, p, 10*time.Second); err != nil {
+		p.Stop()
+		return nil, "", fmt.Errorf("redis-server: %w", err)
 	}
 	return p, addr, nil
 }
 
-func waitTCP(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			_ = c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not listening after %s", addr, d)
-}
-
 // replica is one streamgate process.
 type replica struct {
-	*proc
+	*procs.Proc
 	url   string // the proxy listener
 	admin string // the admin listener
 }
@@ -158,11 +92,11 @@ func (r *replica) counter(name string) float64 {
 }
 
 func startReplica(dir, bin, name, upstream string, o Options) (*replica, error) {
-	listen, err := freeAddr()
+	listen, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	admin, err := freeAddr()
+	admin, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +116,7 @@ func startReplica(dir, bin, name, upstream string, o Options) (*replica, error) 
 	if o.RefreshInterval >= 0 {
 		args = append(args, "-refresh-interval", o.RefreshInterval.String())
 	}
-	p, err := start(dir, name, args...)
+	p, err := procs.Start(dir, name, "", nil, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -194,13 +128,13 @@ func startReplica(dir, bin, name, upstream string, o Options) (*replica, error) 
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return &replica{proc: p, url: "http://" + listen, admin: "http://" + admin}, nil
+				return &replica{Proc: p, url: "http://" + listen, admin: "http://" + admin}, nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			p.stop()
-			return nil, fmt.Errorf("%s not ready: %s", name, p.tail())
+			p.Stop()
+			return nil, fmt.Errorf("%s not ready: %s", name, p.Tail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -85,7 +85,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		defer rp.stop()
+		defer rp.Stop()
 		o.RedisURL = "redis://" + addr
 		replicas = 2
 	}
@@ -96,7 +96,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		defer r.stop()
+		defer r.Stop()
 		urls = append(urls, r.url)
 		reps = append(reps, r)
 	}
@@ -106,8 +106,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for _, r := range reps {
 		res.Degraded += r.counter("streamgate_degraded_decisions_total")
 		res.StoreErrors += r.counter("streamgate_store_errors_total")
-		if t := r.tail(); t != "" {
-			res.Logs = append(res.Logs, r.name+": "+t)
+		if t := r.Tail(); t != "" {
+			res.Logs = append(res.Logs, r.Name+": "+t)
 		}
 	}
 	return res, nil
