@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -27,8 +29,26 @@ type gate struct {
 }
 
 // startGate runs streamgate on free loopback ports in front of the test
-// origin, with args added to the defaults, and waits until it is ready.
+// origin, with args added to the defaults, and waits until it is ready. A
+// port found free can be taken by another test process before streamgate
+// binds it: streamgate then exits at start, and is started again on others.
 func startGate(t *testing.T, args ...string) *gate {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		g, all := launchGate(t, args)
+		err := g.waitReady(15 * time.Second)
+		if err != nil && attempt < 3 && strings.Contains(g.logs.String(), "address already in use") {
+			continue
+		}
+		t.Cleanup(func() { g.stop(t, all) })
+		if err != nil {
+			t.Fatalf("streamgate %v %v:\n%s", all, err, g.logs.String())
+		}
+		return g
+	}
+}
+
+func launchGate(t *testing.T, args []string) (*gate, []string) {
 	t.Helper()
 	listen, admin := freePort(t), freePort(t)
 	all := []string{"-listen", listen, "-admin-listen", admin, "-log-format", "json"}
@@ -45,42 +65,48 @@ func startGate(t *testing.T, args ...string) *gate {
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
 	require.NoError(t, g.cmd.Start())
 	go func() { _ = g.cmd.Wait(); close(g.done) }()
-	t.Cleanup(func() {
-		_ = g.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-g.done:
-		case <-time.After(5 * time.Second):
-			_ = g.cmd.Process.Kill()
-			<-g.done
-		}
-		// Real players against the gate must never make it log an error
-		// (a panic recovered, an upstream failure).
-		if lines := g.logLines("ERROR"); len(lines) > 0 {
-			t.Errorf("streamgate logged errors: %v", lines)
-		}
-		if t.Failed() {
-			t.Logf("streamgate %v log:\n%s", all, g.logs.String())
-		}
-	})
+	return g, all
+}
 
-	deadline := time.Now().Add(15 * time.Second)
+// waitReady polls /readyz until it answers 200, the process exits, or
+// within passes.
+func (g *gate) waitReady(within time.Duration) error {
+	deadline := time.Now().Add(within)
 	for {
 		resp, err := http.Get(g.AdminURL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return g
+				return nil
 			}
 		}
 		select {
 		case <-g.done:
-			t.Fatalf("streamgate %v exited at start:\n%s", all, g.logs.String())
+			return errors.New("exited at start")
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("streamgate %v not ready after 15s:\n%s", all, g.logs.String())
+			return fmt.Errorf("not ready after %s", within)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends the gate when its test ends. Real players against the gate
+// must never make it log an error (a panic recovered, an upstream failure).
+func (g *gate) stop(t *testing.T, all []string) {
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(5 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+	if lines := g.logLines("ERROR"); len(lines) > 0 {
+		t.Errorf("streamgate logged errors: %v", lines)
+	}
+	if t.Failed() {
+		t.Logf("streamgate %v log:\n%s", all, g.logs.String())
 	}
 }
 
