@@ -161,6 +161,11 @@ type Decision struct {
 	// set once per session, the first time, so that a counter of it counts
 	// shared sessions.
 	Shared bool
+	// SegmentHint, with Result Refreshed or Started, is the segment duration
+	// the store keeps for the session (Request.SegmentHint); 0 when it keeps
+	// none or cannot say. A proxy that learns the same one from the next
+	// manifest need not hand it on again.
+	SegmentHint time.Duration
 	// Lapsed, with Result Rejected, says that the session was active before
 	// and expired (less than the tombstone TTL ago, as far as the store still
 	// knows), as opposed to a session never seen.

@@ -194,7 +194,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		e.heartbeat(&req, now, &m.ns)
 		m.sessions.Add(1)
 		m.insert(sh, uk, u, now)
-		return Decision{Result: Started, Active: 1, Limit: limit}, nil
+		return Decision{Result: Started, Active: 1, Limit: limit, SegmentHint: time.Duration(e.hint)}, nil
 	}
 	i, elsewhere := -1, false
 	if m.rules.BindNetwork {
@@ -203,9 +203,10 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		i = u.find(sk)
 	}
 	if i >= 0 {
-		shared := u.sessions()[i].heartbeat(&req, now, &m.ns)
+		e := &u.sessions()[i]
+		shared := e.heartbeat(&req, now, &m.ns)
 		m.bump(sh, u, now)
-		return Decision{Result: Refreshed, Active: len(u.sessions()), Limit: limit, Shared: shared}, nil
+		return Decision{Result: Refreshed, Active: len(u.sessions()), Limit: limit, Shared: shared, SegmentHint: time.Duration(e.hint)}, nil
 	}
 	d := Decision{Result: Started, Limit: limit}
 	if elsewhere {
@@ -249,7 +250,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	e.heartbeat(&req, now, &m.ns)
 	m.sessions.Add(1)
 	m.bump(sh, u, now)
-	d.Active = len(u.sessions())
+	d.Active, d.SegmentHint = len(u.sessions()), time.Duration(e.hint)
 	return d, nil
 }
 

@@ -83,6 +83,7 @@ func (r *Redis) decision(msg rueidis.RedisMessage, limit int) (Decision, admitte
 			}
 		}
 		ad.hint = ints[0] * 1000
+		d.SegmentHint = time.Duration(ad.hint)
 		for t := range ad.left {
 			ad.left[t] = ints[1+t] * 1000
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // refreshCache remembers which sessions this replica refreshed in a remote
@@ -144,7 +145,7 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 				s.queued = true
 			}
 			s.lastHit, s.pending = now, true
-			return Decision{Result: Refreshed, Active: s.active, Limit: limit}, true, left
+			return Decision{Result: Refreshed, Active: s.active, Limit: limit, SegmentHint: time.Duration(s.hint)}, true, left
 		}
 		for t, b := range s.buffered {
 			left[t] = max(b-now, 0)

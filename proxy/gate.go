@@ -87,7 +87,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, http.MethodPost)
 			return
 		}
-		if g.admit(w, r, id, g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"]), true) {
+		if _, ok := g.admit(w, r, id, g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"]), true); ok {
 			w.WriteHeader(http.StatusNoContent)
 		}
 		return
@@ -114,7 +114,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if g.MintSessions {
 			minted := identity.MintSessionID()
 			g.Metrics.minted.Inc()
-			w = g.learnHint(w, r, hintKey(id.UserID, minted), hasSuffixFold(r.URL.Path, ".mpd"))
+			w = g.learnHint(w, r, hintKey(id.UserID, minted), hasSuffixFold(r.URL.Path, ".mpd"), 0)
 			g.next.ServeHTTP(w, manifest.WithQuery(r, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
 			release(w)
 			return
@@ -123,12 +123,12 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])
-	if g.admit(w, r, id, client, false) {
+	if kept, ok := g.admit(w, r, id, client, false); ok {
 		w = g.hold(w, r, id, client)
 		if mpd := hasSuffixFold(r.URL.Path, ".mpd"); mpd || hasSuffixFold(r.URL.Path, ".m3u8") {
 			// Its segment duration is learnt as it streams, for the
 			// session's media requests that carry no CMCD d.
-			w = g.learnHint(w, r, hintKey(id.UserID, id.SessionID), mpd)
+			w = g.learnHint(w, r, hintKey(id.UserID, id.SessionID), mpd, kept)
 		}
 		if id.SessionQuery == "" {
 			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
@@ -141,8 +141,9 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // admit asks the store and, when the request may not proceed, answers it.
 // client is the client's address (-trusted-proxies); heartbeat marks the
-// heartbeat endpoint, which delivers no media.
-func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, client netip.Addr, heartbeat bool) bool {
+// heartbeat endpoint, which delivers no media. An admitted request also
+// gets the segment duration the store keeps for its session (0: none).
+func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identity, client netip.Addr, heartbeat bool) (time.Duration, bool) {
 	limit := g.Limit
 	if id.Limit > 0 {
 		limit = id.Limit
@@ -174,7 +175,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 			// The player hung up while the store was asked: not a store
 			// failure, and nobody is left to answer.
 			answerClientClosed(w, r, g.Metrics, g.Logger, phaseStore)
-			return false
+			return 0, false
 		}
 		if errors.Is(err, limiter.ErrTableFull) {
 			g.Metrics.rejectedFull.Inc()
@@ -182,7 +183,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "table-full",
 				"Session table full", "The gate is tracking as many viewers as it can; try again shortly."))
-			return false
+			return 0, false
 		}
 		g.Metrics.rejectedStore.Inc()
 		noteDecision(w, DecisionStoreUnavailable, id.UserID, id.SessionID)
@@ -190,7 +191,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
 			"Session store unavailable", "The gate cannot check concurrent streams right now; try again shortly."))
-		return false
+		return 0, false
 	}
 	if d.Degraded != "" {
 		g.Metrics.degraded.WithLabelValues(d.Degraded.String()).Inc()
@@ -203,17 +204,17 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	case limiter.Refreshed:
 		g.Metrics.admittedRefresh.Inc()
 		noteDecision(w, DecisionRefresh, id.UserID, id.SessionID)
-		return true
+		return d.SegmentHint, true
 	case limiter.Started:
 		g.Metrics.admittedNew.Inc()
 		g.Metrics.policy.started(d)
 		noteDecision(w, DecisionNew, id.UserID, id.SessionID)
-		return true
+		return d.SegmentHint, true
 	case limiter.Ended:
 		g.Metrics.policy.tombstoneHit(d.EndReason)
 		noteDecision(w, DecisionEnded, id.UserID, id.SessionID)
 		writeEndedProblem(w, d.EndReason)
-		return false
+		return 0, false
 	}
 	g.Metrics.rejectedLimit.Inc()
 	noteDecision(w, DecisionRejected, id.UserID, id.SessionID)
@@ -221,10 +222,10 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	g.Logger.Debug("stream refused", "active", d.Active, "limit", d.Limit, "lapsed", d.Lapsed)
 	if d.Lapsed {
 		writeLapsedProblem(w, id.UserID, d)
-		return false
+		return 0, false
 	}
 	writeLimitProblem(w, id.UserID, d)
-	return false
+	return 0, false
 }
 
 func (g *gate) end(w http.ResponseWriter, r *http.Request, id identity.Identity) {

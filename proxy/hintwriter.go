@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/streamgate/streamgate/proxy/manifest"
 )
@@ -17,7 +18,10 @@ type hintWriter struct {
 	http.ResponseWriter
 	hints *segmentHints
 	key   uint64
-	scan  manifest.DurationScanner
+	// kept is the duration the store already keeps for the session: a
+	// manifest that tells the same one (nearly every reload) hands nothing on.
+	kept time.Duration
+	scan manifest.DurationScanner
 	// learning holds until the answer rules it out (not a 200, compressed,
 	// a write failed) or the duration is known.
 	learning    bool
@@ -29,16 +33,16 @@ type hintWriter struct {
 var hintWriters = sync.Pool{New: func() any { return new(hintWriter) }}
 
 // learnHint wraps w to learn the segment duration of the manifest r asks
-// for, as key's hint. The manifest is asked for uncompressed, so that its
-// bytes can be read as they pass.
-func (g *gate) learnHint(w http.ResponseWriter, r *http.Request, key uint64, mpd bool) http.ResponseWriter {
+// for, as key's hint; kept is the one the store keeps already. The manifest
+// is asked for uncompressed, so that its bytes can be read as they pass.
+func (g *gate) learnHint(w http.ResponseWriter, r *http.Request, key uint64, mpd bool, kept time.Duration) http.ResponseWriter {
 	r.Header.Del("Accept-Encoding")
 	scan := manifest.NewHLSDurationScanner()
 	if mpd {
 		scan = manifest.NewMPDDurationScanner()
 	}
 	h := hintWriters.Get().(*hintWriter)
-	*h = hintWriter{ResponseWriter: w, hints: &g.hints, key: key, scan: scan, learning: true}
+	*h = hintWriter{ResponseWriter: w, hints: &g.hints, key: key, kept: kept, scan: scan, learning: true}
 	return h
 }
 
@@ -65,12 +69,20 @@ func (w *hintWriter) Write(b []byte) (int, error) {
 	if w.learning {
 		if d, ok := w.scan.Scan(b[:n]); ok {
 			w.learning = false
-			w.hints.put(w.key, d)
+			w.learnt(d)
 		} else if err != nil {
 			w.learning = false // the player left: what was not sent tells nothing
 		}
 	}
 	return n, err
+}
+
+// learnt keeps d for the session's next request, unless the store keeps it
+// already: then the hint map is not touched at all.
+func (w *hintWriter) learnt(d time.Duration) {
+	if d != w.kept {
+		w.hints.put(w.key, d)
+	}
 }
 
 // Unwrap gives http.ResponseController, and so the proxy's flushes, the
@@ -83,7 +95,7 @@ func (w *hintWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *hintWriter) finish() http.ResponseWriter {
 	if w.learning && w.wroteHeader {
 		if d, ok := w.scan.End(); ok {
-			w.hints.put(w.key, d)
+			w.learnt(d)
 		}
 	}
 	inner := w.ResponseWriter

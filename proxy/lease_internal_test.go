@@ -1,10 +1,14 @@
 package proxy
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy/identity"
@@ -79,5 +83,36 @@ func BenchmarkLeaseFields(b *testing.B) {
 	for b.Loop() {
 		_, _ = trackOf(c, "/vod/360p/seg-12.m4s")
 		_ = h.take(hintKey("alice", "tv"))
+	}
+}
+
+// TestReloadedPlaylistHandsOnOnlyANewDuration: a live player reloads its
+// playlist every few seconds; a duration the store keeps already is not put
+// in the hint map again, a changed one is.
+func TestReloadedPlaylistHandsOnOnlyANewDuration(t *testing.T) {
+	t.Parallel()
+	const playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\nseg-0.ts\n"
+	tests := []struct {
+		name string
+		kept time.Duration
+		want time.Duration // the hint waiting for the next request
+	}{
+		{"the store keeps none", 0, 4 * time.Second},
+		{"the store keeps the same", 4 * time.Second, 0},
+		{"the store keeps another", 6 * time.Second, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			g := &gate{}
+			r := httptest.NewRequest(http.MethodGet, "/live/index.m3u8", nil)
+			rec := httptest.NewRecorder()
+			w := g.learnHint(rec, r, 7, false, tt.kept)
+			_, err := io.WriteString(w, playlist)
+			require.NoError(t, err)
+			release(w)
+			assert.Equal(t, playlist, rec.Body.String(), "the player gets the playlist unchanged")
+			assert.Equal(t, tt.want, g.hints.take(7))
+		})
 	}
 }

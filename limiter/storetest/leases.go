@@ -74,6 +74,21 @@ func runLeases(t *testing.T, h Harness) {
 		assert.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s2"}).Result)
 	})
 
+	t.Run("an admission says the segment hint the store keeps", func(t *testing.T) {
+		s := h.open(t, T, leases)
+		u := newUser("hint")
+		d := decide(t, s, limiter.Request{UserID: u, SessionID: "s1", NoMedia: true, SegmentHint: T / 8})
+		require.Equal(t, limiter.Started, d.Result)
+		assert.Equal(t, T/8, d.SegmentHint)
+		for range 3 { // answered by the store or, in a Redis store, its refresh cache
+			d = decide(t, s, limiter.Request{UserID: u, SessionID: "s1"})
+			require.Equal(t, limiter.Refreshed, d.Result)
+			assert.Equal(t, T/8, d.SegmentHint, "kept from the request that brought it")
+		}
+		d = decide(t, s, limiter.Request{UserID: u, SessionID: "s1", SegmentHint: T / 4})
+		assert.Equal(t, T/4, d.SegmentHint, "a new one replaces it")
+	})
+
 	t.Run("without a max lease media changes nothing", func(t *testing.T) {
 		s := h.open(t, T, limiter.Rules{})
 		u := newUser("ttlonly")
