@@ -129,7 +129,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// The callback runs for every user leaving the table (eviction or
 	// removal), so both gauges stay right whatever removed the user.
 	table, err := NewSharded[*user, struct{}, userIndex](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
-		k0 := m.keys.user(u.id)[0]
+		k0 := m.keys.user(u.id())[0]
 		m.table.For(k0).Extra.remove(k0, u)
 		m.users.Add(-1)
 		m.sessions.Add(-int64(len(u.sessions())))
@@ -186,7 +186,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		if m.refuse && !m.makeRoom(sh, now) {
 			return Decision{}, ErrTableFull
 		}
-		u = &user{k1: uk[1], id: strings.Clone(req.UserID), bumped: now}
+		u = &user{k1: uk[1], blob: newBlob(req.UserID), bumped: now}
 		e := u.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {
 			e.bound = req.Network
@@ -257,15 +257,16 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 // evict ends session i of u, leaving a tombstone for reason unless the
 // player ended it, and returns its id.
 func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
-	e := u.sessions()[i]
+	e, meta := u.sessions()[i], u.meta(i)
 	if reason != EndedByPlayer && m.tombTTL > 0 {
-		u.bury(tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: e.meta})
+		// A copy: the blob it is cut from is rebuilt without it.
+		u.bury(tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: strings.Clone(meta)})
 	} else if t := u.tomb(e.key); t >= 0 {
 		u.setEnded(slices.Delete(u.ended(), t, t+1))
 	}
 	u.remove(i)
 	m.sessions.Add(-1)
-	return e.id()
+	return metaID(meta)
 }
 
 // bump moves an admitted user to the front of its shard's LRU, at most once

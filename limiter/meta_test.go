@@ -26,9 +26,9 @@ func TestPackMeta(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := entry{meta: packMeta(tt.id, tt.dev)}
-			assert.Equal(t, tt.wantID, e.id())
-			assert.Equal(t, tt.want, e.device())
+			meta := packMeta(tt.id, tt.dev)
+			assert.Equal(t, tt.wantID, metaID(meta))
+			assert.Equal(t, tt.want, metaDevice(meta))
 		})
 	}
 }

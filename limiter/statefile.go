@@ -210,16 +210,16 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	defer sh.Unlock()
 	var out []stateUser
 	for _, u := range sh.LRU.Keys() { // oldest first
-		su := stateUser{UserID: u.id}
-		for _, s := range u.sessions() {
+		su := stateUser{UserID: u.id()}
+		for i, s := range u.sessions() {
 			if now >= s.expires {
 				continue
 			}
 			ss := stateSession{
-				SessionID:     s.id(),
+				SessionID:     metaID(u.meta(i)),
 				StartedAt:     time.Unix(0, s.started).UTC(),
 				LastSeen:      time.Unix(0, s.lastSeen).UTC(),
-				Device:        deviceOrNil(s.device()),
+				Device:        deviceOrNil(metaDevice(u.meta(i))),
 				SegmentHintMs: time.Duration(s.hint).Milliseconds(),
 			}
 			for _, ns := range s.nets {
@@ -330,7 +330,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	if sh.Extra.get(uk) != nil {
 		return false
 	}
-	u := &user{k1: uk[1], id: su.UserID}
+	u := &user{k1: uk[1], blob: newBlob(su.UserID)}
 	for _, s := range su.Sessions {
 		last := s.LastSeen.UnixNano()
 		sk := m.keys.session(s.SessionID)
@@ -341,7 +341,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		if s.Device != nil {
 			dev = *s.Device
 		}
-		e := entry{key: sk, live: true, started: s.StartedAt.UnixNano(), lastSeen: last, hint: int64(time.Duration(s.SegmentHintMs) * time.Millisecond), meta: packMeta(s.SessionID, dev)}
+		e := entry{key: sk, live: true, started: s.StartedAt.UnixNano(), lastSeen: last, hint: int64(time.Duration(s.SegmentHintMs) * time.Millisecond)}
 		for t, name := range trackNames {
 			if b, ok := s.BufferedUntil[name]; ok {
 				e.buffered[t] = b.UnixNano()
@@ -360,7 +360,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		if now >= e.expires {
 			continue
 		}
-		u.setSessions(append(u.sessions(), e))
+		u.add(e, packMeta(s.SessionID, dev))
 	}
 	for _, t := range su.Ended {
 		until := t.Until.UnixNano()

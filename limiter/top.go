@@ -48,7 +48,7 @@ func (m *Memory) topBy(n int, sharedOnly bool) []UserCount {
 				}
 			}
 			if active > 0 {
-				top = keepTop(top, n, UserCount{UserID: u.id, Count: active})
+				top = keepTop(top, n, UserCount{UserID: u.id(), Count: active})
 			}
 		}
 		sh.Unlock()

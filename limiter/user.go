@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// entry is one session as the memory store keeps it: 128 bytes, times as Unix
+// entry is one session as the memory store keeps it: 112 bytes, times as Unix
 // nanoseconds. Sessions are matched by key, so a heartbeat never reads the
-// id's bytes (a cache miss each).
+// id's bytes (a cache miss each). It holds no pointer: its id and device
+// (its meta, metaLen bytes) are packed in its user's blob (userblob.go).
 type entry struct {
 	key      uint64
 	started  int64
@@ -28,15 +29,16 @@ type entry struct {
 	// live is set in every session held, so that user.first says whether
 	// it holds one (it sits in padding: no byte more).
 	live bool
+	// metaLen is the length of the session's meta in the user's blob (in
+	// padding too).
+	metaLen uint32
 	// bound is the network the session is bound to under BindNetwork.
 	bound Network
-	// meta is the session id and the device, packed by packMeta: one
-	// allocation per session, with no pointer in it for the GC to follow.
-	meta string
 }
 
 // packMeta joins a session id and its device with NUL bytes, which neither an
-// id (visible ASCII) nor a header value can hold.
+// id (visible ASCII) nor a header value can hold: one allocation per
+// session, with no pointer in it for the GC to follow.
 func packMeta(id string, dev Device) string {
 	ua, addr, cid := clip(dev.UserAgent), clip(dev.Address), clip(dev.ContentID)
 	switch {
@@ -54,15 +56,15 @@ func clip(s string) string {
 	return truncate(strings.ReplaceAll(s, "\x00", ""), maxDeviceField)
 }
 
-// id is the session id of e.
-func (e *entry) id() string {
-	id, _, _ := strings.Cut(e.meta, "\x00")
+// metaID is the session id of a packed meta.
+func metaID(meta string) string {
+	id, _, _ := strings.Cut(meta, "\x00")
 	return id
 }
 
-// device is the device e was started by.
-func (e *entry) device() Device {
-	_, rest, ok := strings.Cut(e.meta, "\x00")
+// metaDevice is the device of a packed meta.
+func metaDevice(meta string) Device {
+	_, rest, ok := strings.Cut(meta, "\x00")
 	if !ok {
 		return Device{}
 	}
@@ -86,26 +88,32 @@ type tomb struct {
 const lapsed EndReason = 255
 
 // user holds one user's sessions. A user rarely has more than a handful, so a
-// slice scanned linearly beats any map; the first session lives inline, so a
-// one-session user is one allocation and one pointer hop.
+// slice scanned linearly beats any map; the first session lives inline.
+//
+// The collector marks the whole table on every cycle, and what it pays for
+// is objects, not bytes: each one it reaches is a cache miss. So a user is
+// at most three: the record, its session array once a second session
+// started, and its blob; the array and the blob hold no pointer, so they are
+// only marked, never scanned. (Session ids and devices in strings of their
+// own made it nine objects for a user of three sessions, and the collector
+// a third of the gate's cost on playlists.)
 type user struct {
 	// k1 is the second half of the user's key, which the index checks
 	// after matching the first (userIndex); the first is hashed again from
-	// id when the user leaves, so a record holds 8 bytes of key, not 16.
+	// the id when the user leaves, so a record holds 8 bytes of key, not 16.
 	k1 uint64
 	// more holds every session once a second one started; until then the
-	// one session, if any, is first (sessions, setSessions). A pointer, not
-	// a slice: the record is 16 bytes smaller.
-	more *[]entry
-	// id is the user id, for listings and the state file; the table is
-	// keyed by its hash.
-	id string
+	// one session, if any, is first (sessions, add, remove, keepOnly).
+	more []entry
 	// bumped is when the user was last moved to the front of its LRU.
 	bumped int64
 	// tombs are the tombstones and lapsed marks (ended), at most
 	// maxTombstones; behind a pointer, nil without any, as most users have
 	// none: the record is then 16 bytes smaller.
 	tombs *tombs
+	// blob is the user id and the metas of the sessions, in their order
+	// (userblob.go).
+	blob  string
 	first [1]entry
 }
 
@@ -139,32 +147,66 @@ func (u *user) setEnded(t []tomb) {
 }
 
 // sessions returns the user's sessions; writes to its elements are the
-// user's. Cap is 1 when they are inline, so an append that starts a second
-// session copies them out (setSessions).
+// user's. Adding and removing sessions goes through add, remove and
+// keepOnly, which keep the blob in step.
 func (u *user) sessions() []entry {
 	switch {
 	case u.more != nil:
-		return *u.more
+		return u.more
 	case u.first[0].live:
 		return u.first[:1:1]
 	}
 	return u.first[:0:1]
 }
 
-// setSessions makes s, which is u.sessions() resliced or appended to, the
-// user's sessions.
-func (u *user) setSessions(s []entry) {
+// add appends a session with its meta and returns it. It allocates the
+// blob anew: sessions start far more rarely than they heartbeat.
+func (u *user) add(e entry, meta string) *entry {
+	e.metaLen = uint32(len(meta))
+	u.blob += meta
 	switch {
-	case len(s) == 0:
-		u.more = nil
-		u.first[0] = entry{}
 	case u.more != nil:
-		*u.more = s
-	case &s[0] != &u.first[0]:
-		more := s // boxed here only, not on every call
-		u.more = &more
-		u.first[0] = entry{}
+		u.more = append(u.more, e)
+		return &u.more[len(u.more)-1]
+	case !u.first[0].live:
+		u.first[0] = e
+		return &u.first[0]
 	}
+	// A second session: both move out, with room for a third (the default
+	// limit) so that it needs no copy.
+	u.more = append(make([]entry, 0, 3), u.first[0], e)
+	u.first[0] = entry{}
+	return &u.more[1]
+}
+
+// keepOnly keeps the sessions for which keep is true, in their order, and
+// their metas; it returns how many it dropped. keep gets each session with
+// its index and meta as they were before.
+func (u *user) keepOnly(keep func(i int, e *entry, meta string) bool) int {
+	sessions := u.sessions()
+	var b strings.Builder
+	b.Grow(len(u.blob))
+	b.WriteString(u.blob[:u.metasAt()])
+	kept, off := 0, u.metasAt()
+	for i := range sessions {
+		e := sessions[i]
+		meta := u.blob[off : off+int(e.metaLen)]
+		off += int(e.metaLen)
+		if keep(i, &e, meta) {
+			sessions[kept] = e
+			b.WriteString(meta)
+			kept++
+		}
+	}
+	clear(sessions[kept:])
+	switch {
+	case kept == 0:
+		u.more = nil
+	case u.more != nil:
+		u.more = sessions[:kept]
+	}
+	u.blob = b.String()
+	return len(sessions) - kept
 }
 
 // prune drops expired sessions, leaving a lapsed mark kept for keep when
@@ -184,19 +226,16 @@ func (u *user) prune(now, keep int64) int {
 	if !expired {
 		return 0
 	}
-	sessions := u.sessions()
-	kept := sessions[:0]
-	for _, s := range sessions {
+	return u.keepOnly(func(_ int, s *entry, meta string) bool {
 		if now < s.expires {
-			kept = append(kept, s)
-		} else if keep > 0 && now < s.expires+keep {
-			u.bury(tomb{key: s.key, until: s.expires + keep, reason: lapsed, meta: s.meta})
+			return true
 		}
-	}
-	dropped := len(sessions) - len(kept)
-	clear(sessions[len(kept):])
-	u.setSessions(kept)
-	return dropped
+		if keep > 0 && now < s.expires+keep {
+			// A copy: the blob it is cut from is rebuilt without it.
+			u.bury(tomb{key: s.key, until: s.expires + keep, reason: lapsed, meta: strings.Clone(meta)})
+		}
+		return false
+	})
 }
 
 func (u *user) pruneTombs(now int64) {
@@ -310,7 +349,7 @@ func (u *user) markShared(sk uint64) bool {
 }
 
 func (u *user) remove(i int) {
-	u.setSessions(slices.Delete(u.sessions(), i, i+1))
+	u.keepOnly(func(j int, _ *entry, _ string) bool { return j != i })
 }
 
 // newest is the most recent request of any session, or 0 when there is none.
@@ -326,9 +365,7 @@ func (u *user) newest() int64 {
 // never pins a request's memory.
 // The caller then applies the request to it with heartbeat.
 func (u *user) start(sessionID string, sk uint64, now int64, dev Device) *entry {
-	s := append(u.sessions(), entry{key: sk, started: now, live: true, meta: packMeta(sessionID, dev)})
-	u.setSessions(s)
-	return &s[len(s)-1]
+	return u.add(entry{key: sk, started: now, live: true}, packMeta(sessionID, dev))
 }
 
 // heartbeat applies an admitted request to e: its network, its media, its
@@ -385,13 +422,16 @@ func (u *user) retryAfter(now int64) time.Duration {
 // list returns the sessions oldest first, as the API shows them.
 func (u *user) list() []Session {
 	out := make([]Session, len(u.sessions()))
+	off := u.metasAt()
 	for i, s := range u.sessions() {
+		meta := u.blob[off : off+int(s.metaLen)]
+		off += int(s.metaLen)
 		out[i] = Session{
-			ID:        s.id(),
+			ID:        metaID(meta),
 			StartedAt: time.Unix(0, s.started).UTC(),
 			LastSeen:  time.Unix(0, s.lastSeen).UTC(),
 			ExpiresAt: time.Unix(0, s.expires).UTC(),
-			Device:    s.device(),
+			Device:    metaDevice(meta),
 			Networks:  int(s.networks),
 			bound:     s.bound,
 		}

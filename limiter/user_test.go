@@ -1,6 +1,8 @@
 package limiter
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,7 +21,7 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 		}
 		return out
 	}
-	var u user
+	u := user{blob: newBlob("alice")}
 	steps := []struct {
 		name   string
 		do     func()
@@ -36,10 +38,18 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 		{name: "a new first is inline again", do: func() { u.start("d", 4, 500, Device{}).expires = 600 }, want: []uint64{4}, inline: true},
 		{name: "remove the inline one", do: func() { u.remove(0) }, want: nil, inline: true},
 	}
+	ids := map[uint64]string{1: "a", 2: "b", 3: "c", 4: "d"}
 	for _, st := range steps {
 		st.do()
 		assert.Equal(t, st.want, keys(&u), st.name)
 		assert.Equal(t, st.inline, u.more == nil, st.name)
+		assert.Equal(t, "alice", u.id(), st.name)
+		want := newBlob("alice")
+		for i, e := range u.sessions() {
+			assert.Equal(t, ids[e.key], metaID(u.meta(i)), "%s: each meta stays with its session", st.name)
+			want += packMeta(ids[e.key], Device{})
+		}
+		assert.Equal(t, want, u.blob, "%s: the blob holds the id and the metas held, nothing else", st.name)
 		if len(st.want) == 0 {
 			assert.Equal(t, entry{}, u.first[0], "%s: the record keeps no stale session", st.name)
 		}
@@ -47,5 +57,43 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 			u.sessions()[i].lastSeen = int64(i + 1) // writes through the view
 			assert.Equal(t, int64(i+1), u.sessions()[i].lastSeen, st.name)
 		}
+	}
+}
+
+// TestEntryHoldsNoPointer: the collector marks the whole table on every
+// cycle; session arrays without pointers are not scanned at all. A field
+// that holds one (a string, a slice) belongs beside them, in user.metas.
+func TestEntryHoldsNoPointer(t *testing.T) {
+	var walk func(reflect.Type) []string
+	walk = func(ty reflect.Type) (bad []string) {
+		switch ty.Kind() {
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				for _, b := range walk(ty.Field(i).Type) {
+					bad = append(bad, ty.Field(i).Name+"."+b)
+				}
+			}
+		case reflect.Array:
+			return walk(ty.Elem())
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Chan,
+			reflect.Func, reflect.Interface, reflect.UnsafePointer:
+			return []string{ty.String()}
+		}
+		return bad
+	}
+	assert.Empty(t, walk(reflect.TypeFor[entry]()), "fields of entry that hold a pointer")
+}
+
+// TestBlobKeepsTheUserID: the id's length prefix takes more than one byte
+// past 127 bytes; the metas after it are cut at the right place either way.
+func TestBlobKeepsTheUserID(t *testing.T) {
+	for _, id := range []string{"", "a", strings.Repeat("x", 127), strings.Repeat("y", 128), strings.Repeat("z", 20_000)} {
+		u := user{blob: newBlob(id)}
+		u.start("s1", 1, 10, Device{UserAgent: "TV"})
+		u.start("s2", 2, 10, Device{})
+		assert.Equal(t, id, u.id(), "len %d", len(id))
+		assert.Equal(t, "s1", metaID(u.meta(0)), "len %d", len(id))
+		assert.Equal(t, Device{UserAgent: "TV"}, metaDevice(u.meta(0)), "len %d", len(id))
+		assert.Equal(t, "s2", metaID(u.meta(1)), "len %d", len(id))
 	}
 }

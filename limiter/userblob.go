@@ -1,0 +1,52 @@
+package limiter
+
+import "encoding/binary"
+
+// A user's blob packs its id and the metas of its sessions (packMeta) in one
+// string, which holds no pointer: the uvarint length of the id, the id, then
+// each session's meta in the order of user.sessions, entry.metaLen bytes
+// each. It is allocated anew when a session starts or leaves, and read in
+// place otherwise.
+
+// newBlob is the blob of a user id without sessions.
+func newBlob(id string) string {
+	b := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(id)), uint64(len(id)))
+	return string(append(b, id...))
+}
+
+// idSpan is where the id ends in blob and its length's prefix, which
+// uvarint writes, ends.
+func idSpan(blob string) (start, end int) {
+	var n uint64
+	for i := 0; i < len(blob) && i < binary.MaxVarintLen64; i++ {
+		c := blob[i]
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			start = i + 1
+			return start, min(start+int(n), len(blob))
+		}
+	}
+	return 0, 0 // no blob: a user under construction
+}
+
+// id is the user id.
+func (u *user) id() string {
+	start, end := idSpan(u.blob)
+	return u.blob[start:end]
+}
+
+// metasAt is where the metas start in the blob.
+func (u *user) metasAt() int {
+	_, end := idSpan(u.blob)
+	return end
+}
+
+// meta is session i's meta, a slice of the blob.
+func (u *user) meta(i int) string {
+	off := u.metasAt()
+	sessions := u.sessions()
+	for _, e := range sessions[:i] {
+		off += int(e.metaLen)
+	}
+	return u.blob[off : off+int(sessions[i].metaLen)]
+}
