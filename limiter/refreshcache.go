@@ -2,7 +2,6 @@ package limiter
 
 import (
 	"hash/maphash"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,15 +48,23 @@ type cacheShard = Shard[string, *cachedUser, []sessionRef]
 
 // cachedUser is one user's recently refreshed sessions. A user has a handful
 // at most, so a slice scanned linearly beats a map.
+//
+// The collector marks the cache on every cycle and pays per object: the
+// sessions hold no pointer, and their ids are packed in one string (sids),
+// so a user is its record, its id, its sessions and sids, and golang-lru's
+// node, where a string per session id made the sessions' array one more
+// object to scan and every id one more to mark.
 type cachedUser struct {
 	id       string
 	sessions []cachedSession
+	// sids are the sessions' ids in their order, cachedSession.idLen bytes
+	// each; rebuilt when a session is added or dropped.
+	sids string
 	// newest is the latest refreshed of its sessions: the user is stale when it is.
 	newest int64
 }
 
 type cachedSession struct {
-	id string
 	// refreshed is when this replica last refreshed the session in the store
 	// (Unix ns of the cache's clock, taken before the call: a conservative bound).
 	refreshed int64
@@ -77,6 +84,8 @@ type cachedSession struct {
 	pending bool
 	// queued is set while the shard's Extra lists the session.
 	queued bool
+	// idLen is the length of the session's id in cachedUser.sids.
+	idLen uint32
 	// pass is the renewals call that last sent the session.
 	pass uint64
 }
@@ -128,9 +137,12 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 	if !ok {
 		return Decision{}, false, left
 	}
+	off := 0
 	for i := range u.sessions {
 		s := &u.sessions[i]
-		if s.id != req.SessionID {
+		id := u.sids[off : off+int(s.idLen)]
+		off += int(s.idLen)
+		if id != req.SessionID {
 			continue
 		}
 		// A new hint goes to the store, so that every replica uses it.
@@ -141,7 +153,7 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 				s.buffered[t] = max(s.buffered[t], now+int64(max(req.Buffer, 0))) + d
 			}
 			if !s.queued {
-				sh.Extra = append(sh.Extra, sessionRef{u.id, s.id})
+				sh.Extra = append(sh.Extra, sessionRef{u.id, id})
 				s.queued = true
 			}
 			s.lastHit, s.pending = now, true
@@ -175,11 +187,10 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 		sh.LRU.Add(u.id, u)
 	}
 	u.newest = max(u.newest, at)
-	kept := u.sessions[:0]
 	found := false
-	for _, s := range u.sessions {
+	u.keepOnly(func(s *cachedSession, id string) bool {
 		switch {
-		case s.id == sessionID:
+		case id == sessionID:
 			s.refreshed, s.active, s.hint, s.net, found = max(s.refreshed, at), active, ad.hint, net, true
 			for t := range buffered {
 				s.buffered[t] = max(s.buffered[t], buffered[t])
@@ -187,15 +198,44 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 			// Hits since the call began are not in its reply: they stay pending.
 			s.pending = s.pending && s.lastHit >= at
 		case at-s.refreshed >= c.interval && !s.pending:
-			continue // stale: it would go to the store anyway
+			return false // stale: it would go to the store anyway
 		}
-		kept = append(kept, s)
-	}
-	clear(u.sessions[len(kept):])
-	u.sessions = kept
+		return true
+	})
 	if !found {
-		u.sessions = append(u.sessions, cachedSession{id: strings.Clone(sessionID), refreshed: at, active: active, hint: ad.hint, net: net, buffered: buffered})
+		u.sessions = append(u.sessions, cachedSession{idLen: uint32(len(sessionID)), refreshed: at, active: active, hint: ad.hint, net: net, buffered: buffered})
+		u.sids += sessionID
 	}
+}
+
+// keepOnly keeps the sessions for which keep is true, which may change
+// them, in their order; their ids are rebuilt only when one is dropped.
+func (u *cachedUser) keepOnly(keep func(s *cachedSession, id string) bool) {
+	kept, off, dropped := 0, 0, false
+	var b strings.Builder
+	for i := range u.sessions {
+		s := &u.sessions[i]
+		id := u.sids[off : off+int(s.idLen)]
+		off += int(s.idLen)
+		switch {
+		case !keep(s, id):
+			if !dropped {
+				dropped = true
+				b.Grow(len(u.sids))
+				b.WriteString(u.sids[:off-len(id)]) // the sessions before it, all kept
+			}
+			continue
+		case dropped:
+			b.WriteString(id)
+		}
+		u.sessions[kept] = *s
+		kept++
+	}
+	if !dropped {
+		return
+	}
+	clear(u.sessions[kept:])
+	u.sessions, u.sids = u.sessions[:kept], b.String()
 }
 
 type sessionRef struct{ userID, sessionID string }
@@ -290,21 +330,19 @@ func findCached(sh *cacheShard, ref sessionRef) *cachedSession {
 }
 
 func (u *cachedUser) find(sessionID string) *cachedSession {
+	off := 0
 	for i := range u.sessions {
-		if u.sessions[i].id == sessionID {
+		n := int(u.sessions[i].idLen)
+		if u.sids[off:off+n] == sessionID {
 			return &u.sessions[i]
 		}
+		off += n
 	}
 	return nil
 }
 
 func (u *cachedUser) remove(sessionID string) {
-	for i, s := range u.sessions {
-		if s.id == sessionID {
-			u.sessions = slices.Delete(u.sessions, i, i+1)
-			return
-		}
-	}
+	u.keepOnly(func(_ *cachedSession, id string) bool { return id != sessionID })
 }
 
 // dropStale removes up to staleBatch users from the shard's tail whose

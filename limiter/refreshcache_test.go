@@ -123,3 +123,33 @@ func TestRefreshCacheBounded(t *testing.T) {
 		assert.LessOrEqual(t, len(u.sessions), 10)
 	})
 }
+
+// TestCachedUserKeepsIDsWithSessions: a user's session ids live in one
+// string beside the sessions; dropping and adding keep each id with its
+// session and the string holding exactly the ids kept.
+func TestCachedUserKeepsIDsWithSessions(t *testing.T) {
+	u := &cachedUser{id: "alice"}
+	add := func(id string, hint int64) {
+		u.sessions = append(u.sessions, cachedSession{idLen: uint32(len(id)), hint: hint})
+		u.sids += id
+	}
+	add("tv", 1)
+	add("phone-long-id", 2)
+	add("laptop", 3)
+	require.NotNil(t, u.find("phone-long-id"))
+	assert.Equal(t, int64(2), u.find("phone-long-id").hint)
+
+	u.remove("phone-long-id")
+	assert.Nil(t, u.find("phone-long-id"))
+	assert.Equal(t, "tvlaptop", u.sids)
+	assert.Equal(t, int64(3), u.find("laptop").hint, "the id after the removed one stays with its session")
+
+	u.keepOnly(func(s *cachedSession, _ string) bool { s.hint++; return true })
+	assert.Equal(t, "tvlaptop", u.sids, "nothing dropped: the ids are not rebuilt")
+	assert.Equal(t, int64(2), u.find("tv").hint, "keep may change what it keeps")
+
+	u.remove("tv")
+	u.remove("laptop")
+	assert.Empty(t, u.sessions)
+	assert.Empty(t, u.sids)
+}

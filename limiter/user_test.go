@@ -60,28 +60,30 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 	}
 }
 
-// TestEntryHoldsNoPointer: the collector marks the whole table on every
-// cycle; session arrays without pointers are not scanned at all. A field
-// that holds one (a string, a slice) belongs beside them, in user.metas.
-func TestEntryHoldsNoPointer(t *testing.T) {
-	var walk func(reflect.Type) []string
-	walk = func(ty reflect.Type) (bad []string) {
-		switch ty.Kind() {
-		case reflect.Struct:
-			for i := range ty.NumField() {
-				for _, b := range walk(ty.Field(i).Type) {
-					bad = append(bad, ty.Field(i).Name+"."+b)
-				}
+// TestTableRecordsHoldNoPointer: the collector marks the memory table and
+// the refresh cache on every cycle; session arrays without pointers are not
+// scanned at all. A field that holds one (a string, a slice) belongs in the
+// user's blob (user.blob, cachedUser.sids).
+func TestTableRecordsHoldNoPointer(t *testing.T) {
+	assert.Empty(t, pointerFields(reflect.TypeFor[entry]()), "fields of entry that hold a pointer")
+	assert.Empty(t, pointerFields(reflect.TypeFor[cachedSession]()), "fields of cachedSession that hold a pointer")
+}
+
+func pointerFields(ty reflect.Type) (bad []string) {
+	switch ty.Kind() {
+	case reflect.Struct:
+		for i := range ty.NumField() {
+			for _, b := range pointerFields(ty.Field(i).Type) {
+				bad = append(bad, ty.Field(i).Name+"."+b)
 			}
-		case reflect.Array:
-			return walk(ty.Elem())
-		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Chan,
-			reflect.Func, reflect.Interface, reflect.UnsafePointer:
-			return []string{ty.String()}
 		}
-		return bad
+	case reflect.Array:
+		return pointerFields(ty.Elem())
+	case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Chan,
+		reflect.Func, reflect.Interface, reflect.UnsafePointer:
+		return []string{ty.String()}
 	}
-	assert.Empty(t, walk(reflect.TypeFor[entry]()), "fields of entry that hold a pointer")
+	return bad
 }
 
 // TestBlobKeepsTheUserID: the id's length prefix takes more than one byte
