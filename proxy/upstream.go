@@ -55,7 +55,9 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			pr.SetURL(target)
 			// Keep the chain of proxies in front of us, as nginx's
 			// $proxy_add_x_forwarded_for does; SetXForwarded appends the peer.
-			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			if xff := pr.In.Header["X-Forwarded-For"]; xff != nil {
+				pr.Out.Header["X-Forwarded-For"] = xff
+			}
 			pr.SetXForwarded()
 			if opts.RewritePlaylists {
 				manifest.AskPlainPlaylist(pr)

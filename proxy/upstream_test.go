@@ -70,6 +70,16 @@ func TestProxyPassesRequestsThroughUnchanged(t *testing.T) {
 	assert.Equal(t, strings.TrimPrefix(g.origin.URL, "http://"), seen.Host, "the origin sees its own host")
 }
 
+// TestProxyStartsTheForwardedChain: a request that came with no
+// X-Forwarded-For reaches the origin with its peer as the whole chain.
+func TestProxyStartsTheForwardedChain(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, okOrigin, gatewayOptions{})
+	resp, body := g.get(t, "/live/seg-1.ts", "alice", "tv")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Equal(t, []string{"127.0.0.1"}, g.origin.lastSeen().Header.Values("X-Forwarded-For"))
+}
+
 func TestProxyPutsTheUpstreamPathInFront(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
