@@ -95,8 +95,9 @@ const lapsed EndReason = 255
 // at most three: the record, its session array once a second session
 // started, and its blob; the array and the blob hold no pointer, so they are
 // only marked, never scanned. (Session ids and devices in strings of their
-// own made it nine objects for a user of three sessions, and the collector
-// a third of the gate's cost on playlists.)
+// own, and the sessions' array behind a box, made it seven for a user of
+// three sessions, and the collector the largest share of the gate's cost
+// on playlists.)
 type user struct {
 	// k1 is the second half of the user's key, which the index checks
 	// after matching the first (userIndex); the first is hashed again from
