@@ -2,7 +2,6 @@ package limiter
 
 import (
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -70,8 +69,7 @@ func (m *Memory) ended(userID string) []endedSession {
 	var out []endedSession
 	for _, t := range u.ended() {
 		if t.reason != lapsed && now < t.until {
-			id, _, _ := strings.Cut(t.meta, "\x00")
-			out = append(out, endedSession{ID: id, Until: time.Unix(0, t.until), Reason: t.reason})
+			out = append(out, endedSession{ID: metaID(t.meta), Until: time.Unix(0, t.until), Reason: t.reason})
 		}
 	}
 	return out

@@ -211,31 +211,9 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 // keepOnly keeps the sessions for which keep is true, which may change
 // them, in their order; their ids are rebuilt only when one is dropped.
 func (u *cachedUser) keepOnly(keep func(s *cachedSession, id string) bool) {
-	kept, off, dropped := 0, 0, false
-	var b strings.Builder
-	for i := range u.sessions {
-		s := &u.sessions[i]
-		id := u.sids[off : off+int(s.idLen)]
-		off += int(s.idLen)
-		switch {
-		case !keep(s, id):
-			if !dropped {
-				dropped = true
-				b.Grow(len(u.sids))
-				b.WriteString(u.sids[:off-len(id)]) // the sessions before it, all kept
-			}
-			continue
-		case dropped:
-			b.WriteString(id)
-		}
-		u.sessions[kept] = *s
-		kept++
-	}
-	if !dropped {
-		return
-	}
-	clear(u.sessions[kept:])
-	u.sessions, u.sids = u.sessions[:kept], b.String()
+	kept, sids := keepPacked(u.sessions, u.sids, 0, func(s *cachedSession) int { return int(s.idLen) },
+		func(_ int, s *cachedSession, id string) bool { return keep(s, id) })
+	u.sessions, u.sids = u.sessions[:kept], sids
 }
 
 type sessionRef struct{ userID, sessionID string }

@@ -215,11 +215,12 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 			if now >= s.expires {
 				continue
 			}
+			meta := u.meta(i)
 			ss := stateSession{
-				SessionID:     metaID(u.meta(i)),
+				SessionID:     metaID(meta),
 				StartedAt:     time.Unix(0, s.started).UTC(),
 				LastSeen:      time.Unix(0, s.lastSeen).UTC(),
-				Device:        deviceOrNil(metaDevice(u.meta(i))),
+				Device:        deviceOrNil(metaDevice(meta)),
 				SegmentHintMs: time.Duration(s.hint).Milliseconds(),
 			}
 			for _, ns := range s.nets {
@@ -245,8 +246,7 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 		}
 		for _, t := range u.ended() {
 			if t.reason != lapsed && now < t.until {
-				id, _, _ := strings.Cut(t.meta, "\x00")
-				su.Ended = append(su.Ended, stateTomb{SessionID: id, Until: time.Unix(0, t.until).UTC(), Reason: t.reason.String()})
+				su.Ended = append(su.Ended, stateTomb{SessionID: metaID(t.meta), Until: time.Unix(0, t.until).UTC(), Reason: t.reason.String()})
 			}
 		}
 		if len(su.Sessions) > 0 || len(su.Ended) > 0 {
@@ -341,7 +341,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		if s.Device != nil {
 			dev = *s.Device
 		}
-		e := entry{key: sk, live: true, started: s.StartedAt.UnixNano(), lastSeen: last, hint: int64(time.Duration(s.SegmentHintMs) * time.Millisecond)}
+		e := entry{key: sk, started: s.StartedAt.UnixNano(), lastSeen: last, hint: int64(time.Duration(s.SegmentHintMs) * time.Millisecond)}
 		for t, name := range trackNames {
 			if b, ok := s.BufferedUntil[name]; ok {
 				e.buffered[t] = b.UnixNano()

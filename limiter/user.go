@@ -163,7 +163,7 @@ func (u *user) sessions() []entry {
 // add appends a session with its meta and returns it. It allocates the
 // blob anew: sessions start far more rarely than they heartbeat.
 func (u *user) add(e entry, meta string) *entry {
-	e.metaLen = uint32(len(meta))
+	e.live, e.metaLen = true, uint32(len(meta))
 	u.blob += meta
 	switch {
 	case u.more != nil:
@@ -185,28 +185,14 @@ func (u *user) add(e entry, meta string) *entry {
 // its index and meta as they were before.
 func (u *user) keepOnly(keep func(i int, e *entry, meta string) bool) int {
 	sessions := u.sessions()
-	var b strings.Builder
-	b.Grow(len(u.blob))
-	b.WriteString(u.blob[:u.metasAt()])
-	kept, off := 0, u.metasAt()
-	for i := range sessions {
-		e := sessions[i]
-		meta := u.blob[off : off+int(e.metaLen)]
-		off += int(e.metaLen)
-		if keep(i, &e, meta) {
-			sessions[kept] = e
-			b.WriteString(meta)
-			kept++
-		}
-	}
-	clear(sessions[kept:])
+	kept, blob := keepPacked(sessions, u.blob, u.metasAt(), func(e *entry) int { return int(e.metaLen) }, keep)
 	switch {
 	case kept == 0:
 		u.more = nil
 	case u.more != nil:
 		u.more = sessions[:kept]
 	}
-	u.blob = b.String()
+	u.blob = blob
 	return len(sessions) - kept
 }
 
@@ -366,7 +352,7 @@ func (u *user) newest() int64 {
 // never pins a request's memory.
 // The caller then applies the request to it with heartbeat.
 func (u *user) start(sessionID string, sk uint64, now int64, dev Device) *entry {
-	return u.add(entry{key: sk, started: now, live: true}, packMeta(sessionID, dev))
+	return u.add(entry{key: sk, started: now}, packMeta(sessionID, dev))
 }
 
 // heartbeat applies an admitted request to e: its network, its media, its

@@ -1,12 +1,16 @@
 package limiter
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"strings"
+)
 
 // A user's blob packs its id and the metas of its sessions (packMeta) in one
 // string, which holds no pointer: the uvarint length of the id, the id, then
 // each session's meta in the order of user.sessions, entry.metaLen bytes
 // each. It is allocated anew when a session starts or leaves, and read in
-// place otherwise.
+// place otherwise. The refresh cache packs its session ids the same way
+// (cachedUser.sids), and both drop items with keepPacked.
 
 // newBlob is the blob of a user id without sessions.
 func newBlob(id string) string {
@@ -49,4 +53,38 @@ func (u *user) meta(i int) string {
 		off += int(e.metaLen)
 	}
 	return u.blob[off : off+int(sessions[i].metaLen)]
+}
+
+// keepPacked keeps the items for which keep is true, in place and in their
+// order, when each item's string is packed in s from from on (size bytes
+// each, in the items' order). keep gets each item with its index and string
+// as they were before, and may change the item. It returns how many items
+// it kept and the packed string of those: s itself when none was dropped,
+// so that nothing is allocated then. Dropped items' places are zeroed.
+func keepPacked[T any](items []T, s string, from int, size func(*T) int, keep func(i int, it *T, str string) bool) (int, string) {
+	var b strings.Builder
+	kept, off, dropped := 0, from, false
+	for i := range items {
+		it := items[i]
+		str := s[off : off+size(&it)]
+		off += len(str)
+		switch {
+		case !keep(i, &it, str):
+			if !dropped {
+				dropped = true
+				b.Grow(len(s))
+				b.WriteString(s[:off-len(str)]) // the prefix and the items before, all kept
+			}
+			continue
+		case dropped:
+			b.WriteString(str)
+		}
+		items[kept] = it
+		kept++
+	}
+	if !dropped {
+		return kept, s
+	}
+	clear(items[kept:])
+	return kept, b.String()
 }
