@@ -232,31 +232,15 @@ func (w *accessWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // noteDecision tells the access log, when there is one around w, how the
 // gate decided and for whom. Without an access log it costs a type switch.
 func noteDecision(w http.ResponseWriter, decision, userID, sessionID string) {
-	for {
-		switch x := w.(type) {
-		case *accessWriter:
-			x.rec = accessRecord{decision: decision, userID: userID, sessionID: sessionID, client: x.rec.client}
-			return
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = x.Unwrap()
-		default:
-			return
-		}
+	if x, ok := writerOf[*accessWriter](w); ok {
+		x.rec = accessRecord{decision: decision, userID: userID, sessionID: sessionID, client: x.rec.client}
 	}
 }
 
 // noteClient tells the access log the client address the gate believed.
 func noteClient(w http.ResponseWriter, client netip.Addr) {
-	for {
-		switch x := w.(type) {
-		case *accessWriter:
-			x.rec.client = client
-			return
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = x.Unwrap()
-		default:
-			return
-		}
+	if x, ok := writerOf[*accessWriter](w); ok {
+		x.rec.client = client
 	}
 }
 

@@ -116,13 +116,20 @@ func (w *untypedWriter) Write(b []byte) (int, error) {
 // flusherOf is the first writer of w's chain that can flush, as
 // http.ResponseController finds it, without its allocation per response.
 func flusherOf(w http.ResponseWriter) http.Flusher {
+	f, _ := writerOf[http.Flusher](w)
+	return f
+}
+
+// writerOf is the first writer of w's chain, following Unwrap, that is a T.
+func writerOf[T any](w http.ResponseWriter) (T, bool) {
 	for {
-		if f, ok := w.(http.Flusher); ok {
-			return f
+		if t, ok := w.(T); ok {
+			return t, true
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
-			return nil
+			var zero T
+			return zero, false
 		}
 		w = u.Unwrap()
 	}
