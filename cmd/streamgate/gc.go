@@ -17,8 +17,8 @@ import (
 // GOGC is (marking the session table), and cycles come every GOGC% of the
 // live heap of garbage: each proxied request leaves ~8 KiB, so a higher GOGC
 // spends less CPU and more memory. Measured side by side (bench/, 30,000
-// sessions): GOGC 400 spends 3-6% less CPU per playlist than 100, and holds
-// twice the resident memory (91 MiB against 45).
+// sessions): GOGC 400 spent 3-6% less CPU per playlist than 100, and holds
+// about twice the resident memory (76 MiB against 40).
 const (
 	// limitedGCPercent applies under a memory limit (the container's, or
 	// GOMEMLIMIT): memory the operator granted is spent to save CPU, and the
@@ -38,8 +38,8 @@ var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/me
 
 // bytesPerUser is what one user of the memory table is reckoned to cost
 // when -max-users is sized from the memory limit. Measured (README, bench:
-// HeapPerUser) a user with one session takes 264 bytes of heap at 1M users,
-// up to about 300 with smaller tables; 512 leaves room for what that
+// HeapPerUser) a user with one session takes 324-342 bytes of heap from 1k
+// to 1M users; 512 leaves room for what that
 // benchmark does not hold: a second and third session, real user agents
 // and addresses, and the garbage between two GC cycles.
 const bytesPerUser = 512
