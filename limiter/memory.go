@@ -63,7 +63,8 @@ type Memory struct {
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
-	table    Sharded[*user, struct{}, userIndex] // by value: one load less per request
+	table    Sharded[*user, struct{}, shardUsers] // by value: one load less per request
+	arena    userArena
 	maxUsers int64
 	refuse   bool // OnFullRefuse
 
@@ -78,8 +79,9 @@ type Memory struct {
 }
 
 // shard is one lock of the table, the LRU of its users, which orders them
-// for eviction and the sweep, and the index that finds them (userIndex).
-type shard = Shard[*user, struct{}, userIndex]
+// for eviction and the sweep, the index that finds them (userIndex) and
+// the records its users left (shardUsers).
+type shard = Shard[*user, struct{}, shardUsers]
 
 var (
 	_ Store         = (*Memory)(nil)
@@ -128,11 +130,13 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// shard's LRU only orders its users; its own size is a safety net.
 	// The callback runs for every user leaving the table (eviction or
 	// removal), so both gauges stay right whatever removed the user.
-	table, err := NewSharded[*user, struct{}, userIndex](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
+	table, err := NewSharded[*user, struct{}, shardUsers](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
 		k0 := m.keys.user(u.id())[0]
-		m.table.For(k0).Extra.remove(k0, u)
+		x := &m.table.For(k0).Extra
+		x.index.remove(k0, u)
 		m.users.Add(-1)
 		m.sessions.Add(-int64(len(u.sessions())))
+		x.release(u)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
@@ -167,7 +171,7 @@ func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
 	now = m.clock().UnixNano()
 	sh = m.shardFor(uk)
 	sh.Lock()
-	u = sh.Extra.get(uk)
+	u = sh.Extra.index.get(uk)
 	if u == nil {
 		return sh, uk, nil, now
 	}
@@ -281,10 +285,10 @@ func (m *Memory) bump(sh *shard, u *user, now int64) {
 	}
 }
 
-// insert adds a user to a shard. When the table is full it first makes room
-// from the shard's expired users, so that only a table full of live users
-// evicts anyone, and then drops the shard's least recently active user and
-// counts it.
+// insert adds a copy of u to a shard, in a record of the arena. When the
+// table is full it first makes room from the shard's expired users, so that
+// only a table full of live users evicts anyone, and then drops the shard's
+// least recently active user and counts it.
 func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 	// Inserts into other shards run concurrently, so the table may be over
 	// its bound by a few users here: loop until it is back under it.
@@ -298,8 +302,10 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 		m.evicted.Add(1)
 	}
 	m.users.Add(1)
-	sh.Extra.put(uk, u)
-	if sh.LRU.Add(u, struct{}{}) {
+	p := m.arena.alloc(&sh.Extra)
+	*p = *u
+	sh.Extra.index.put(uk, p)
+	if sh.LRU.Add(p, struct{}{}) {
 		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
 	}
 }

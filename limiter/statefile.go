@@ -327,7 +327,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	sh := m.shardFor(uk)
 	sh.Lock()
 	defer sh.Unlock()
-	if sh.Extra.get(uk) != nil {
+	if sh.Extra.index.get(uk) != nil {
 		return false
 	}
 	u := &user{k1: uk[1], blob: newBlob(su.UserID)}

@@ -92,12 +92,12 @@ const lapsed EndReason = 255
 //
 // The collector marks the whole table on every cycle, and what it pays for
 // is objects, not bytes: each one it reaches is a cache miss. So a user is
-// at most three: the record, its session array once a second session
-// started, and its blob; the array and the blob hold no pointer, so they are
-// only marked, never scanned. (Session ids and devices in strings of their
-// own, and the sessions' array behind a box, made it seven for a user of
-// three sessions, and the collector the largest share of the gate's cost
-// on playlists.)
+// at most two objects, its session array once a second session started and
+// its blob, which hold no pointer and are only marked, never scanned; its
+// record lies in a chunk of the arena (userArena), scanned in one sweep.
+// (Session ids and devices in strings of their own, and the sessions' array
+// behind a box, made it seven for a user of three sessions, and the
+// collector the largest share of the gate's cost on playlists.)
 type user struct {
 	// k1 is the second half of the user's key, which the index checks
 	// after matching the first (userIndex); the first is hashed again from
