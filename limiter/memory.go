@@ -190,7 +190,8 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		if m.refuse && !m.makeRoom(sh, now) {
 			return Decision{}, ErrTableFull
 		}
-		u = &user{k1: uk[1], blob: newBlob(req.UserID), bumped: now}
+		u = &user{k1: uk[1], bumped: now}
+		u.setBlob(newBlob(req.UserID))
 		e := u.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {
 			e.bound = req.Network

@@ -330,7 +330,8 @@ func (m *Memory) restoreUser(su stateUser) bool {
 	if sh.Extra.index.get(uk) != nil {
 		return false
 	}
-	u := &user{k1: uk[1], blob: newBlob(su.UserID)}
+	u := &user{k1: uk[1]}
+	u.setBlob(newBlob(su.UserID))
 	for _, s := range su.Sessions {
 		last := s.LastSeen.UnixNano()
 		sk := m.keys.session(s.SessionID)

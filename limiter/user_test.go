@@ -2,8 +2,10 @@ package limiter
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,7 +23,8 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 		}
 		return out
 	}
-	u := user{blob: newBlob("alice")}
+	var u user
+	u.setBlob(newBlob("alice"))
 	steps := []struct {
 		name   string
 		do     func()
@@ -49,7 +52,7 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 			assert.Equal(t, ids[e.key], metaID(u.meta(i)), "%s: each meta stays with its session", st.name)
 			want += packMeta(ids[e.key], Device{})
 		}
-		assert.Equal(t, want, u.blob, "%s: the blob holds the id and the metas held, nothing else", st.name)
+		assert.Equal(t, want, u.blobString(), "%s: the blob holds the id and the metas held, nothing else", st.name)
 		if len(st.want) == 0 {
 			assert.Equal(t, entry{}, u.first[0], "%s: the record keeps no stale session", st.name)
 		}
@@ -90,7 +93,8 @@ func pointerFields(ty reflect.Type) (bad []string) {
 // past 127 bytes; the metas after it are cut at the right place either way.
 func TestBlobKeepsTheUserID(t *testing.T) {
 	for _, id := range []string{"", "a", strings.Repeat("x", 127), strings.Repeat("y", 128), strings.Repeat("z", 20_000)} {
-		u := user{blob: newBlob(id)}
+		var u user
+		u.setBlob(newBlob(id))
 		u.start("s1", 1, 10, Device{UserAgent: "TV"})
 		u.start("s2", 2, 10, Device{})
 		assert.Equal(t, id, u.id(), "len %d", len(id))
@@ -98,4 +102,28 @@ func TestBlobKeepsTheUserID(t *testing.T) {
 		assert.Equal(t, Device{UserAgent: "TV"}, metaDevice(u.meta(0)), "len %d", len(id))
 		assert.Equal(t, "s2", metaID(u.meta(1)), "len %d", len(id))
 	}
+}
+
+// TestUserSessionsGrowPastTheDefaultLimit: a user over minMore sessions (a
+// limit above the default) grows its array by append, shrinks it in place
+// and grows it again, keeping every session with its own meta; the record
+// keeps only the array's pointer and length.
+func TestUserSessionsGrowPastTheDefaultLimit(t *testing.T) {
+	var u user
+	u.setBlob(newBlob("bob"))
+	for i := range 10 {
+		u.start("s"+strconv.Itoa(i), uint64(i), 1, Device{})
+	}
+	u.keepOnly(func(i int, _ *entry, _ string) bool { return i%3 == 0 }) // 0, 3, 6, 9
+	for i := 10; i < 15; i++ {
+		u.start("s"+strconv.Itoa(i), uint64(i), 1, Device{})
+	}
+	want := []uint64{0, 3, 6, 9, 10, 11, 12, 13, 14}
+	require.Len(t, u.sessions(), len(want))
+	for i, e := range u.sessions() {
+		assert.Equal(t, want[i], e.key)
+		assert.Equal(t, "s"+strconv.Itoa(int(want[i])), metaID(u.meta(i)))
+	}
+	assert.Equal(t, "bob", u.id())
+	assert.Equal(t, uintptr(160), unsafe.Sizeof(user{}), "a record is 160 bytes")
 }

@@ -24,7 +24,8 @@ func TestUserArenaReusesRecordsAndGrowsByChunks(t *testing.T) {
 	assert.Len(t, a.chunk, minArenaChunk, "a chunk adds an eighth of what there is, at least minArenaChunk")
 	assert.Equal(t, 2*minArenaChunk, a.made)
 
-	got[3].blob, got[3].bumped = newBlob("gone"), 7
+	got[3].setBlob(newBlob("gone"))
+	got[3].bumped = 7
 	x.release(got[3])
 	again := a.alloc(&x)
 	assert.Same(t, got[3], again, "a record given back is the shard's next")

@@ -3,6 +3,7 @@ package limiter
 import (
 	"encoding/binary"
 	"strings"
+	"unsafe"
 )
 
 // A user's blob packs its id and the metas of its sessions (packMeta) in one
@@ -33,15 +34,45 @@ func idSpan(blob string) (start, end int) {
 	return 0, 0 // no blob: a user under construction
 }
 
+// blobString is the user's blob.
+func (u *user) blobString() string { return unsafe.String(u.blob, u.blobLen) }
+
+// setBlob makes b the user's blob. A blob is far below 4 GiB: an id is at
+// most a header's size and every meta is clipped (clip).
+func (u *user) setBlob(b string) {
+	u.blob, u.blobLen = unsafe.StringData(b), uint32(len(b))
+}
+
+// minMore is the capacity of a user's first session array: room for the
+// default limit, so that a third session needs no copy.
+const minMore = 3
+
+// moreSessions is the sessions' array; its capacity is at least
+// max(minMore, nMore), which is all that a record keeps of it.
+func (u *user) moreSessions() []entry {
+	return unsafe.Slice(u.more, max(minMore, u.nMore))[:u.nMore]
+}
+
+// setMore makes s, made by add or cut from moreSessions, the sessions'
+// array; nil puts it away. The limit's ceiling keeps nMore far below 2^32.
+func (u *user) setMore(s []entry) {
+	if len(s) == 0 {
+		u.more, u.nMore = nil, 0
+		return
+	}
+	u.more, u.nMore = unsafe.SliceData(s), uint32(len(s))
+}
+
 // id is the user id.
 func (u *user) id() string {
-	start, end := idSpan(u.blob)
-	return u.blob[start:end]
+	b := u.blobString()
+	start, end := idSpan(b)
+	return b[start:end]
 }
 
 // metasAt is where the metas start in the blob.
 func (u *user) metasAt() int {
-	_, end := idSpan(u.blob)
+	_, end := idSpan(u.blobString())
 	return end
 }
 
@@ -52,7 +83,7 @@ func (u *user) meta(i int) string {
 	for _, e := range sessions[:i] {
 		off += int(e.metaLen)
 	}
-	return u.blob[off : off+int(sessions[i].metaLen)]
+	return u.blobString()[off : off+int(sessions[i].metaLen)]
 }
 
 // keepPacked keeps the items for which keep is true, in place and in their
