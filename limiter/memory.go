@@ -190,15 +190,17 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		if m.refuse && !m.makeRoom(sh, now) {
 			return Decision{}, ErrTableFull
 		}
-		u = &user{k1: uk[1], bumped: now}
-		u.setBlob(newBlob(req.UserID))
-		e := u.start(req.SessionID, sk, now, req.Device)
+		// Built on the stack (u escapes, nu does not) and copied into its
+		// record by insert: no allocation beside the arena's.
+		nu := user{k1: uk[1], bumped: now}
+		nu.setBlob(newBlob(req.UserID))
+		e := nu.start(req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {
 			e.bound = req.Network
 		}
 		e.heartbeat(&req, now, &m.ns)
 		m.sessions.Add(1)
-		m.insert(sh, uk, u, now)
+		m.insert(sh, uk, &nu, now)
 		return Decision{Result: Started, Active: 1, Limit: limit, SegmentHint: time.Duration(e.hint)}, nil
 	}
 	i, elsewhere := -1, false
