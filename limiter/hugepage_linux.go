@@ -5,8 +5,6 @@ import (
 	"unsafe"
 )
 
-const hugePage = 2 << 20
-
 // adviseHuge asks Linux to back the huge pages that lie wholly inside
 // [p, p+n) with huge pages (MADV_HUGEPAGE), as the Go runtime does not for
 // its heap: with transparent huge pages in their default "madvise" mode a

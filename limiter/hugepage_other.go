@@ -6,5 +6,3 @@ import "unsafe"
 
 // adviseHuge is a no-op where madvise(MADV_HUGEPAGE) does not exist.
 func adviseHuge(unsafe.Pointer, uintptr) {}
-
-const hugePage = 2 << 20

@@ -36,6 +36,10 @@ type userArena struct {
 	made  int    // records in all chunks
 }
 
+// hugePage is the size of an x86-64 huge page, which adviseHuge and the
+// arena's chunks are sized by on every platform.
+const hugePage = 2 << 20
+
 const (
 	minArenaChunk      = 64
 	maxArenaChunkBytes = 8 * hugePage
