@@ -18,7 +18,7 @@ func privateResponse(resp *http.Response) {
 	delete(h, "Surrogate-Control")
 	v := h["Cache-Control"]
 	if len(v) == 0 {
-		h["Cache-Control"] = []string{"private"}
+		h["Cache-Control"] = privateOnly[:1:1]
 		return
 	}
 	if len(v) == 1 && v[0] == "private" {
@@ -41,6 +41,11 @@ func privateResponse(resp *http.Response) {
 	h["Cache-Control"] = []string{strings.Join(out, ", ")}
 }
 
+// privateOnly is the Cache-Control of an answer that had none, shared by
+// all of them: ReverseProxy copies the values it sends, and the full slice
+// expression makes an append copy rather than write into it.
+var privateOnly = []string{"private"}
+
 // splitDirectives splits a Cache-Control value at the commas outside quoted
 // strings (no-cache="a, b" is one directive), trimming each.
 func splitDirectives(s string) []string {
@@ -60,17 +65,23 @@ func splitDirectives(s string) []string {
 	return append(out, strings.TrimSpace(s[start:]))
 }
 
-// modifyResponse is the ReverseProxy's ModifyResponse: answers made private
-// unless shared is set, then the manifest hook when there is one.
-func modifyResponse(shared bool, hook func(*http.Response) error) func(*http.Response) error {
-	switch {
-	case shared:
+// modifyResponse is the ReverseProxy's ModifyResponse: the header watch's
+// made-up 504 turned into its error, answers made private unless shared is
+// set, then the manifest hook when there is one.
+func modifyResponse(watch *headerWatch, shared bool, hook func(*http.Response) error) func(*http.Response) error {
+	if watch == nil && shared {
 		return hook
-	case hook == nil:
-		return func(resp *http.Response) error { privateResponse(resp); return nil }
 	}
 	return func(resp *http.Response) error {
-		privateResponse(resp)
-		return hook(resp)
+		if watch != nil && watch.timedOut(resp) {
+			return errHeaderTimeout
+		}
+		if !shared {
+			privateResponse(resp)
+		}
+		if hook != nil {
+			return hook(resp)
+		}
+		return nil
 	}
 }

@@ -2,3 +2,17 @@ package proxy
 
 // NewTransport is the origin transport, for tests of its settings.
 var NewTransport = newTransport
+
+// AwaitingConns is how many of u's origin connections the header watch
+// sees awaiting an answer.
+func AwaitingConns(u Upstream) int {
+	u.watch.mu.Lock()
+	defer u.watch.mu.Unlock()
+	n := 0
+	for c := range u.watch.conns {
+		if c.since.Load() != 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -105,6 +105,7 @@ type gateway struct {
 	reg    *prometheus.Registry
 	logs   *limitertest.SyncBuffer
 	client *http.Client
+	up     proxy.Upstream
 }
 
 func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOptions) *gateway {
@@ -139,6 +140,7 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: opts.headerTimeout, Metrics: metrics, Logger: logger,
 		RewritePlaylists: opts.mint, MintSessions: opts.mint})
+	g.up = up
 	srv := proxytest.StartServer(t, proxy.Handler(logger, gate, up), logger)
 	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
 	g.URL = srv.URL

@@ -42,7 +42,12 @@ type UpstreamOptions struct {
 }
 
 // Upstream is the reverse proxy to the origin.
-type Upstream struct{ *httputil.ReverseProxy }
+type Upstream struct {
+	*httputil.ReverseProxy
+	// watch bounds the wait for the origin's headers, when Transport's
+	// timer does not (headerwatch.go).
+	watch *headerWatch
+}
 
 // NewUpstream returns the reverse proxy to the origin. Bodies stream through
 // pooled buffers and are never read whole: what one read from the origin
@@ -50,7 +55,8 @@ type Upstream struct{ *httputil.ReverseProxy }
 // Range requests and 206 answers pass unchanged.
 func NewUpstream(opts UpstreamOptions) Upstream {
 	target := opts.URL
-	return Upstream{&httputil.ReverseProxy{
+	transport, watch := newTransport(target, opts.HeaderTimeout)
+	return Upstream{watch: watch, ReverseProxy: &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			// Keep the chain of proxies in front of us, as nginx's
@@ -68,8 +74,8 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, identity.SessionParam)
 			}
 		},
-		ModifyResponse: modifyResponse(opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
-		Transport:      newTransport(opts.HeaderTimeout),
+		ModifyResponse: modifyResponse(watch, opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
+		Transport:      transport,
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
@@ -152,17 +158,37 @@ func (w *untypedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // keep-alive connections (the default of 2 per host churns connections under
 // load), bounded dial and header waits, and no transparent gzip so that
 // responses pass through byte for byte.
-func newTransport(headerTimeout time.Duration) *http.Transport {
+// newTransport is the Transport to the origin at target, and the watch
+// that bounds its wait for response headers when it can (headerwatch.go),
+// nil when Transport's ResponseHeaderTimeout does.
+func newTransport(target *url.URL, headerTimeout time.Duration) (*http.Transport, *headerWatch) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	dial := (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = dial
+	var watch *headerWatch
+	if headerTimeout > 0 && target.Scheme == "http" && directly(t, target) {
+		watch = newHeaderWatch(headerTimeout)
+		t.DialContext = watch.dialer(dial)
+	} else {
+		t.ResponseHeaderTimeout = headerTimeout
+	}
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second
-	t.ResponseHeaderTimeout = headerTimeout
 	t.DisableCompression = true
 	t.WriteBufferSize = 16 << 10
 	t.ReadBufferSize = 16 << 10
-	return t
+	return t, watch
+}
+
+// directly reports whether t reaches target without a proxy (HTTP_PROXY and
+// NO_PROXY, read once by net/http).
+func directly(t *http.Transport, target *url.URL) bool {
+	if t.Proxy == nil {
+		return true
+	}
+	u, err := t.Proxy(&http.Request{URL: target})
+	return err == nil && u == nil
 }
 
 // bufferPool hands httputil.ReverseProxy 128 KiB copy buffers. A segment

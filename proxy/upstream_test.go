@@ -334,12 +334,22 @@ func TestProxyClientGoesAway(t *testing.T) {
 
 func TestNewTransportIsTunedForOneOrigin(t *testing.T) {
 	t.Parallel()
-	tr := proxy.NewTransport(3 * time.Second)
+	tr, watch := proxy.NewTransport(&url.URL{Scheme: "http", Host: "origin:8080"}, 3*time.Second)
 	t.Cleanup(tr.CloseIdleConnections)
-	assert.Equal(t, 3*time.Second, tr.ResponseHeaderTimeout)
+	assert.NotNil(t, watch, "a plain HTTP origin's header wait is bounded by the header watch")
+	assert.Zero(t, tr.ResponseHeaderTimeout, "so no timer is started per request")
 	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 32, "the default of 2 churns connections under load")
 	assert.True(t, tr.DisableCompression, "bytes pass through as the origin sent them")
 	assert.NotZero(t, tr.IdleConnTimeout)
 	assert.NotSame(t, http.DefaultTransport, tr)
 	assert.Zero(t, http.DefaultTransport.(*http.Transport).ResponseHeaderTimeout, "the default transport is untouched")
+}
+
+func TestNewTransportKeepsTheHeaderTimerForHTTPS(t *testing.T) {
+	t.Parallel()
+	// The header watch reads the connection's bytes, which TLS hides.
+	tr, watch := proxy.NewTransport(&url.URL{Scheme: "https", Host: "origin:8443"}, 3*time.Second)
+	t.Cleanup(tr.CloseIdleConnections)
+	assert.Nil(t, watch)
+	assert.Equal(t, 3*time.Second, tr.ResponseHeaderTimeout)
 }

@@ -1,0 +1,174 @@
+package proxy_test
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/proxy"
+	"github.com/streamgate/streamgate/proxy/proxytest"
+)
+
+// TestHeaderTimeoutOnAReusedConnectionIsNotRetried: the request that times
+// out goes over a kept-alive connection, which Transport would retry a GET
+// on if the connection merely failed. The origin must see it once, and the
+// player get its 504 after one timeout, not two.
+func TestHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T) {
+	t.Parallel()
+	stall := newHold()
+	defer stall.Release()
+	var stalled atomic.Int32
+	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall.ts" {
+			stalled.Add(1)
+			stall.wait(r.Context())
+			return
+		}
+		okOrigin(w, r)
+	}, gatewayOptions{headerTimeout: 100 * time.Millisecond})
+
+	for i := range 3 { // leaves idle connections to the origin
+		resp, _ := g.get(t, "/a.ts", "alice", "tv-"+strconv.Itoa(i%2))
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	resp, body := g.get(t, "/stall.ts", "alice", "tv-0")
+	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
+	assert.Equal(t, int32(1), stalled.Load(), "the timed-out request was not sent again")
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
+
+	resp, _ = g.get(t, "/a.ts", "alice", "tv-0")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the origin is reached again after the timeout")
+}
+
+// TestOriginsOwn504PassesUnchanged: only the 504 the watch makes up, with
+// this process's token, is the timeout; an origin's 504, whatever headers
+// it sends, is its answer.
+func TestOriginsOwn504PassesUnchanged(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Streamgate-Header-Timeout", "guessed")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		_, _ = io.WriteString(w, "the origin's own")
+	}, gatewayOptions{headerTimeout: time.Second})
+	resp, body := g.get(t, "/a.ts", "alice", "tv")
+	assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
+	assert.Equal(t, "the origin's own", string(body))
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
+}
+
+// TestHeadersBegunThenStalledTimeOut: an origin that starts its headers and
+// never ends them has not sent them.
+func TestHeadersBegunThenStalledTimeOut(t *testing.T) {
+	t.Parallel()
+	stall := newHold()
+	defer stall.Release()
+	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n")
+		_ = buf.Flush()
+		stall.wait(r.Context())
+	}, gatewayOptions{headerTimeout: 100 * time.Millisecond})
+	resp, body := g.get(t, "/a.ts", "alice", "tv")
+	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
+}
+
+// TestHeaderWatchSeesEveryAnswer: after many quick answers over kept-alive
+// connections, GETs and uploads, every answer was all answered and the watch
+// saw each one's headers end, so no connection is left awaiting one (such a
+// connection would be timed out while idle, or mid-body).
+func TestHeaderWatchSeesEveryAnswer(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		okOrigin(w, r)
+	}, gatewayOptions{headerTimeout: 5 * time.Second})
+	const workers, each = 8, 150
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	deadline := time.Now().Add(30 * time.Second)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each && time.Now().Before(deadline); i++ {
+				req := g.request(t, http.MethodGet, "/a.ts", "user-"+strconv.Itoa(w), "s")
+				if i%5 == 0 {
+					req = g.request(t, http.MethodPost, "/a.ts", "user-"+strconv.Itoa(w), "s")
+					req.Body = io.NopCloser(strings.NewReader(strings.Repeat("x", 64<<10)))
+				}
+				resp, err := g.client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, failed.Load())
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
+	// Each answer's headers were read, and seen to end, before the answer
+	// was passed on: none can be awaited now that the client has them all.
+	assert.Zero(t, proxy.AwaitingConns(g.up), "connections awaiting an answer")
+}
+
+// TestHeaderWatchReadsLFOnlyHeaders: net/http accepts header lines ended by
+// a bare newline; such an answer with a body slower than the timeout must
+// arrive whole.
+func TestHeaderWatchReadsLFOnlyHeaders(t *testing.T) {
+	t.Parallel()
+	slow := newHold()
+	defer slow.Release()
+	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\nContent-Type: video/mp2t\nContent-Length: 9\n\nstart-")
+		_ = buf.Flush()
+		slow.wait(r.Context())
+		_, _ = buf.WriteString("end")
+		_ = buf.Flush()
+	}, gatewayOptions{headerTimeout: 30 * time.Millisecond})
+
+	resp, err := g.client.Do(g.request(t, http.MethodGet, "/a.ts", "alice", "tv"))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	slow.waitArrived(t)
+	// Past several timeouts of the watch's scans before the body goes on:
+	// poll the scans' own effect, the timeout counter, meanwhile.
+	r := bufio.NewReader(resp.Body)
+	start := make([]byte, 6)
+	_, err = io.ReadFull(r, start)
+	require.NoError(t, err)
+	assert.Never(t, func() bool {
+		return proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout") > 0
+	}, 200*time.Millisecond, 10*time.Millisecond)
+	slow.Release()
+	rest, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Equal(t, "start-end", string(start)+string(rest))
+}
