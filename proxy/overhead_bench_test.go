@@ -127,39 +127,87 @@ func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd boo
 // out of it. Client, origin and proxy share the process, so only the
 // difference is the gate's. Run with -benchtime 200x for 200 pairs.
 func BenchmarkProxyOverhead(b *testing.B) {
-	// streamgate runs with GOGC=400 (cmd/streamgate/gc.go); so does this.
+	// streamgate runs with GOGC=400 under a memory limit (cmd/streamgate/gc.go); so does this.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	target := playlistOrigin(b)
+	upstream := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
+		Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: slog.New(slog.DiscardHandler)})
+	p := comparePairs(b, referenceProxy(target), benchGate(b, upstream))
+	b.ReportMetric(p.base, "bare-cpu-ns/req")
+	b.ReportMetric(p.other, "streamgate-cpu-ns/req")
+	b.ReportMetric(p.delta, "gate-cpu-ns/req")
+	b.ReportMetric(p.allocs, "gate-allocs/req")
+	b.ReportMetric(p.bytes, "gate-B/req")
+}
+
+// BenchmarkHeaderTimer is what bounding the wait for the origin's headers
+// costs: streamgate's upstream with its header watch (headerwatch.go) and
+// with Transport's ResponseHeaderTimeout, which https origins keep, side by
+// side as in BenchmarkProxyOverhead. Run with -cpu 1,2 -benchtime 300x.
+func BenchmarkHeaderTimer(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	target := playlistOrigin(b)
+	upstream := func(timer bool) http.Handler {
+		u := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
+			Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: slog.New(slog.DiscardHandler)})
+		if timer {
+			// The transport an https origin gets, on the same plain origin.
+			tr, _ := proxy.NewTransport(&url.URL{Scheme: "https", Host: target.Host}, 15*time.Second)
+			b.Cleanup(tr.CloseIdleConnections)
+			u.Transport = tr
+		}
+		return u
+	}
+	p := comparePairs(b, upstream(false), upstream(true))
+	b.ReportMetric(p.base, "watch-cpu-ns/req")
+	b.ReportMetric(p.other, "timer-cpu-ns/req")
+	b.ReportMetric(p.delta, "timer-extra-cpu-ns/req")
+	b.ReportMetric(p.allocs, "timer-extra-allocs/req")
+}
+
+// playlistOrigin serves a 2 KiB playlist on a loopback socket.
+func playlistOrigin(b *testing.B) *url.URL {
 	playlist := make([]byte, 2048)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		_, _ = w.Write(playlist)
 	}))
-	defer origin.Close()
+	b.Cleanup(origin.Close)
 	target, _ := url.Parse(origin.URL)
-	logger := slog.New(slog.DiscardHandler)
-	upstream := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
-		Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: logger})
-	bare := httptest.NewServer(referenceProxy(target))
-	defer bare.Close()
-	gated := httptest.NewServer(benchGate(b, upstream))
-	defer gated.Close()
+	return target
+}
+
+// pairs is what comparePairs measured: medians of the CPU time per request
+// of each half and of their difference per pair, and the other half's
+// extra allocations and bytes per request.
+type pairs struct{ base, other, delta, allocs, bytes float64 }
+
+// comparePairs serves base and other on loopback sockets and runs b.N pairs
+// of batches of the same playlist requests through them, alternating which
+// goes first so that neither always follows the other.
+func comparePairs(b *testing.B, base, other http.Handler) pairs {
+	servers := [2]*httptest.Server{httptest.NewServer(base), httptest.NewServer(other)}
+	for _, s := range servers {
+		b.Cleanup(s.Close)
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
+	b.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: tr}
 
 	const batch, workers = 1000, 8
 	var seq atomic.Int64
 	// mallocs counts the heap allocations of the whole process: client and
-	// origin make the same in both halves, so the difference is the gate's.
+	// origin make the same in both halves, so the difference is the
+	// handlers'.
 	var mallocs, allocBytes [2]uint64
-	run := func(base string) time.Duration {
+	run := func(half int) time.Duration {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		allocsBefore, bytesBefore := ms.Mallocs, ms.TotalAlloc
 		defer func() {
 			runtime.ReadMemStats(&ms)
-			mallocs[boolIndex(base == gated.URL)] += ms.Mallocs - allocsBefore
-			allocBytes[boolIndex(base == gated.URL)] += ms.TotalAlloc - bytesBefore
+			mallocs[half] += ms.Mallocs - allocsBefore
+			allocBytes[half] += ms.TotalAlloc - bytesBefore
 		}()
 		start := cpuTime()
 		var wg sync.WaitGroup
@@ -169,7 +217,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 				defer wg.Done()
 				for range batch / workers {
 					n := seq.Add(1)
-					req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"/live/index.m3u8", nil)
+					req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, servers[half].URL+"/live/index.m3u8", nil)
 					req.Header.Set("X-User-Id", "user-"+strconv.FormatInt(n%10_000, 10))
 					req.Header.Set("X-Session-Id", "session-1")
 					resp, err := client.Do(req)
@@ -189,29 +237,27 @@ func BenchmarkProxyOverhead(b *testing.B) {
 		wg.Wait()
 		return (cpuTime() - start) / batch
 	}
-	run(bare.URL) // warm both: connections, pools, the gate's table
-	run(gated.URL)
+	run(0) // warm both: connections, pools, the gate's table
+	run(1)
 	mallocs, allocBytes = [2]uint64{}, [2]uint64{}
-	var bareNs, gateNs, delta []float64
+	var baseNs, otherNs, delta []float64
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		// Alternate which half goes first, so neither always follows the other.
 		var x, y time.Duration
 		if i%2 == 0 {
-			x, y = run(bare.URL), run(gated.URL)
+			x, y = run(0), run(1)
 		} else {
-			y, x = run(gated.URL), run(bare.URL)
+			y, x = run(1), run(0)
 		}
-		bareNs, gateNs, delta = append(bareNs, float64(x)), append(gateNs, float64(y)), append(delta, float64(y-x))
-	}
-	b.ReportMetric(median(bareNs), "bare-cpu-ns/req")
-	b.ReportMetric(median(gateNs), "streamgate-cpu-ns/req")
-	b.ReportMetric(median(delta), "gate-cpu-ns/req")
-	if pairs := float64(len(delta)) * batch; pairs > 0 {
-		b.ReportMetric(float64(mallocs[1])/pairs-float64(mallocs[0])/pairs, "gate-allocs/req")
-		b.ReportMetric(float64(allocBytes[1])/pairs-float64(allocBytes[0])/pairs, "gate-B/req")
+		baseNs, otherNs, delta = append(baseNs, float64(x)), append(otherNs, float64(y)), append(delta, float64(y-x))
 	}
 	b.ReportMetric(0, "ns/op") // a pair's wall time says nothing here
+	p := pairs{base: median(baseNs), other: median(otherNs), delta: median(delta)}
+	if n := float64(len(delta)) * batch; n > 0 {
+		p.allocs = (float64(mallocs[1]) - float64(mallocs[0])) / n
+		p.bytes = (float64(allocBytes[1]) - float64(allocBytes[0])) / n
+	}
+	return p
 }
 
 // referenceProxy is bench/reference: the bare, tuned ReverseProxy a careful
@@ -246,13 +292,6 @@ func median(v []float64) float64 {
 		return (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return s[len(s)/2]
-}
-
-func boolIndex(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // cpuTime is the user+system CPU time this process has used.
