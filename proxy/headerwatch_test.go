@@ -3,7 +3,10 @@ package proxy_test
 import (
 	"bufio"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -171,4 +175,57 @@ func TestHeaderWatchReadsLFOnlyHeaders(t *testing.T) {
 	rest, err := io.ReadAll(r)
 	require.NoError(t, err)
 	assert.Equal(t, "start-end", string(start)+string(rest))
+}
+
+// TestHTTPSOriginHeaderTimeout: an https origin, whose bytes TLS hides from
+// the header watch, is bounded by Transport's own timer to the same 504,
+// and a body slower than the timeout still arrives whole.
+func TestHTTPSOriginHeaderTimeout(t *testing.T) {
+	t.Parallel()
+	stall, body := newHold(), newHold()
+	defer stall.Release()
+	defer body.Release()
+	origin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall.ts" {
+			stall.wait(r.Context())
+			return
+		}
+		_, _ = io.WriteString(w, "start-")
+		w.(http.Flusher).Flush()
+		body.wait(r.Context())
+		_, _ = io.WriteString(w, "end")
+	}))
+	t.Cleanup(origin.Close)
+	target, err := url.Parse(origin.URL)
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	logger := slog.New(slog.DiscardHandler)
+	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 50 * time.Millisecond,
+		Metrics: proxy.NewMetrics(reg, nil), Logger: logger})
+	tr := up.Transport.(*http.Transport)
+	tr.TLSClientConfig = origin.Client().Transport.(*http.Transport).TLSClientConfig.Clone() // trusts the test origin
+	t.Cleanup(tr.CloseIdleConnections)
+	srv := proxytest.StartServer(t, up, logger)
+	client := proxytest.NewClient(t)
+	timeouts := func() float64 {
+		return proxytest.MetricValue(t, reg, "streamgate_upstream_errors_total", "reason", "timeout")
+	}
+
+	resp, err := client.Get(srv.URL + "/slow.ts")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the origin is reached over TLS")
+	body.waitArrived(t)
+	assert.Never(t, func() bool { return timeouts() > 0 }, 300*time.Millisecond, 10*time.Millisecond,
+		"the body's wait is not timed")
+	body.Release()
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "start-end", string(got))
+
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/stall.ts", nil)
+	require.NoError(t, err)
+	resp2, b := proxytest.Do(t, client, req)
+	proxytest.AssertProblem(t, resp2, b, http.StatusGatewayTimeout)
+	assert.Equal(t, 1.0, timeouts())
 }
