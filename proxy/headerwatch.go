@@ -158,7 +158,11 @@ type watchedConn struct {
 
 // Write arms the watch: an answer is awaited from the request's last
 // write on. It arms before writing, so that no answer can come back before
-// it is awaited.
+// it is awaited. An origin that answers an upload before reading it whole
+// leaves the rest of the body's writes arming the watch after the answer;
+// if Transport then keeps the connection, it is timed out idle, which
+// costs the connection (and net/http's log line of an unsolicited answer),
+// or a 504 to a request that takes the connection at that very instant.
 func (c *watchedConn) Write(p []byte) (int, error) {
 	c.set(c.hw.now())
 	return c.Conn.Write(p)
