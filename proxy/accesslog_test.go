@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -87,6 +88,15 @@ func loggedGateway(t *testing.T, out *limitertest.SyncBuffer, reg *prometheus.Re
 	return srv.URL, al
 }
 
+// waitAccessLines waits until out holds n lines. A line is logged once its
+// handler has returned, which may be after the player has the whole answer
+// (the proxy flushes as it copies), and a line logged after Close is
+// dropped: a test that closes as soon as its answers are in would race.
+func waitAccessLines(t *testing.T, out *limitertest.SyncBuffer, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d access log lines", n), func() bool { return strings.Count(out.String(), "\n") >= n })
+}
+
 func accessLines(t *testing.T, out string) []map[string]any {
 	t.Helper()
 	var lines []map[string]any
@@ -129,6 +139,7 @@ func TestAccessLogFieldsAreECS(t *testing.T) {
 		resp, _ := proxytest.Do(t, client, req)
 		require.Equal(t, rq.status, resp.StatusCode, rq.name)
 	}
+	waitAccessLines(t, out, len(requests))
 	require.NoError(t, al.Close(context.Background()))
 
 	text := out.String()
@@ -207,6 +218,7 @@ func TestAccessLogSourceIsTheTrustedClient(t *testing.T) {
 			req.Header.Set("X-Forwarded-For", "203.0.113.7")
 			resp, _ := proxytest.Do(t, proxytest.NewClient(t), req)
 			require.Equal(t, http.StatusOK, resp.StatusCode)
+			waitAccessLines(t, out, 1)
 			require.NoError(t, al.Close(context.Background()))
 			lines := accessLines(t, out.String())
 			require.Len(t, lines, 1)
