@@ -42,6 +42,8 @@ type headerWatch struct {
 	// token marks the 504 a timed-out connection makes up, so that no
 	// origin's own 504 is mistaken for it.
 	token string
+	// reply is the made-up 504, the same for every connection.
+	reply []byte
 	base  time.Time
 
 	mu       sync.Mutex
@@ -55,10 +57,12 @@ const headerTimeoutField = "Streamgate-Header-Timeout"
 func newHeaderWatch(timeout time.Duration) *headerWatch {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
 	return &headerWatch{
 		timeout: timeout,
 		tick:    min(max(timeout/10, time.Millisecond), time.Second),
-		token:   hex.EncodeToString(b[:]),
+		token:   token,
+		reply:   []byte("HTTP/1.1 504 Gateway Timeout\r\nConnection: close\r\nContent-Length: 0\r\n" + headerTimeoutField + ": " + token + "\r\n\r\n"),
 		base:    time.Now(),
 		conns:   map[*watchedConn]struct{}{},
 	}
@@ -94,8 +98,6 @@ func (hw *headerWatch) dialer(dial func(ctx context.Context, network, addr strin
 			return nil, err
 		}
 		wc := &watchedConn{Conn: c, hw: hw}
-		wc.reply = []byte("HTTP/1.1 504 Gateway Timeout\r\nConnection: close\r\nContent-Length: 0\r\n" +
-			headerTimeoutField + ": " + hw.token + "\r\n\r\n")
 		hw.mu.Lock()
 		hw.conns[wc] = struct{}{}
 		if !hw.scanning {
@@ -147,13 +149,11 @@ type watchedConn struct {
 	// Read's own state, only ever touched by the Transport's one reader.
 	// begun is set once the awaited answer's first bytes came; crlf is
 	// how much of a line end the last read ended in (newline, and
-	// carriage return after it); reply is the made-up 504, what is left
-	// of it to read.
-	begun bool
-	crlf  uint8
-	reply []byte
-
-	closeOnce sync.Once
+	// carriage return after it); replied is how much of the made-up 504
+	// was read.
+	begun   bool
+	crlf    uint8
+	replied int
 }
 
 // Write arms the watch: an answer is awaited from the request's last
@@ -181,10 +181,9 @@ func (c *watchedConn) set(v int64) bool {
 	}
 }
 
+// Read reads the connection, which returns at once when it timed out (the
+// scan's read deadline), and then answers with the timeout.
 func (c *watchedConn) Read(p []byte) (int, error) {
-	if c.since.Load() == timedOutMark {
-		return c.readTimedOut(p)
-	}
 	n, err := c.Conn.Read(p)
 	switch s := c.since.Load(); {
 	case s == 0: // a body, or an idle connection's read
@@ -249,20 +248,18 @@ func (c *watchedConn) readTimedOut(p []byte) (int, error) {
 	if c.begun {
 		return 0, errHeaderTimeout
 	}
-	if len(c.reply) == 0 {
+	if c.replied == len(c.hw.reply) {
 		return 0, io.EOF
 	}
-	n := copy(p, c.reply)
-	c.reply = c.reply[n:]
+	n := copy(p, c.hw.reply[c.replied:])
+	c.replied += n
 	return n, nil
 }
 
 // Close ends the watch of the connection.
 func (c *watchedConn) Close() error {
-	c.closeOnce.Do(func() {
-		c.hw.mu.Lock()
-		delete(c.hw.conns, c)
-		c.hw.mu.Unlock()
-	})
+	c.hw.mu.Lock()
+	delete(c.hw.conns, c)
+	c.hw.mu.Unlock()
 	return c.Conn.Close()
 }

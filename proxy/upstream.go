@@ -154,13 +154,12 @@ func (w *untypedWriter) WriteHeader(code int) {
 // protocol upgrades, the writer underneath.
 func (w *untypedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// newTransport is http.DefaultTransport tuned for one busy origin: many idle
-// keep-alive connections (the default of 2 per host churns connections under
-// load), bounded dial and header waits, and no transparent gzip so that
-// responses pass through byte for byte.
-// newTransport is the Transport to the origin at target, and the watch
-// that bounds its wait for response headers when it can (headerwatch.go),
-// nil when Transport's ResponseHeaderTimeout does.
+// newTransport is http.DefaultTransport tuned for one busy origin, at
+// target: many idle keep-alive connections (the default of 2 per host
+// churns connections under load), bounded dial and header waits, and no
+// transparent gzip so that responses pass through byte for byte. It returns
+// the watch that bounds the header wait when it can (headerwatch.go), nil
+// when Transport's ResponseHeaderTimeout does.
 func newTransport(target *url.URL, headerTimeout time.Duration) (*http.Transport, *headerWatch) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	dial := (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
