@@ -75,16 +75,8 @@ func TestHeadersBegunThenStalledTimeOut(t *testing.T) {
 	t.Parallel()
 	stall := newHold()
 	defer stall.Release()
-	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n")
-		_ = buf.Flush()
-		stall.wait(r.Context())
-	}, gatewayOptions{headerTimeout: 100 * time.Millisecond})
+	g := newGateway(t, rawOrigin(stall, "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n", ""),
+		gatewayOptions{headerTimeout: 100 * time.Millisecond})
 	resp, body := g.get(t, "/a.ts", "alice", "tv")
 	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
 	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
@@ -144,18 +136,8 @@ func TestHeaderWatchReadsLFOnlyHeaders(t *testing.T) {
 	t.Parallel()
 	slow := newHold()
 	defer slow.Release()
-	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_, _ = buf.WriteString("HTTP/1.1 200 OK\nContent-Type: video/mp2t\nContent-Length: 9\n\nstart-")
-		_ = buf.Flush()
-		slow.wait(r.Context())
-		_, _ = buf.WriteString("end")
-		_ = buf.Flush()
-	}, gatewayOptions{headerTimeout: 30 * time.Millisecond})
+	g := newGateway(t, rawOrigin(slow, "HTTP/1.1 200 OK\nContent-Type: video/mp2t\nContent-Length: 9\n\nstart-", "end"),
+		gatewayOptions{headerTimeout: 30 * time.Millisecond})
 
 	resp, err := g.client.Do(g.request(t, http.MethodGet, "/a.ts", "alice", "tv"))
 	require.NoError(t, err)
@@ -185,16 +167,7 @@ func TestHTTPSOriginHeaderTimeout(t *testing.T) {
 	stall, body := newHold(), newHold()
 	defer stall.Release()
 	defer body.Release()
-	origin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/stall.ts" {
-			stall.wait(r.Context())
-			return
-		}
-		_, _ = io.WriteString(w, "start-")
-		w.(http.Flusher).Flush()
-		body.wait(r.Context())
-		_, _ = io.WriteString(w, "end")
-	}))
+	origin := httptest.NewTLSServer(slowBodyOrigin(stall, body))
 	t.Cleanup(origin.Close)
 	target, err := url.Parse(origin.URL)
 	require.NoError(t, err)

@@ -181,6 +181,39 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	require.Eventually(t, cond, 10*time.Second, 2*time.Millisecond, what)
 }
 
+// slowBodyOrigin answers a path that starts with /stall never (until stall
+// is released) and any other with "start-" at once and "end" once body is
+// released: a body that outlasts the header timeout.
+func slowBodyOrigin(stall, body *hold) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/stall") {
+			stall.wait(r.Context())
+			return
+		}
+		_, _ = io.WriteString(w, "start-")
+		w.(http.Flusher).Flush()
+		body.wait(r.Context())
+		_, _ = io.WriteString(w, "end")
+	}
+}
+
+// rawOrigin writes head on the bare connection, waits for h, then writes
+// tail: answers net/http would not write itself.
+func rawOrigin(h *hold, head, tail string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString(head)
+		_ = buf.Flush()
+		h.wait(r.Context())
+		_, _ = buf.WriteString(tail)
+		_ = buf.Flush()
+	}
+}
+
 // hold is an origin handler's leash: it blocks until the test releases it
 // or the request goes away. Tests defer Release, which runs before the
 // cleanups, so a failing test never leaves the origin's Close waiting for a

@@ -273,16 +273,7 @@ func TestProxyBodyIsNotTimed(t *testing.T) {
 	body, stall := newHold(), newHold()
 	defer body.Release()
 	defer stall.Release()
-	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/stall" {
-			stall.wait(r.Context())
-			return
-		}
-		_, _ = io.WriteString(w, "start-")
-		w.(http.Flusher).Flush()
-		body.wait(r.Context())
-		_, _ = io.WriteString(w, "end")
-	}, gatewayOptions{headerTimeout: 50 * time.Millisecond})
+	g := newGateway(t, slowBodyOrigin(stall, body), gatewayOptions{headerTimeout: 50 * time.Millisecond})
 
 	resp, err := g.client.Do(g.request(t, http.MethodGet, "/slow.ts", "alice", "tv"))
 	require.NoError(t, err)
