@@ -42,23 +42,34 @@ type row struct {
 	StoreCallsPerReq stat `json:"store_calls_per_request"`
 }
 
+// storeRow compares a Redis target with the same streamgate on the memory
+// store, round by round: what the shared store costs.
+type storeRow struct {
+	Target    string `json:"target"`
+	Base      string `json:"base"`
+	Path      string `json:"path"`
+	RPSVsBase stat   `json:"rps_vs_base"`
+	CPUVsBase stat   `json:"cpu_vs_base"`
+}
+
 type report struct {
-	Date     string   `json:"date"`
-	Machine  string   `json:"machine"`
-	Command  string   `json:"command"`
-	Rounds   int      `json:"rounds"`
-	Duration string   `json:"duration"`
-	Warm     string   `json:"warm"`
-	Conns    int      `json:"connections"`
-	Rows     []row    `json:"rows"`
-	Samples  []sample `json:"samples"`
+	Date     string     `json:"date"`
+	Machine  string     `json:"machine"`
+	Command  string     `json:"command"`
+	Rounds   int        `json:"rounds"`
+	Duration string     `json:"duration"`
+	Warm     string     `json:"warm"`
+	Conns    int        `json:"connections"`
+	Rows     []row      `json:"rows"`
+	Stores   []storeRow `json:"stores,omitempty"`
+	Samples  []sample   `json:"samples"`
 }
 
 func summarize(samples []sample, targets []string) report {
 	rep := report{Samples: samples}
 	for _, p := range paths {
 		for _, t := range targets {
-			var rps, p50, p99, cpu, rss, rpsRatio, cpuRatio, calls []float64
+			var rps, p50, p99, cpu, rss, calls []float64
 			for _, s := range samples {
 				if s.Target != t || s.Path != p.name {
 					continue
@@ -71,21 +82,53 @@ func summarize(samples []sample, targets []string) report {
 				if s.Gate && s.Requests > 0 {
 					calls = append(calls, s.StoreCalls/float64(s.Requests))
 				}
-				for _, ref := range samples {
-					if ref.Target == "reference" && ref.Path == s.Path && ref.Round == s.Round && ref.RPS > 0 && ref.CPUPerReqUS > 0 {
-						rpsRatio = append(rpsRatio, s.RPS/ref.RPS)
-						cpuRatio = append(cpuRatio, s.CPUPerReqUS/ref.CPUPerReqUS)
-					}
-				}
 			}
+			rpsRatio, cpuRatio := pairedRatios(samples, t, "reference", p.name)
 			if len(rps) == 0 {
 				continue
 			}
 			rep.Rows = append(rep.Rows, row{Target: t, Path: p.name, RPS: newStat(rps), P50US: newStat(p50), P99US: newStat(p99),
 				CPUUS: newStat(cpu), RSSMiB: newStat(rss), RPSVsRef: newStat(rpsRatio), CPUVsRef: newStat(cpuRatio), StoreCallsPerReq: newStat(calls)})
+			if base, ok := memoryTwin(t); ok && slices.Contains(targets, base) {
+				rs, cs := pairedRatios(samples, t, base, p.name)
+				if len(rs) > 0 {
+					rep.Stores = append(rep.Stores, storeRow{Target: t, Base: base, Path: p.name, RPSVsBase: newStat(rs), CPUVsBase: newStat(cs)})
+				}
+			}
 		}
 	}
 	return rep
+}
+
+// pairedRatios are target's rate and CPU per request over base's, each
+// computed within one round (the two ran seconds apart), on one path.
+func pairedRatios(samples []sample, target, base, path string) (rps, cpu []float64) {
+	for _, s := range samples {
+		if s.Target != target || s.Path != path {
+			continue
+		}
+		for _, b := range samples {
+			if b.Target == base && b.Path == path && b.Round == s.Round && b.RPS > 0 && b.CPUPerReqUS > 0 {
+				rps = append(rps, s.RPS/b.RPS)
+				cpu = append(cpu, s.CPUPerReqUS/b.CPUPerReqUS)
+			}
+		}
+	}
+	return rps, cpu
+}
+
+// memoryTwin is the memory-store target a Redis target differs from by its
+// store alone: streamgate-redis-nolog+GOGC=50 pairs with streamgate-nolog+GOGC=50.
+func memoryTwin(target string) (string, bool) {
+	name, env, _ := strings.Cut(target, "+")
+	rest, ok := strings.CutPrefix(name, "streamgate-redis")
+	if !ok {
+		return "", false
+	}
+	if env != "" {
+		env = "+" + env
+	}
+	return "streamgate" + rest + env, true
 }
 
 func (r report) markdown() string {
@@ -108,6 +151,10 @@ func (r report) markdown() string {
 		if strings.HasPrefix(row.Target, "streamgate-redis") && row.StoreCallsPerReq.Median > 0 {
 			fmt.Fprintf(&b, "\n%s, %s: %.3f store round trips per request (median).", row.Target, row.Path, row.StoreCallsPerReq.Median)
 		}
+	}
+	for _, st := range r.Stores {
+		fmt.Fprintf(&b, "\n%s against %s, %s, within each round: %.3f× (%.3f–%.3f) the rate, %.2f× the CPU per request (median).",
+			st.Target, st.Base, st.Path, st.RPSVsBase.Median, st.RPSVsBase.Min, st.RPSVsBase.Max, st.CPUVsBase.Median)
 	}
 	return b.String()
 }
