@@ -45,3 +45,9 @@ func BatchedCalls(r *Redis) uint64 { return r.batched.Load() }
 func FlushTick(interval time.Duration) time.Duration {
 	return max(interval/flushTicks, time.Millisecond)
 }
+
+// HashSlot is the Redis Cluster slot the flusher groups a key's renewals by.
+var HashSlot = hashSlot
+
+// RedisKey is a user's hash in Redis.
+var RedisKey = redisKey

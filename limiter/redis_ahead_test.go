@@ -195,7 +195,7 @@ func assertBatchRenews(t *testing.T, url string, before func()) uint64 {
 	clock.Advance(interval - tick)
 	require.Equal(t, users, limiter.Flush(r))
 	assert.Zero(t, r.Stats().StoreErrors)
-	assert.GreaterOrEqual(t, limiter.BatchedCalls(r), uint64(users))
+	assert.Positive(t, limiter.BatchedCalls(r))
 	clock.Advance(2 * tick)
 	calls := requestPathCalls(r)
 	for _, req := range reqs {
@@ -212,13 +212,85 @@ func assertBatchRenews(t *testing.T, url string, before func()) uint64 {
 func TestRedisRenewsAfterScriptFlush(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
+	// 20 sessions: two runs of the touch script, of 16 and 4.
 	first := assertBatchRenews(t, srv.URL(), func() {})
-	assert.Equal(t, uint64(2*20), first, "Redis did not know the script yet")
+	assert.Equal(t, uint64(2*2), first, "Redis did not know the script yet")
 	warm := assertBatchRenews(t, srv.URL(), func() {})
-	assert.Equal(t, uint64(20), warm, "one script per session once Redis knows it")
+	assert.Equal(t, uint64(2), warm, "one script per 16 sessions once Redis knows it")
 	flushed := assertBatchRenews(t, srv.URL(), func() {
 		_, err := srv.Do("SCRIPT", "FLUSH")
 		require.NoError(t, err)
 	})
-	assert.Equal(t, uint64(2*20), flushed, "each session's script went again in full")
+	assert.Equal(t, uint64(2*2), flushed, "each run went again in full")
+}
+
+// TestRedisBatchRunsRenewEachSession renews, in two runs of the touch
+// script, sessions of many users, two of one user, and one ended through
+// another replica meanwhile: each session gets its own answer, and each
+// carries to Redis the media a hit answered here delivered.
+func TestRedisBatchRunsRenewEachSession(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const interval, ttl, media = 20 * time.Second, time.Minute, 30 * time.Second
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	rules := limiter.Rules{MaxLease: 10 * time.Minute}
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now, Rules: rules})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	elsewhere := newRedisRules(t, srv.URL(), ttl, 0, rules)
+	t.Cleanup(func() { _ = elsewhere.Close() })
+	ctx := context.Background()
+
+	var reqs []limiter.Request
+	for i := range 18 {
+		reqs = append(reqs, limiter.Request{UserID: fmt.Sprintf("runs-%d", i), SessionID: "s", Limit: 3})
+	}
+	reqs = append(reqs, limiter.Request{UserID: "runs-0", SessionID: "s2", Limit: 3})
+	for _, req := range reqs {
+		_, err := r.Admit(ctx, req) // the start: a round trip
+		require.NoError(t, err)
+		hit := req
+		hit.Media = media
+		d, err := r.Admit(ctx, hit) // answered here: pending for the batch
+		require.NoError(t, err)
+		require.Equal(t, limiter.Refreshed, d.Result)
+	}
+	ended := reqs[5]
+	ok, err := elsewhere.End(ctx, ended.UserID, ended.SessionID, limiter.EndedByOperator)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	tick := limiter.FlushTick(interval)
+	clock.Advance(interval - tick)
+	require.Equal(t, len(reqs), limiter.Flush(r))
+	assert.Zero(t, r.Stats().StoreErrors)
+	assert.Equal(t, uint64(2*2), limiter.BatchedCalls(r), "19 sessions in runs of 16 and 3, each again in full: Redis did not know the script yet")
+	flushed := time.Now()
+
+	// The hit came interval-tick before the batch and delivered media: in
+	// Redis that media runs out media-(interval-tick) after the batch.
+	sessions, err := elsewhere.List(ctx, reqs[1].UserID)
+	require.NoError(t, err)
+	require.Len(t, sessions, 1)
+	wantBuffered := flushed.Add(media - (interval - tick))
+	assert.WithinDuration(t, wantBuffered, sessions[0].BufferedUntil, time.Second, "the touch carried the hit's media")
+
+	clock.Advance(2 * tick) // past the interval of every session's last round trip
+	calls := requestPathCalls(r)
+	for _, req := range reqs {
+		if req == ended {
+			continue
+		}
+		d, err := r.Admit(ctx, req)
+		require.NoError(t, err)
+		assert.Equal(t, limiter.Refreshed, d.Result, "%s/%s", req.UserID, req.SessionID)
+		if req.UserID == "runs-0" {
+			assert.Equal(t, 2, d.Active, "both of the user's sessions were renewed")
+		}
+	}
+	assert.Equal(t, calls, requestPathCalls(r), "every active session was renewed: answered here")
+	d, err := r.Admit(ctx, ended)
+	require.NoError(t, err)
+	assert.Equal(t, limiter.Ended, d.Result, "found ended by the batch: Redis's word")
+	assert.Equal(t, calls+1, requestPathCalls(r))
 }
