@@ -1,6 +1,9 @@
 package limiter
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Dials is the number of connects r's client has attempted, for the tests
 // of the dial backoff.
@@ -51,3 +54,9 @@ var HashSlot = hashSlot
 
 // RedisKey is a user's hash in Redis.
 var RedisKey = redisKey
+
+// LocalSessions are the user's sessions in g's local table.
+func LocalSessions(g *Guard, userID string) []Session {
+	s, _ := g.local.List(context.Background(), userID)
+	return s
+}

@@ -170,6 +170,11 @@ type Decision struct {
 	// and expired (less than the tombstone TTL ago, as far as the store still
 	// knows), as opposed to a session never seen.
 	Lapsed bool
+
+	// cached says that a refresh cache answered the decision and no store
+	// heard of it yet: Guard's local table learns of it when the store does,
+	// at the session's renewal (mirror.renewed).
+	cached bool
 }
 
 // Admitted reports whether the request may proceed.

@@ -80,6 +80,8 @@ func (m guardMirror) eachUser(f func(userID string, sessions []Session, ended []
 
 func (m guardMirror) ended(userID string) []endedSession { return m.g.local.ended(userID) }
 
+func (m guardMirror) renewed(t touch) { m.g.local.renew(t) }
+
 func (m guardMirror) now() time.Time { return m.g.local.now() }
 
 func (m guardMirror) confirmed(userID string, sessions []Session) []Session {

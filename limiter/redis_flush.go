@@ -103,6 +103,9 @@ func (r *Redis) flushChunk(c rueidis.Client, chunk []touch, at int64) {
 		for j, p := range groups[i] {
 			if replies[2*j] == 1 {
 				r.cache.renewed(p.sessionRef, at, int(replies[2*j+1]))
+				if m := r.reseed.mirror.Load(); m != nil {
+					(*m).renewed(p)
+				}
 			} else {
 				r.cache.gone(p.sessionRef, at)
 			}

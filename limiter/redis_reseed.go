@@ -57,6 +57,9 @@ type mirror interface {
 	eachUser(f func(userID string, sessions []Session, ended []endedSession) bool)
 	// now is the mirror's clock.
 	now() time.Time
+	// renewed applies a renewal the store accepted: the session was last
+	// seen t.ago before now and had t.left buffered per track then.
+	renewed(t touch)
 }
 
 // reseeder checks the marker and re-seeds Redis when it changed.

@@ -157,7 +157,7 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 				s.queued = true
 			}
 			s.lastHit, s.pending = now, true
-			return Decision{Result: Refreshed, Active: s.active, Limit: limit, SegmentHint: time.Duration(s.hint)}, true, left
+			return Decision{Result: Refreshed, Active: s.active, Limit: limit, SegmentHint: time.Duration(s.hint), cached: true}, true, left
 		}
 		for t, b := range s.buffered {
 			left[t] = max(b-now, 0)
