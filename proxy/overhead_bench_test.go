@@ -39,6 +39,16 @@ func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool, corsOrigins ...st
 	if err != nil {
 		b.Fatal(err)
 	}
+	return benchGateStore(b, store, time.Hour, next, cmcd, corsOrigins...)
+}
+
+// benchGateStore is benchGateCMCD over store, whose TTL is ttl; the store is
+// closed when the benchmark ends.
+func benchGateStore(b *testing.B, store interface {
+	limiter.Store
+	limiter.StatsReporter
+}, ttl time.Duration, next http.Handler, cmcd bool, corsOrigins ...string) http.Handler {
+	b.Helper()
 	b.Cleanup(func() { _ = store.Close() })
 	logger := slog.New(slog.DiscardHandler)
 	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
@@ -46,7 +56,7 @@ func benchGateCMCD(b *testing.B, next http.Handler, cmcd bool, corsOrigins ...st
 		Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id").WithCMCD(cmcd),
 		Limit: 3, Metrics: metrics, Logger: logger,
 		// As run() sets it: a flowing answer re-admits its session every TTL/3.
-		Hardening: proxy.Hardening{HoldEvery: time.Hour / 3},
+		Hardening: proxy.Hardening{HoldEvery: ttl / 3},
 	})
 	if len(corsOrigins) == 0 {
 		return proxy.Handler(logger, gate, next)
