@@ -124,13 +124,14 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 			_, _ = g.local.End(ctx, req.UserID, req.SessionID, d.EndReason)
 			g.provisional.confirm(req.UserID, req.SessionID)
 		}
-		// A decision of the refresh cache reached no store: the session is
-		// in the local table already (a cached session was remembered at
-		// its last store call), which learns its hits with the renewal
-		// that brings them to the store. That is what re-seeding an empty
-		// Redis needs, and a playing session is renewed well within the
-		// TTL, so it never lapses there; remembering every hit cost a
-		// second lookup per request.
+		// A decision of the refresh cache reached no store. The local
+		// table learns its hits with the renewal that brings them to the
+		// store: that is what re-seeding an empty Redis needs, and a
+		// playing session is renewed well within the TTL, so it never
+		// lapses there. A session the local table let go meanwhile (its
+		// LRU is full) is dropped from the cache at that renewal, so its
+		// next request asks the store and is remembered here again.
+		// Remembering every hit cost a second lookup per request.
 		if d.Admitted() && !d.cached {
 			g.remember(ctx, req)
 			g.provisional.confirm(req.UserID, req.SessionID)

@@ -2,6 +2,7 @@ package limiter_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -74,4 +75,43 @@ func TestGuardLearnsCachedHitsAtRenewal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGuardRemembersAgainWhatItsTableLetGo fills the local table past its
+// bound while a session is answered from the refresh cache: the renewal
+// that finds the session gone from the local table drops it from the cache,
+// so its next request asks Redis and the local table holds it again, as
+// re-seeding an empty Redis needs.
+func TestGuardRemembersAgainWhatItsTableLetGo(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const interval, ttl = 20 * time.Second, time.Minute
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
+	require.NoError(t, err)
+	g, err := limiter.NewGuard(r, limiter.GuardOptions{Policy: limiter.FailClosed, TTL: ttl, MaxUsers: 4, Clock: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	ctx := context.Background()
+	prefix := "let-go-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	first := limiter.Request{UserID: prefix + "first", SessionID: "s", Limit: 3}
+	for range 2 { // a start, then a hit: pending
+		d, err := g.Admit(ctx, first)
+		require.NoError(t, err)
+		require.True(t, d.Admitted())
+	}
+	for i := 0; len(limiter.LocalSessions(g, first.UserID)) > 0; i++ {
+		require.Less(t, i, 1000, "the local table never let the first user go")
+		_, err := g.Admit(ctx, limiter.Request{UserID: prefix + strconv.Itoa(i), SessionID: "s", Limit: 3})
+		require.NoError(t, err)
+	}
+
+	clock.Advance(interval - limiter.FlushTick(interval))
+	require.Positive(t, limiter.Flush(r))
+	calls := requestPathCalls(r)
+	d, err := g.Admit(ctx, first)
+	require.NoError(t, err)
+	assert.Equal(t, limiter.Refreshed, d.Result)
+	assert.Equal(t, calls+1, requestPathCalls(r), "asked Redis: the cache forgot what the local table lost")
+	assert.Len(t, limiter.LocalSessions(g, first.UserID), 1, "remembered again")
 }

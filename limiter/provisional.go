@@ -80,7 +80,7 @@ func (m guardMirror) eachUser(f func(userID string, sessions []Session, ended []
 
 func (m guardMirror) ended(userID string) []endedSession { return m.g.local.ended(userID) }
 
-func (m guardMirror) renewed(t touch) { m.g.local.renew(t) }
+func (m guardMirror) renewed(t touch) bool { return m.g.local.renew(t) }
 
 func (m guardMirror) now() time.Time { return m.g.local.now() }
 

@@ -294,3 +294,47 @@ func TestRedisBatchRunsRenewEachSession(t *testing.T) {
 	assert.Equal(t, limiter.Ended, d.Result, "found ended by the batch: Redis's word")
 	assert.Equal(t, calls+1, requestPathCalls(r))
 }
+
+// TestRedisBatchRunIsolatesAFailedSession renews 16 sessions in one run of
+// the touch script, one of them a record the script cannot read: that
+// session's renewal fails alone and the 15 others are renewed.
+func TestRedisBatchRunIsolatesAFailedSession(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const interval, ttl = 20 * time.Second, time.Minute
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := context.Background()
+	var reqs []limiter.Request
+	for i := range 16 {
+		req := limiter.Request{UserID: fmt.Sprintf("isolated-%d", i), SessionID: "s", Limit: 3}
+		reqs = append(reqs, req)
+		for range 2 { // a start, then a hit: pending
+			_, err := r.Admit(ctx, req)
+			require.NoError(t, err)
+		}
+	}
+	bad := reqs[7]
+	_, err = srv.Do("HSET", limiter.RedisKey(bad.UserID), bad.SessionID, "garbage")
+	require.NoError(t, err)
+
+	tick := limiter.FlushTick(interval)
+	clock.Advance(interval - tick)
+	require.Equal(t, len(reqs), limiter.Flush(r))
+	assert.Equal(t, uint64(1), r.Stats().StoreErrors, "the unreadable record's renewal alone failed")
+	assert.Equal(t, uint64(2), limiter.BatchedCalls(r), "one run, sent again in full: Redis did not know the script yet")
+
+	clock.Advance(2 * tick)
+	calls := requestPathCalls(r)
+	for _, req := range reqs {
+		if req == bad {
+			continue
+		}
+		d, err := r.Admit(ctx, req)
+		require.NoError(t, err)
+		assert.Equal(t, limiter.Refreshed, d.Result)
+	}
+	assert.Equal(t, calls, requestPathCalls(r), "the 15 others were renewed: answered here")
+}

@@ -100,14 +100,26 @@ func (r *Redis) flushChunk(c rueidis.Client, chunk []touch, at int64) {
 			r.errs.Add(1)
 			continue
 		}
+		// The hits' ages were taken at at; the mirror applies them now.
+		late := r.cache.now() - at
+		m := r.reseed.mirror.Load()
 		for j, p := range groups[i] {
-			if replies[2*j] == 1 {
+			switch replies[2*j] {
+			case 1:
 				r.cache.renewed(p.sessionRef, at, int(replies[2*j+1]))
-				if m := r.reseed.mirror.Load(); m != nil {
-					(*m).renewed(p)
+				p.ago += late
+				if m != nil && !(*m).renewed(p) {
+					// The replica's table lost it (its LRU let the user go):
+					// the session's next request asks Redis, and Guard
+					// remembers it again.
+					r.cache.forget(p.userID, p.sessionID)
 				}
-			} else {
+			case 0:
 				r.cache.gone(p.sessionRef, at)
+			default:
+				// This session's renewal failed inside the script (a record
+				// it cannot read): it stays pending, alone.
+				r.errs.Add(1)
 			}
 		}
 	}

@@ -58,8 +58,9 @@ type mirror interface {
 	// now is the mirror's clock.
 	now() time.Time
 	// renewed applies a renewal the store accepted: the session was last
-	// seen t.ago before now and had t.left buffered per track then.
-	renewed(t touch)
+	// seen t.ago before now and had t.left buffered per track then. It
+	// reports whether the mirror holds the session.
+	renewed(t touch) bool
 }
 
 // reseeder checks the marker and re-seeds Redis when it changed.

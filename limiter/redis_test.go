@@ -95,6 +95,49 @@ func TestRedisClusterConformance(t *testing.T) {
 		assertBatchRenews(t, cluster.URL(), func() {})
 	})
 
+	t.Run("sessions of one slot renewed in one run", func(t *testing.T) {
+		// Users whose keys share a slot, found by trying ids.
+		prefix := fmt.Sprintf("slot-%d-", time.Now().UnixNano())
+		users := []string{prefix + "0"}
+		want := limiter.HashSlot(limiter.RedisKey(users[0]))
+		for i := 1; len(users) < 3; i++ {
+			if u := prefix + strconv.Itoa(i); limiter.HashSlot(limiter.RedisKey(u)) == want {
+				users = append(users, u)
+			}
+		}
+		const interval, ttl = 20 * time.Second, time.Minute
+		clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		r, err := limiter.NewRedis(limiter.RedisOptions{URL: cluster.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = r.Close() })
+		ctx := context.Background()
+		var reqs []limiter.Request
+		for _, u := range users {
+			for _, sid := range []string{"s1", "s2"} {
+				req := limiter.Request{UserID: u, SessionID: sid, Limit: 3}
+				reqs = append(reqs, req)
+				for range 2 { // a start, then a hit: pending
+					_, err := r.Admit(ctx, req)
+					require.NoError(t, err)
+				}
+			}
+		}
+		tick := limiter.FlushTick(interval)
+		clock.Advance(interval - tick)
+		require.Equal(t, len(reqs), limiter.Flush(r))
+		assert.Zero(t, r.Stats().StoreErrors)
+		assert.LessOrEqual(t, limiter.BatchedCalls(r), uint64(2), "one run (sent again in full if that master did not know the script)")
+		clock.Advance(2 * tick)
+		calls := requestPathCalls(r)
+		for _, req := range reqs {
+			d, err := r.Admit(ctx, req)
+			require.NoError(t, err)
+			assert.Equal(t, limiter.Refreshed, d.Result)
+			assert.Equal(t, 2, d.Active)
+		}
+		assert.Equal(t, calls, requestPathCalls(r), "renewed: answered here")
+	})
+
 	t.Run("renewals grouped by the slot Redis gives each key", func(t *testing.T) {
 		keys := []string{"", "foo", "bar", "{}", "{}x", "a{b}c", "a{}b{c}", "{a}{b}", "{{a}}", "}{a}", "x{", "x}{",
 			limiter.RedisKey(""), limiter.RedisKey("}"), limiter.RedisKey("a}b"), limiter.RedisKey("ünï")}

@@ -15,7 +15,9 @@
 --   {1, now, r1, a1, ...}    per session: r 1 it was active and is renewed,
 --                            a the user's active sessions as an admission
 --                            counts them; r 0 it was not (ended, replaced,
---                            expired) and nothing is written for it, a 0
+--                            expired) and nothing is written for it, a 0;
+--                            r -2 its renewal failed (a record or key it
+--                            cannot read), which fails no other session
 local ttl, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local deadline = tonumber(ARGV[3])
 local now = now_us()
@@ -51,7 +53,8 @@ end
 
 local out = {1, now}
 for i = 1, #KEYS do
-  local renewed, active = touch(KEYS[i], 4 + 6 * (i - 1))
+  local ok, renewed, active = pcall(touch, KEYS[i], 4 + 6 * (i - 1))
+  if not ok then renewed, active = -2, 0 end
   out[#out + 1] = renewed
   out[#out + 1] = active
 end
