@@ -11,24 +11,9 @@ import (
 // it refused while the store was down. It reports whether the session was
 // there.
 func (m *Memory) refresh(_ context.Context, req Request) bool {
-	sk := m.keys.session(req.SessionID)
-	sh, _, u, now := m.locked(req.UserID)
-	defer sh.Unlock()
-	if u == nil {
-		return false
-	}
-	i := -1
-	if m.rules.BindNetwork {
-		i, _ = u.findBound(sk, req.Network, now, m.ns.window)
-	} else {
-		i = u.find(sk)
-	}
-	if i < 0 {
-		return false
-	}
-	u.sessions()[i].heartbeat(&req, now, &m.ns)
-	m.bump(sh, u, now)
-	return true
+	return m.withSession(req.UserID, req.SessionID, req.Network, func(e *entry, now int64) {
+		e.heartbeat(&req, now, &m.ns)
+	})
 }
 
 // renew applies to a session the table holds a renewal a remote store
@@ -38,39 +23,51 @@ func (m *Memory) refresh(_ context.Context, req Request) bool {
 // binding the touch names the session as Redis does, "<id>\t<network>".
 func (m *Memory) renew(t touch) bool {
 	id, netHex, bound := strings.Cut(t.sessionID, "\t")
+	var n Network
+	if bound {
+		v, err := strconv.ParseUint(netHex, 16, 64)
+		if err != nil {
+			return false
+		}
+		n = Network(v)
+	}
+	return m.withSession(t.userID, id, n, func(e *entry, now int64) {
+		seen := now - t.ago
+		e.lastSeen = max(e.lastSeen, seen)
+		if m.ns.maxLease > m.ns.ttl {
+			if t.hint > 0 {
+				e.hint = t.hint
+			}
+			for tr, l := range t.left {
+				if l > 0 {
+					e.buffered[tr] = max(e.buffered[tr], seen+l)
+				}
+			}
+		}
+		e.expires = max(e.expires, expiry(e.lastSeen, e.bufferedUntil(), m.ns.ttl, m.ns.maxLease))
+	})
+}
+
+// withSession applies f, under its shard's lock, to userID's session id as
+// a request from network n finds it (n 0: any), then bumps the user; it
+// reports whether the table holds the session, and starts nothing.
+func (m *Memory) withSession(userID, id string, n Network, f func(e *entry, now int64)) bool {
 	sk := m.keys.session(id)
-	sh, _, u, now := m.locked(t.userID)
+	sh, _, u, now := m.locked(userID)
 	defer sh.Unlock()
 	if u == nil {
 		return false
 	}
 	i := -1
-	if bound && m.rules.BindNetwork {
-		n, err := strconv.ParseUint(netHex, 16, 64)
-		if err != nil {
-			return false
-		}
-		i, _ = u.findBound(sk, Network(n), now, m.ns.window)
+	if m.rules.BindNetwork {
+		i, _ = u.findBound(sk, n, now, m.ns.window)
 	} else {
 		i = u.find(sk)
 	}
 	if i < 0 {
 		return false
 	}
-	e := &u.sessions()[i]
-	seen := now - t.ago
-	e.lastSeen = max(e.lastSeen, seen)
-	if m.ns.maxLease > m.ns.ttl {
-		if t.hint > 0 {
-			e.hint = t.hint
-		}
-		for tr, l := range t.left {
-			if l > 0 {
-				e.buffered[tr] = max(e.buffered[tr], seen+l)
-			}
-		}
-	}
-	e.expires = max(e.expires, expiry(e.lastSeen, e.bufferedUntil(), m.ns.ttl, m.ns.maxLease))
+	f(&u.sessions()[i], now)
 	m.bump(sh, u, now)
 	return true
 }
