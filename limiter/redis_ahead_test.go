@@ -14,6 +14,32 @@ import (
 	"github.com/streamgate/streamgate/limiter/storetest"
 )
 
+// simulatedRedis is a Redis store on url with a refresh table of interval
+// whose clock is simulated: the test runs the flusher's ticks (the store's
+// own, in real time, are too far apart to run meanwhile). It is closed when
+// the test ends.
+func simulatedRedis(t *testing.T, url string, interval, ttl time.Duration, rules limiter.Rules) (*limiter.Redis, *storetest.Clock) {
+	t.Helper()
+	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now, Rules: rules})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	return r, clock
+}
+
+// admitPending starts each request's session, then sends it a hit the
+// refresh table answers: pending, for the flusher's next batch.
+func admitPending(t *testing.T, s limiter.Store, reqs ...limiter.Request) {
+	t.Helper()
+	for _, req := range reqs {
+		for range 2 {
+			d, err := s.Admit(context.Background(), req)
+			require.NoError(t, err)
+			require.True(t, d.Admitted(), "%s/%s", req.UserID, req.SessionID)
+		}
+	}
+}
+
 // requestPathCalls is r's store calls made on requests' paths.
 func requestPathCalls(r *limiter.Redis) uint64 {
 	return r.Stats().StoreCalls - limiter.BatchedCalls(r)
@@ -177,19 +203,13 @@ func TestRedisFailedRenewalRenewsNothing(t *testing.T) {
 func assertBatchRenews(t *testing.T, url string, before func()) uint64 {
 	t.Helper()
 	const interval, ttl, users = 20 * time.Second, time.Minute, 20
-	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: url, TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = r.Close() })
+	r, clock := simulatedRedis(t, url, interval, ttl, limiter.Rules{})
 	ctx := context.Background()
 	reqs := make([]limiter.Request, users)
 	for i := range reqs {
 		reqs[i] = limiter.Request{UserID: fmt.Sprintf("batch-%s-%d", t.Name(), i), SessionID: "s", Limit: 3}
-		for range 2 { // a start, then a hit: pending
-			_, err := r.Admit(ctx, reqs[i])
-			require.NoError(t, err)
-		}
 	}
+	admitPending(t, r, reqs...)
 	before()
 	tick := limiter.FlushTick(interval)
 	clock.Advance(interval - tick)
@@ -232,11 +252,8 @@ func TestRedisBatchRunsRenewEachSession(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	const interval, ttl, media = 20 * time.Second, time.Minute, 30 * time.Second
-	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	rules := limiter.Rules{MaxLease: 10 * time.Minute}
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now, Rules: rules})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = r.Close() })
+	r, clock := simulatedRedis(t, srv.URL(), interval, ttl, rules)
 	elsewhere := newRedisRules(t, srv.URL(), ttl, 0, rules)
 	t.Cleanup(func() { _ = elsewhere.Close() })
 	ctx := context.Background()
@@ -302,22 +319,15 @@ func TestRedisBatchRunIsolatesAFailedSession(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	const interval, ttl = 20 * time.Second, time.Minute
-	clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	r, err := limiter.NewRedis(limiter.RedisOptions{URL: srv.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = r.Close() })
+	r, clock := simulatedRedis(t, srv.URL(), interval, ttl, limiter.Rules{})
 	ctx := context.Background()
 	var reqs []limiter.Request
 	for i := range 16 {
-		req := limiter.Request{UserID: fmt.Sprintf("isolated-%d", i), SessionID: "s", Limit: 3}
-		reqs = append(reqs, req)
-		for range 2 { // a start, then a hit: pending
-			_, err := r.Admit(ctx, req)
-			require.NoError(t, err)
-		}
+		reqs = append(reqs, limiter.Request{UserID: fmt.Sprintf("isolated-%d", i), SessionID: "s", Limit: 3})
 	}
+	admitPending(t, r, reqs...)
 	bad := reqs[7]
-	_, err = srv.Do("HSET", limiter.RedisKey(bad.UserID), bad.SessionID, "garbage")
+	_, err := srv.Do("HSET", limiter.RedisKey(bad.UserID), bad.SessionID, "garbage")
 	require.NoError(t, err)
 
 	tick := limiter.FlushTick(interval)

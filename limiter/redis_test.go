@@ -106,22 +106,13 @@ func TestRedisClusterConformance(t *testing.T) {
 			}
 		}
 		const interval, ttl = 20 * time.Second, time.Minute
-		clock := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-		r, err := limiter.NewRedis(limiter.RedisOptions{URL: cluster.URL(), TTL: ttl, RefreshInterval: interval, Timeout: 5 * time.Second, Clock: clock.Now})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = r.Close() })
+		r, clock := simulatedRedis(t, cluster.URL(), interval, ttl, limiter.Rules{})
 		ctx := context.Background()
 		var reqs []limiter.Request
 		for _, u := range users {
-			for _, sid := range []string{"s1", "s2"} {
-				req := limiter.Request{UserID: u, SessionID: sid, Limit: 3}
-				reqs = append(reqs, req)
-				for range 2 { // a start, then a hit: pending
-					_, err := r.Admit(ctx, req)
-					require.NoError(t, err)
-				}
-			}
+			reqs = append(reqs, limiter.Request{UserID: u, SessionID: "s1", Limit: 3}, limiter.Request{UserID: u, SessionID: "s2", Limit: 3})
 		}
+		admitPending(t, r, reqs...)
 		tick := limiter.FlushTick(interval)
 		clock.Advance(interval - tick)
 		require.Equal(t, len(reqs), limiter.Flush(r))
