@@ -3,6 +3,7 @@ package limiter
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -64,5 +65,23 @@ func TestUserIndexAgainstMap(t *testing.T) {
 				require.Nil(t, s.u)
 			}
 		})
+	}
+}
+
+// TestUserIndexPrefetchAimsAtTheHomeSlot checks that the lock-free copy of
+// the array's address and shift, which the prefetch before the shard's
+// lock reads, follows every grow: a prefetch of the wrong line would cost
+// the miss it is there to hide.
+func TestUserIndexPrefetchAimsAtTheHomeSlot(t *testing.T) {
+	var x userIndex
+	require.Zero(t, x.homeAddr(42), "no slots yet: nothing to aim at")
+	x.prefetchHome(42) // and no fault
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 5_000 {
+		k := key{rng.Uint64(), uint64(i)}
+		x.put(k, &user{k1: k[1]})
+		probe := rng.Uint64()
+		require.Equal(t, uintptr(unsafe.Pointer(&x.slots[x.home(probe)])), x.homeAddr(probe), "after %d puts, %d slots", i+1, len(x.slots))
+		x.prefetchHome(probe)
 	}
 }

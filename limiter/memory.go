@@ -167,23 +167,39 @@ func (m *Memory) shardFor(k key) *shard {
 // The caller unlocks sh. Every call runs prune → decide → write under this
 // one lock, which is what makes each decision atomic for its user.
 func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
-	uk = m.keys.user(userID)
+	sh, uk = m.aim(userID)
+	u, now = m.lock(sh, uk)
+	return sh, uk, u, now
+}
+
+// aim returns the shard and key of userID and starts loading the index
+// slot of the user (prefetchHome), so that work the caller does before
+// lock, which needs the slot, overlaps the wait for it.
+func (m *Memory) aim(userID string) (*shard, key) {
+	uk := m.keys.user(userID)
+	sh := m.shardFor(uk)
+	sh.Extra.index.prefetchHome(uk[0])
+	return sh, uk
+}
+
+// lock is locked's second half, after aim.
+func (m *Memory) lock(sh *shard, uk key) (u *user, now int64) {
 	now = m.clock().UnixNano()
-	sh = m.shardFor(uk)
 	sh.Lock()
 	u = sh.Extra.index.get(uk)
 	if u == nil {
-		return sh, uk, nil, now
+		return nil, now
 	}
 	m.sessions.Add(-int64(u.prune(now, m.tombTTL)))
-	return sh, uk, u, now
+	return u, now
 }
 
 // Admit implements Store.
 func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
+	sh, uk := m.aim(req.UserID)
 	sk := m.keys.session(req.SessionID)
-	sh, uk, u, now := m.locked(req.UserID)
+	u, now := m.lock(sh, uk)
 	defer sh.Unlock()
 
 	if u == nil {
