@@ -241,7 +241,11 @@ func benchScale(ctx context.Context, count int, write bool) error {
 	if err != nil {
 		return err
 	}
-	md := scaleMarkdown(points, "go run ./bench/run "+strings.Join(os.Args[1:], " "))
+	ratio, err := runScaleRatio(ctx, 60)
+	if err != nil {
+		return err
+	}
+	md := scaleMarkdown(points, ratio, "go run ./bench/run "+strings.Join(os.Args[1:], " "))
 	fmt.Println(md)
 	if write {
 		return writeScale(benchDir, md, points)

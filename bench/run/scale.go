@@ -66,13 +66,48 @@ func runScale(ctx context.Context, count int, benchtime string) ([]scalePoint, e
 	return points, nil
 }
 
-func scaleMarkdown(points []scalePoint, command string) string {
+// scaleRatio is BenchmarkScaleRatio: the decision over the largest table
+// against over 1k, in alternating chunks of one process.
+type scaleRatio struct {
+	Median, Q1, Q3   float64
+	SmallNs, LargeNs float64
+	Pairs            int
+}
+
+var ratioMetric = regexp.MustCompile(`([\d.]+) (x-vs-1k|x-q1|x-q3|ns/decision-1k|ns/decision-large)`)
+
+// runScaleRatio runs BenchmarkScaleRatio once, pairs chunk pairs.
+func runScaleRatio(ctx context.Context, pairs int) (scaleRatio, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "./limiter/", "-run", "^$", "-bench", "^BenchmarkScaleRatio$",
+		"-benchtime", strconv.Itoa(pairs)+"x", "-count", "1", "-timeout", "30m")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return scaleRatio{}, fmt.Errorf("BenchmarkScaleRatio: %w\n%s", err, out.String())
+	}
+	r := scaleRatio{Pairs: pairs}
+	fields := map[string]*float64{"x-vs-1k": &r.Median, "x-q1": &r.Q1, "x-q3": &r.Q3,
+		"ns/decision-1k": &r.SmallNs, "ns/decision-large": &r.LargeNs}
+	for _, m := range ratioMetric.FindAllStringSubmatch(out.String(), -1) {
+		*fields[m[2]], _ = strconv.ParseFloat(m[1], 64)
+	}
+	if r.Median == 0 {
+		return scaleRatio{}, fmt.Errorf("BenchmarkScaleRatio printed no ratio:\n%s", out.String())
+	}
+	return r, nil
+}
+
+func scaleMarkdown(points []scalePoint, r scaleRatio, command string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s · `%s`\n\n", machine(), command)
 	b.WriteString("| tracked sessions | decision ns/op (median) | vs smallest | heap bytes per session |\n| --- | --- | --- | --- |\n")
 	for _, p := range points {
 		fmt.Fprintf(&b, "| %s | %.0f | %.2f× | %.0f |\n", thousands(p.Sessions), p.NsPerOp, p.NsPerOp/points[0].NsPerOp, p.HeapBytes)
 	}
+	large := points[len(points)-1].Sessions
+	fmt.Fprintf(&b, "\nSide by side in one process (`BenchmarkScaleRatio`, %d pairs of 20,000 decisions over 1k and over %s "+
+		"sessions, alternating): the decision over %s took %.2f× (half the pairs %.2f–%.2f×) its time over 1k, %.0f against %.0f ns (medians).\n",
+		r.Pairs, thousands(large), thousands(large), r.Median, r.Q1, r.Q3, r.LargeNs, r.SmallNs)
 	return b.String()
 }
 
