@@ -35,7 +35,7 @@ type refreshCache struct {
 	ahead int64
 	clock Clock
 	seed  maphash.Seed
-	table Sharded[string, *cachedUser, []sessionRef]
+	table Sharded[string, *cachedUser, []queuedRef]
 	// pass numbers the calls of renewals, so that one call sends a session
 	// once even if it is listed twice.
 	pass atomic.Uint64
@@ -44,7 +44,17 @@ type refreshCache struct {
 // cacheShard is one lock of the cache and the LRU of its users. Its Extra
 // lists the sessions that turned pending, for renewals: its cost is the
 // number of sessions answered from here, not the size of the cache.
-type cacheShard = Shard[string, *cachedUser, []sessionRef]
+type cacheShard = Shard[string, *cachedUser, []queuedRef]
+
+// queuedRef is a session of a shard's list with a time before which it is
+// not due for renewal (at the earliest its last store call plus the
+// interval less ahead): a session's store calls only move that time later,
+// so renewals passes over it until then without looking it up, where it
+// looked up every listed session at every tick (eight per interval).
+type queuedRef struct {
+	sessionRef
+	due int64
+}
 
 // cachedUser is one user's recently refreshed sessions. A user has a handful
 // at most, so a slice scanned linearly beats a map.
@@ -108,7 +118,7 @@ const staleBatch = 2
 // renewals are looked for every tick (ns).
 func newRefreshCache(interval, tick int64, maxUsers int, clock Clock) (*refreshCache, error) {
 	n := ShardCount(maxUsers, minShardUsers, maxShards)
-	table, err := NewSharded[string, *cachedUser, []sessionRef](n, max(maxUsers/n, 1), nil)
+	table, err := NewSharded[string, *cachedUser, []queuedRef](n, max(maxUsers/n, 1), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +163,7 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 				s.buffered[t] = max(s.buffered[t], now+int64(max(req.Buffer, 0))) + d
 			}
 			if !s.queued {
-				sh.Extra = append(sh.Extra, sessionRef{u.id, id})
+				sh.Extra = append(sh.Extra, queuedRef{sessionRef{u.id, id}, c.due(s)})
 				s.queued = true
 			}
 			s.lastHit, s.pending = now, true
@@ -218,6 +228,10 @@ func (u *cachedUser) keepOnly(keep func(s *cachedSession, id string) bool) {
 
 type sessionRef struct{ userID, sessionID string }
 
+// due is when a pending session's entry goes stale within ahead: renewals
+// renews it from then on.
+func (c *refreshCache) due(s *cachedSession) int64 { return s.refreshed + c.interval - c.ahead }
+
 // renewals returns the sessions to renew in the store at now: those with
 // hits since their last store call whose entry goes stale within ahead, or
 // already has (a renewal that failed is tried again at the next tick).
@@ -228,8 +242,12 @@ func (c *refreshCache) renewals(now int64) []touch {
 		sh := c.table.At(i)
 		sh.Lock()
 		kept := sh.Extra[:0]
-		for _, ref := range sh.Extra {
-			s := findCached(sh, ref)
+		for _, q := range sh.Extra {
+			if now < q.due {
+				kept = append(kept, q)
+				continue
+			}
+			s := findCached(sh, q.sessionRef)
 			switch {
 			case s == nil:
 				continue
@@ -239,11 +257,12 @@ func (c *refreshCache) renewals(now int64) []touch {
 			case s.pass == pass:
 				continue // listed twice: it was forgotten, then cached again
 			}
-			kept = append(kept, ref)
-			if now-s.refreshed < c.interval-c.ahead {
+			q.due = c.due(s)
+			kept = append(kept, q)
+			if now < q.due {
 				continue
 			}
-			tc := touch{sessionRef: ref, ago: now - s.lastHit, hint: s.hint}
+			tc := touch{sessionRef: q.sessionRef, ago: now - s.lastHit, hint: s.hint}
 			for t, b := range s.buffered {
 				tc.left[t] = max(b-s.lastHit, 0)
 			}
