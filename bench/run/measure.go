@@ -25,6 +25,8 @@ type sample struct {
 	Admitted   float64 `json:"admitted"`
 	Refused    float64 `json:"refused"`
 	StoreCalls float64 `json:"store_calls"`
+	// StoreCPUPerReqUS is redis-server's CPU per request (Redis targets).
+	StoreCPUPerReqUS float64 `json:"store_cpu_us_per_request,omitempty"`
 }
 
 func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, conns int, d time.Duration, ticks int64) (sample, error) {
@@ -40,11 +42,19 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 	if err != nil {
 		return s, err
 	}
+	store0, err := storeTicks(t)
+	if err != nil {
+		return s, err
+	}
 	r, err := runWrk(ctx, lua, cpu, t.addr, path, conns, d)
 	if err != nil {
 		return s, fmt.Errorf("%s %s: %w", t.name, pathName, err)
 	}
 	cpu1, err := cpuTicks(t.main)
+	if err != nil {
+		return s, err
+	}
+	store1, err := storeTicks(t)
 	if err != nil {
 		return s, err
 	}
@@ -60,6 +70,7 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 	}
 	if r.Requests > 0 {
 		s.CPUPerReqUS = float64(cpu1-cpu0) * 1e6 / float64(ticks) / float64(r.Requests)
+		s.StoreCPUPerReqUS = float64(store1-store0) * 1e6 / float64(ticks) / float64(r.Requests)
 	}
 	if s.Gate {
 		after, err := settledGate(ctx, t.admin)
@@ -71,6 +82,14 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 		s.StoreCalls = after.storeCalls - before.storeCalls
 	}
 	return s, nil
+}
+
+// storeTicks is the CPU time of t's store process, 0 without one.
+func storeTicks(t *target) (int64, error) {
+	if t.store == nil {
+		return 0, nil
+	}
+	return cpuTicks(t.store)
 }
 
 // problems lists what makes this sample wrong for -check.

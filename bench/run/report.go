@@ -40,6 +40,8 @@ type row struct {
 	CPUVsRef stat `json:"cpu_vs_reference"`
 	// StoreCallsPerReq is the store round trips per request (streamgate).
 	StoreCallsPerReq stat `json:"store_calls_per_request"`
+	// StoreCPUUS is redis-server's CPU per request (Redis targets).
+	StoreCPUUS stat `json:"store_cpu_us_per_request"`
 }
 
 // storeRow compares a Redis target with the same streamgate on the memory
@@ -69,7 +71,7 @@ func summarize(samples []sample, targets []string) report {
 	rep := report{Samples: samples}
 	for _, p := range paths {
 		for _, t := range targets {
-			var rps, p50, p99, cpu, rss, calls []float64
+			var rps, p50, p99, cpu, rss, calls, storeCPU []float64
 			for _, s := range samples {
 				if s.Target != t || s.Path != p.name {
 					continue
@@ -82,13 +84,17 @@ func summarize(samples []sample, targets []string) report {
 				if s.Gate && s.Requests > 0 {
 					calls = append(calls, s.StoreCalls/float64(s.Requests))
 				}
+				if s.StoreCPUPerReqUS > 0 {
+					storeCPU = append(storeCPU, s.StoreCPUPerReqUS)
+				}
 			}
 			rpsRatio, cpuRatio := pairedRatios(samples, t, "reference", p.name)
 			if len(rps) == 0 {
 				continue
 			}
 			rep.Rows = append(rep.Rows, row{Target: t, Path: p.name, RPS: newStat(rps), P50US: newStat(p50), P99US: newStat(p99),
-				CPUUS: newStat(cpu), RSSMiB: newStat(rss), RPSVsRef: newStat(rpsRatio), CPUVsRef: newStat(cpuRatio), StoreCallsPerReq: newStat(calls)})
+				CPUUS: newStat(cpu), RSSMiB: newStat(rss), RPSVsRef: newStat(rpsRatio), CPUVsRef: newStat(cpuRatio), StoreCallsPerReq: newStat(calls),
+				StoreCPUUS: newStat(storeCPU)})
 			if base, ok := memoryTwin(t); ok && slices.Contains(targets, base) {
 				rs, cs := pairedRatios(samples, t, base, p.name)
 				if len(rs) > 0 {
@@ -149,7 +155,12 @@ func (r report) markdown() string {
 	}
 	for _, row := range r.Rows {
 		if strings.HasPrefix(row.Target, "streamgate-redis") && row.StoreCallsPerReq.Median > 0 {
-			fmt.Fprintf(&b, "\n%s, %s: %.3f store round trips per request (median).", row.Target, row.Path, row.StoreCallsPerReq.Median)
+			fmt.Fprintf(&b, "\n%s, %s: %.3f store round trips", row.Target, row.Path, row.StoreCallsPerReq.Median)
+			if row.StoreCPUUS.Median > 0 {
+				// redis-server runs beside wrk, not on the proxy's CPU.
+				fmt.Fprintf(&b, " and %.1f µs of redis-server's CPU", row.StoreCPUUS.Median)
+			}
+			b.WriteString(" per request (medians).")
 		}
 	}
 	for _, st := range r.Stores {

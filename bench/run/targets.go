@@ -25,6 +25,9 @@ type target struct {
 	procs []*procs.Proc
 	// main is the process whose CPU time is the proxy's.
 	main *procs.Proc
+	// store is the target's redis-server, nil for the others: its CPU
+	// time, on the load generator's CPU, is reported apart.
+	store *procs.Proc
 }
 
 func (t *target) stop() {
@@ -102,7 +105,7 @@ func startStreamgateRedis(ctx context.Context, e env, name string, extra ...stri
 	}
 	t, err := startStreamgate(ctx, e, name, append([]string{"-store", "redis://" + raddr}, extra...)...)
 	if t != nil {
-		t.procs = append(t.procs, r)
+		t.procs, t.store = append(t.procs, r), r
 	}
 	if err != nil {
 		r.Stop()
