@@ -28,6 +28,9 @@ type userIndex struct {
 	// the prefetch is then wasted, no more.
 	base      atomic.Uintptr
 	baseShift atomic.Uint32
+	// pool hands out the arrays that span huge pages, aligned to them;
+	// nil: each is an allocation of its own.
+	pool *indexPool
 }
 
 // slot is one place of the index; u is nil when it is free.
@@ -98,7 +101,7 @@ func (x *userIndex) place(k0 uint64, u *user) {
 func (x *userIndex) grow() {
 	old := x.slots
 	size := max(2*len(old), minIndexSlots)
-	x.slots = makeSlots(size)
+	x.slots = x.makeSlots(size)
 	x.shift = uint8(64 - log2(size))
 	x.base.Store(uintptr(unsafe.Pointer(unsafe.SliceData(x.slots))))
 	x.baseShift.Store(uint32(x.shift))
@@ -145,9 +148,12 @@ func log2(n int) int {
 	return l
 }
 
-// makeSlots allocates an index array; one spanning huge pages is advised
-// to be backed by them.
-func makeSlots(n int) []slot {
+// makeSlots allocates an index array; one spanning huge pages starts on
+// one, from the pool, or is at least advised to be backed by them.
+func (x *userIndex) makeSlots(n int) []slot {
+	if x.pool != nil && pooled(n) {
+		return x.pool.get(n)
+	}
 	s := make([]slot, n)
 	adviseHuge(unsafe.Pointer(unsafe.SliceData(s)), uintptr(n)*unsafe.Sizeof(slot{}))
 	return s

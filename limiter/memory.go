@@ -65,6 +65,7 @@ type Memory struct {
 	keys     keyer
 	table    Sharded[*user, struct{}, shardUsers] // by value: one load less per request
 	arena    userArena
+	indexes  indexPool // the shards' index arrays once they span huge pages
 	maxUsers int64
 	refuse   bool // OnFullRefuse
 
@@ -142,6 +143,10 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		return nil, fmt.Errorf("memory store: %w", err)
 	}
 	m.table = *table
+	m.indexes.perChunk = min(indexArraysPerChunk, n)
+	for i := range m.table.Len() {
+		m.table.At(i).Extra.index.pool = &m.indexes
+	}
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = min(opts.TTL/4, 5*time.Second)
