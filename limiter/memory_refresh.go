@@ -1,10 +1,6 @@
 package limiter
 
-import (
-	"context"
-	"strconv"
-	"strings"
-)
+import "context"
 
 // refresh heartbeats req's session if the table holds it, and never starts,
 // evicts or rejects anything: what Guard's closed policy keeps of a device
@@ -20,16 +16,11 @@ func (m *Memory) refresh(_ context.Context, req Request) bool {
 // accepted (Guard's mirror of the refresh cache's hits): its last heartbeat
 // t.ago before now, the media buffered per track after it, its hint. It
 // starts nothing and only ever makes the session last longer. Under network
-// binding the touch names the session as Redis does, "<id>\t<network>".
+// binding the touch names the session as Redis does (boundField).
 func (m *Memory) renew(t touch) bool {
-	id, netHex, bound := strings.Cut(t.sessionID, "\t")
-	var n Network
-	if bound {
-		v, err := strconv.ParseUint(netHex, 16, 64)
-		if err != nil {
-			return false
-		}
-		n = Network(v)
+	id, n, ok := splitBoundField(t.sessionID)
+	if !ok {
+		return false
 	}
 	return m.withSession(t.userID, id, n, func(e *entry, now int64) {
 		seen := now - t.ago

@@ -3,6 +3,7 @@ package limiter
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,21 @@ func NetworkOf(a netip.Addr) Network {
 
 // String is the network as the Redis records hold it: hexadecimal.
 func (n Network) String() string { return strconv.FormatUint(uint64(n), 16) }
+
+// boundField is how Redis, and the refresh cache after it, name a session
+// bound to network n under BindNetwork: "<id>\t<network>".
+func boundField(id string, n Network) string { return id + "\t" + n.String() }
+
+// splitBoundField undoes boundField; a field without a network is the id
+// alone, n 0. ok is false when the network part is not a network.
+func splitBoundField(field string) (id string, n Network, ok bool) {
+	id, hex, bound := strings.Cut(field, "\t")
+	if !bound {
+		return id, 0, true
+	}
+	v, err := strconv.ParseUint(hex, 16, 64)
+	return id, Network(v), err == nil
+}
 
 // netSeen is one network a session was used from, and when last.
 type netSeen struct {

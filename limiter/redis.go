@@ -344,7 +344,7 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	cacheReq := &req
 	if r.rules.BindNetwork && req.Network != 0 {
 		bound := req
-		bound.SessionID += "\t" + req.Network.String()
+		bound.SessionID = boundField(req.SessionID, req.Network)
 		cacheReq = &bound
 	}
 	if r.cache != nil {

@@ -158,7 +158,7 @@ func sessionsFrom(pairs []string, now int64, ttl time.Duration) ([]Session, time
 		if soonest < 0 || left < soonest {
 			soonest = left
 		}
-		id, _, _ := strings.Cut(pairs[i], "\t") // a session bound to a network
+		id, _, _ := splitBoundField(pairs[i]) // a session bound to a network
 		s := Session{
 			ID:        id,
 			Networks:  rec.networks,

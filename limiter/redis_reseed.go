@@ -375,7 +375,7 @@ func (r *Redis) undoStart(ctx context.Context, req Request) error {
 		_, err := r.End(ctx, req.UserID, req.SessionID, EndedByPlayer)
 		return err
 	}
-	field := req.SessionID + "\t" + req.Network.String()
+	field := boundField(req.SessionID, req.Network)
 	if r.cache != nil {
 		r.cache.forget(req.UserID, field)
 	}
