@@ -177,6 +177,15 @@ func (m *Memory) locked(userID string) (sh *shard, uk key, u *user, now int64) {
 	return sh, uk, u, now
 }
 
+// lockedSession is locked that also returns sessionID's key, hashed while
+// the user's index slot is on its way.
+func (m *Memory) lockedSession(userID, sessionID string) (sh *shard, uk key, sk uint64, u *user, now int64) {
+	sh, uk = m.aim(userID)
+	sk = m.keys.session(sessionID)
+	u, now = m.lock(sh, uk)
+	return sh, uk, sk, u, now
+}
+
 // aim returns the shard and key of userID and starts loading the index
 // slot of the user (prefetchHome), so that work the caller does before
 // lock, which needs the slot, overlaps the wait for it.
@@ -202,9 +211,7 @@ func (m *Memory) lock(sh *shard, uk key) (u *user, now int64) {
 // Admit implements Store.
 func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 	limit := max(req.Limit, 1)
-	sh, uk := m.aim(req.UserID)
-	sk := m.keys.session(req.SessionID)
-	u, now := m.lock(sh, uk)
+	sh, uk, sk, u, now := m.lockedSession(req.UserID, req.SessionID)
 	defer sh.Unlock()
 
 	if u == nil {

@@ -43,9 +43,7 @@ func (m *Memory) renew(t touch) bool {
 // a request from network n finds it (n 0: any), then bumps the user; it
 // reports whether the table holds the session, and starts nothing.
 func (m *Memory) withSession(userID, id string, n Network, f func(e *entry, now int64)) bool {
-	sh, uk := m.aim(userID)
-	sk := m.keys.session(id)
-	u, now := m.lock(sh, uk)
+	sh, _, sk, u, now := m.lockedSession(userID, id)
 	defer sh.Unlock()
 	if u == nil {
 		return false
