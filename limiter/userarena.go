@@ -25,7 +25,10 @@ type shardUsers struct {
 // (adviseHugeAround): Go aligns a chunk to 8 KiB only, and consecutive
 // chunks meet inside a huge page that advice on whole pages would leave on
 // 4 KiB ones, with 15% of a 10M table's records (85% of them sampled on
-// huge pages, 95% with the borders). The arena is one for all shards, so that
+// huge pages, 95% with the borders). That may put a neighbour's memory, at
+// most a huge page at each end of a chunk of 2 MiB or more, on huge pages
+// too: a bounded cost, against a table of 100k users and more. Smaller
+// chunks are not advised at all. The arena is one for all shards, so that
 // its chunks grow large early: per-shard chunks of a 10M table stayed too
 // small to be backed by huge pages for most of it.
 //
