@@ -135,19 +135,30 @@ func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd boo
 // time per request of each and the median of the per-pair differences: the
 // machine's noise moves both halves of a pair alike, so the difference stands
 // out of it. Client, origin and proxy share the process, so only the
-// difference is the gate's. Run with -benchtime 200x for 200 pairs.
+// difference is the gate's. Its two sides are bench/'s two paths, a 2 KiB
+// playlist and a 256 KiB segment. Run with -benchtime 200x for 200 pairs.
 func BenchmarkProxyOverhead(b *testing.B) {
-	// streamgate runs with GOGC=400 under a memory limit (cmd/streamgate/gc.go); so does this.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	target := playlistOrigin(b)
-	upstream := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
-		Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: slog.New(slog.DiscardHandler)})
-	p := comparePairs(b, referenceProxy(target), benchGate(b, upstream))
-	b.ReportMetric(p.base, "bare-cpu-ns/req")
-	b.ReportMetric(p.other, "streamgate-cpu-ns/req")
-	b.ReportMetric(p.delta, "gate-cpu-ns/req")
-	b.ReportMetric(p.allocs, "gate-allocs/req")
-	b.ReportMetric(p.bytes, "gate-B/req")
+	for _, path := range []struct {
+		name, path string
+		origin     func(*testing.B) *url.URL
+	}{
+		{"playlist", playlistPath, playlistOrigin},
+		{"segment", "/live/seg-1.ts", segmentOrigin},
+	} {
+		b.Run(path.name, func(b *testing.B) {
+			// streamgate runs with GOGC=400 under a memory limit (cmd/streamgate/gc.go); so does this.
+			defer debug.SetGCPercent(debug.SetGCPercent(400))
+			target := path.origin(b)
+			upstream := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
+				Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: slog.New(slog.DiscardHandler)})
+			p := comparePairs(b, path.path, referenceProxy(target), benchGate(b, upstream))
+			b.ReportMetric(p.base, "bare-cpu-ns/req")
+			b.ReportMetric(p.other, "streamgate-cpu-ns/req")
+			b.ReportMetric(p.delta, "gate-cpu-ns/req")
+			b.ReportMetric(p.allocs, "gate-allocs/req")
+			b.ReportMetric(p.bytes, "gate-B/req")
+		})
+	}
 }
 
 // BenchmarkHeaderTimer is what bounding the wait for the origin's headers
@@ -168,7 +179,7 @@ func BenchmarkHeaderTimer(b *testing.B) {
 		}
 		return u
 	}
-	p := comparePairs(b, upstream(false), upstream(true))
+	p := comparePairs(b, playlistPath, upstream(false), upstream(true))
 	b.ReportMetric(p.base, "watch-cpu-ns/req")
 	b.ReportMetric(p.other, "timer-cpu-ns/req")
 	b.ReportMetric(p.delta, "timer-extra-cpu-ns/req")
@@ -178,10 +189,26 @@ func BenchmarkHeaderTimer(b *testing.B) {
 // playlistOrigin serves a 2 KiB playlist on a loopback socket.
 func playlistOrigin(b *testing.B) *url.URL {
 	playlist := make([]byte, 2048)
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return serveOrigin(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		_, _ = w.Write(playlist)
 	}))
+}
+
+// segmentOrigin serves a 256 KiB segment with its length, as bench/origin
+// does, on a loopback socket.
+func segmentOrigin(b *testing.B) *url.URL {
+	segment := make([]byte, 256<<10)
+	length := strconv.Itoa(len(segment))
+	return serveOrigin(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "video/mp2t")
+		w.Header().Set("Content-Length", length)
+		_, _ = w.Write(segment)
+	}))
+}
+
+func serveOrigin(b *testing.B, h http.Handler) *url.URL {
+	origin := httptest.NewServer(h)
 	b.Cleanup(origin.Close)
 	target, _ := url.Parse(origin.URL)
 	return target
@@ -192,10 +219,13 @@ func playlistOrigin(b *testing.B) *url.URL {
 // extra allocations and bytes per request.
 type pairs struct{ base, other, delta, allocs, bytes float64 }
 
+// playlistPath is what comparePairs asks for a playlist.
+const playlistPath = "/live/index.m3u8"
+
 // comparePairs serves base and other on loopback sockets and runs b.N pairs
-// of batches of the same playlist requests through them, alternating which
+// of batches of the same requests for path through them, alternating which
 // goes first so that neither always follows the other.
-func comparePairs(b *testing.B, base, other http.Handler) pairs {
+func comparePairs(b *testing.B, path string, base, other http.Handler) pairs {
 	servers := [2]*httptest.Server{httptest.NewServer(base), httptest.NewServer(other)}
 	for _, s := range servers {
 		b.Cleanup(s.Close)
@@ -227,7 +257,7 @@ func comparePairs(b *testing.B, base, other http.Handler) pairs {
 				defer wg.Done()
 				for range batch / workers {
 					n := seq.Add(1)
-					req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, servers[half].URL+"/live/index.m3u8", nil)
+					req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, servers[half].URL+path, nil)
 					req.Header.Set("X-User-Id", "user-"+strconv.FormatInt(n%10_000, 10))
 					req.Header.Set("X-Session-Id", "session-1")
 					resp, err := client.Do(req)

@@ -50,7 +50,7 @@ func BenchmarkStoreOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := comparePairs(b, chain(memory), chain(guarded))
+	p := comparePairs(b, playlistPath, chain(memory), chain(guarded))
 	b.ReportMetric(p.base, "memory-cpu-ns/req")
 	b.ReportMetric(p.other, "redis-cpu-ns/req")
 	b.ReportMetric(p.delta, "redis-extra-cpu-ns/req")
