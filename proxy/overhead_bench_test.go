@@ -138,13 +138,7 @@ func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd boo
 // difference is the gate's. Its two sides are bench/'s two paths, a 2 KiB
 // playlist and a 256 KiB segment. Run with -benchtime 200x for 200 pairs.
 func BenchmarkProxyOverhead(b *testing.B) {
-	for _, path := range []struct {
-		name, path string
-		origin     func(*testing.B) *url.URL
-	}{
-		{"playlist", playlistPath, playlistOrigin},
-		{"segment", "/live/seg-1.ts", segmentOrigin},
-	} {
+	for _, path := range benchPaths {
 		b.Run(path.name, func(b *testing.B) {
 			// streamgate runs with GOGC=400 under a memory limit (cmd/streamgate/gc.go); so does this.
 			defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -184,6 +178,16 @@ func BenchmarkHeaderTimer(b *testing.B) {
 	b.ReportMetric(p.other, "timer-cpu-ns/req")
 	b.ReportMetric(p.delta, "timer-extra-cpu-ns/req")
 	b.ReportMetric(p.allocs, "timer-extra-allocs/req")
+}
+
+// benchPaths are bench/'s two paths: what the side-by-side benchmarks
+// request, and the origin that answers it.
+var benchPaths = []struct {
+	name, path string
+	origin     func(*testing.B) *url.URL
+}{
+	{"playlist", playlistPath, playlistOrigin},
+	{"segment", "/live/seg-1.ts", segmentOrigin},
 }
 
 // playlistOrigin serves a 2 KiB playlist on a loopback socket.
