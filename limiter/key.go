@@ -18,9 +18,14 @@ type keyer struct{ a, b maphash.Seed }
 func newKeyer() keyer { return keyer{a: maphash.MakeSeed(), b: maphash.MakeSeed()} }
 
 // user returns the key of a user id.
-func (k keyer) user(id string) key {
-	return key{maphash.String(k.a, id), maphash.String(k.b, id)}
-}
+func (k keyer) user(id string) key { return key{k.userFirst(id), k.userSecond(id)} }
+
+// userFirst is the first half of a user id's key, which places the user:
+// its shard and index slot.
+func (k keyer) userFirst(id string) uint64 { return maphash.String(k.a, id) }
+
+// userSecond is the second half, which only tells users apart.
+func (k keyer) userSecond(id string) uint64 { return maphash.String(k.b, id) }
 
 // session returns the key of a session id.
 func (k keyer) session(id string) uint64 { return maphash.String(k.a, id) }

@@ -188,12 +188,13 @@ func (m *Memory) lockedSession(userID, sessionID string) (sh *shard, uk key, sk 
 
 // aim returns the shard and key of userID and starts loading the index
 // slot of the user (prefetchHome), so that work the caller does before
-// lock, which needs the slot, overlaps the wait for it.
+// lock, which needs the slot, overlaps the wait for it. The key's second
+// half, which the slot does not depend on, is hashed after the prefetch.
 func (m *Memory) aim(userID string) (*shard, key) {
-	uk := m.keys.user(userID)
-	sh := m.shardFor(uk)
-	sh.Extra.index.prefetchHome(uk[0])
-	return sh, uk
+	k0 := m.keys.userFirst(userID)
+	sh := m.table.For(k0)
+	sh.Extra.index.prefetchHome(k0)
+	return sh, key{k0, m.keys.userSecond(userID)}
 }
 
 // lock is locked's second half, after aim.
