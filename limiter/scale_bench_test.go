@@ -95,19 +95,7 @@ type scaleTable struct {
 
 func newScaleTable(b *testing.B, n int) *scaleTable {
 	uids := ids("user-", n)
-	ctx := context.Background()
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m, err := NewMemory(MemoryOptions{TTL: time.Hour, MaxUsers: n, SweepInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, u := range uids {
-		_, _ = m.Admit(ctx, Request{UserID: u, SessionID: "session-0123456789abcdef", Limit: 3})
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
+	m, held := filledMemory(b, uids, func(int) string { return "session-0123456789abcdef" })
 	// A stride coprime with n walks every session in a cache-hostile order.
 	stride := 7_919_993 % n
 	for gcd(stride, n) != 1 {
@@ -121,7 +109,26 @@ func newScaleTable(b *testing.B, n int) *scaleTable {
 	uids = nil
 	runtime.GC()
 	return &scaleTable{m: m, n: n, stride: stride, buf: make([]byte, 0, 32),
-		heapPerSession: float64(after.HeapAlloc-before.HeapAlloc) / float64(n)}
+		heapPerSession: float64(held) / float64(n)}
+}
+
+// filledMemory is a memory store holding one session of each user of uids,
+// session(i) the id of uids[i]'s, and the heap it holds.
+func filledMemory(b *testing.B, uids []string, session func(i int) string) (*Memory, uint64) {
+	ctx := context.Background()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m, err := NewMemory(MemoryOptions{TTL: time.Hour, MaxUsers: len(uids), SweepInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, u := range uids {
+		_, _ = m.Admit(ctx, Request{UserID: u, SessionID: session(i), Limit: 3})
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return m, after.HeapAlloc - before.HeapAlloc
 }
 
 // heartbeat refreshes the next session of the walk.
