@@ -132,8 +132,8 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// The callback runs for every user leaving the table (eviction or
 	// removal), so both gauges stay right whatever removed the user.
 	table, err := NewSharded[*user, struct{}, shardUsers](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
-		k0 := m.keys.user(u.id())[0]
-		x := &m.table.For(k0).Extra
+		k0 := m.keys.userFirst(u.id())
+		x := &m.shardFor(k0).Extra
 		x.index.remove(k0, u)
 		m.users.Add(-1)
 		m.sessions.Add(-int64(len(u.sessions())))
@@ -163,8 +163,9 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	return m, nil
 }
 
-func (m *Memory) shardFor(k key) *shard {
-	return m.table.For(k[0])
+// shardFor is the shard of the user whose key's first half is k0.
+func (m *Memory) shardFor(k0 uint64) *shard {
+	return m.table.For(k0)
 }
 
 // locked locks the shard of userID and returns it with the user's key, the
@@ -192,7 +193,7 @@ func (m *Memory) lockedSession(userID, sessionID string) (sh *shard, uk key, sk 
 // half, which the slot does not depend on, is hashed after the prefetch.
 func (m *Memory) aim(userID string) (*shard, key) {
 	k0 := m.keys.userFirst(userID)
-	sh := m.table.For(k0)
+	sh := m.shardFor(k0)
 	sh.Extra.index.prefetchHome(k0)
 	return sh, key{k0, m.keys.userSecond(userID)}
 }

@@ -324,7 +324,7 @@ func newestOf(su stateUser) time.Time {
 func (m *Memory) restoreUser(su stateUser) bool {
 	uk := m.keys.user(su.UserID)
 	now := m.clock().UnixNano()
-	sh := m.shardFor(uk)
+	sh := m.shardFor(uk[0])
 	sh.Lock()
 	defer sh.Unlock()
 	if sh.Extra.index.get(uk) != nil {
