@@ -20,14 +20,13 @@ import (
 // misses the TLB: on a VM a TLB miss is a two-dimensional page walk.
 type userIndex struct {
 	slots []slot
-	shift uint8 // 64 - log2(len(slots))
 	n     int
-	// base and baseShift repeat slots' address and shift for prefetchHome,
-	// which runs before the shard's lock is taken: atomics, so that it
-	// reads them without a race. A pair read across a grow may not match;
-	// the prefetch is then wasted, no more.
-	base      atomic.Uintptr
-	baseShift atomic.Uint32
+	// shift is 64 - log2(len(slots)), and base repeats slots' address, for
+	// prefetchHome too, which runs before the shard's lock is taken:
+	// atomics, so that it reads them without a race. A pair read across a
+	// grow may not match; the prefetch is then wasted, no more.
+	shift atomic.Uint32
+	base  atomic.Uintptr
 	// pool hands out the arrays that span huge pages, aligned to them;
 	// nil: each is an allocation of its own.
 	pool *indexPool
@@ -41,7 +40,7 @@ type slot struct {
 
 const minIndexSlots = 16
 
-func (x *userIndex) home(k0 uint64) int { return int(k0 >> x.shift) }
+func (x *userIndex) home(k0 uint64) int { return int(k0 >> x.shift.Load()) }
 
 // prefetchHome starts loading the slot where a lookup of k0 begins. In a
 // table of millions that slot is a cache miss of some 200 ns; started
@@ -60,7 +59,7 @@ func (x *userIndex) homeAddr(k0 uint64) uintptr {
 	if b == 0 {
 		return 0
 	}
-	return b + uintptr(k0>>x.baseShift.Load())*unsafe.Sizeof(slot{})
+	return b + uintptr(x.home(k0))*unsafe.Sizeof(slot{})
 }
 
 // get returns the user of key k, or nil.
@@ -102,9 +101,8 @@ func (x *userIndex) grow() {
 	old := x.slots
 	size := max(2*len(old), minIndexSlots)
 	x.slots = x.makeSlots(size)
-	x.shift = uint8(64 - log2(size))
+	x.shift.Store(uint32(64 - log2(size)))
 	x.base.Store(uintptr(unsafe.Pointer(unsafe.SliceData(x.slots))))
-	x.baseShift.Store(uint32(x.shift))
 	for _, s := range old {
 		if s.u != nil {
 			x.place(s.k0, s.u)
