@@ -47,6 +47,9 @@ func (x *userIndex) home(k0 uint64) int { return int(k0 >> x.shift.Load()) }
 // before the caller reads the clock and takes the shard's lock, it arrives
 // while they run instead of after. Safe without the lock (see base).
 func (x *userIndex) prefetchHome(k0 uint64) {
+	if !canPrefetch {
+		return
+	}
 	if p := x.homeAddr(k0); p != 0 {
 		prefetch(p)
 	}
