@@ -6,6 +6,3 @@ import "unsafe"
 
 // adviseHuge is a no-op where madvise(MADV_HUGEPAGE) does not exist.
 func adviseHuge(unsafe.Pointer, uintptr) {}
-
-// adviseHugeAround is a no-op where madvise(MADV_HUGEPAGE) does not exist.
-func adviseHugeAround(unsafe.Pointer, uintptr) {}

@@ -11,20 +11,16 @@ func TestHugeSpan(t *testing.T) {
 	for _, c := range []struct {
 		name          string
 		p, n          uintptr
-		around        bool
 		beg, end      uintptr
 		adviseAnyPage bool
 	}{
-		{name: "aligned, inside", p: 4 * h, n: 2 * h, beg: 4 * h, end: 6 * h, adviseAnyPage: true},
-		{name: "aligned, around", p: 4 * h, n: 2 * h, around: true, beg: 4 * h, end: 6 * h, adviseAnyPage: true},
-		{name: "borders, inside", p: 4*h + 8192, n: 2 * h, beg: 5 * h, end: 6 * h, adviseAnyPage: true},
-		{name: "borders, around", p: 4*h + 8192, n: 2 * h, around: true, beg: 4 * h, end: 7 * h, adviseAnyPage: true},
-		{name: "less than a page, inside", p: 4*h + 8192, n: h, beg: 5 * h, end: 5 * h},
-		{name: "less than a page, around", p: 4*h + 8192, n: h, around: true, beg: 4 * h, end: 6 * h, adviseAnyPage: true},
-		{name: "ends on a border, around", p: 4*h + 8192, n: h - 8192, around: true, beg: 4 * h, end: 5 * h, adviseAnyPage: true},
+		{name: "aligned", p: 4 * h, n: 2 * h, beg: 4 * h, end: 6 * h, adviseAnyPage: true},
+		{name: "borders", p: 4*h + 8192, n: 2 * h, beg: 4 * h, end: 7 * h, adviseAnyPage: true},
+		{name: "less than a page", p: 4*h + 8192, n: h, beg: 4 * h, end: 6 * h, adviseAnyPage: true},
+		{name: "ends on a border", p: 4*h + 8192, n: h - 8192, beg: 4 * h, end: 5 * h, adviseAnyPage: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			beg, end := hugeSpan(c.p, c.n, c.around)
+			beg, end := hugeSpan(c.p, c.n)
 			assert.Equal(t, [2]uintptr{c.beg, c.end}, [2]uintptr{beg, end})
 			assert.Equal(t, c.adviseAnyPage, beg < end)
 		})

@@ -7,9 +7,12 @@ import (
 
 // indexPool hands out the shards' index arrays once they span huge pages,
 // each starting on a huge page. Go aligns a large array to 8 KiB only, so
-// a 4 MiB index of its own holds one whole huge page, and adviseHuge leaves
-// the other half on 4 KiB pages, where a lookup at scale also misses the
-// TLB (a page walk, of a VM's two dimensions). One allocation per array
+// a 4 MiB index of its own holds one whole huge page, and its other half
+// lies in two it shares with its neighbours, on huge pages only if nothing
+// touched them before the advice (adviseHuge); on 4 KiB pages a lookup at
+// scale also misses the TLB (a page walk, of a VM's two dimensions). When
+// the advice covered whole pages only, half of each index stayed on 4 KiB
+// pages, and this pool took it to all. One allocation per array
 // with 2 MiB to spare would align each, at 13 heap bytes per session of a
 // 10M table; here up to indexArraysPerChunk arrays of one size share a
 // chunk and its 2 MiB to spare.

@@ -22,13 +22,10 @@ type shardUsers struct {
 // itself (a pointer chase over 2 GiB here: 371 ns a load on 4 KiB pages,
 // 225 ns on huge pages). Chunks of a huge page or more are advised onto
 // them, the huge pages they share with their neighbours included
-// (adviseHugeAround): Go aligns a chunk to 8 KiB only, and consecutive
-// chunks meet inside a huge page that advice on whole pages would leave on
-// 4 KiB ones, with 15% of a 10M table's records (85% of them sampled on
-// huge pages, 95% with the borders). That may put a neighbour's memory, at
-// most a huge page at each end of a chunk of 2 MiB or more, on huge pages
-// too: a bounded cost, against a table of 100k users and more. Smaller
-// chunks are not advised at all. The arena is one for all shards, so that
+// (adviseHuge): consecutive chunks meet inside a huge page, and advice on
+// whole pages only left 15% of a 10M table's records on 4 KiB pages (85%
+// of them sampled on huge pages, 95% with the borders). The arena is one
+// for all shards, so that
 // its chunks grow large early: per-shard chunks of a 10M table stayed too
 // small to be backed by huge pages for most of it.
 //
@@ -68,9 +65,7 @@ func (a *userArena) alloc(x *shardUsers) *user {
 	if a.next == len(a.chunk) {
 		size := min(max(minArenaChunk, a.made/8), maxArenaChunkBytes/userSize)
 		a.chunk, a.next, a.made = make([]user, size), 0, a.made+size
-		if size*userSize >= hugePage {
-			adviseHugeAround(unsafe.Pointer(unsafe.SliceData(a.chunk)), uintptr(size*userSize))
-		}
+		adviseHuge(unsafe.Pointer(unsafe.SliceData(a.chunk)), uintptr(size*userSize))
 	}
 	u := &a.chunk[a.next]
 	a.next++
