@@ -42,6 +42,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "wrk run per target, path and round")
 	conns := flag.Int("conns", 32, "wrk connections")
 	warm := flag.Duration("warm", 10*time.Second, "unmeasured wrk run of the same target and path right before each measured one")
+	order := flag.String("order", "random", "which session each request belongs to: random (a crowd's uneven gaps) or turn (every session in turn, at a player's steady pace)")
 	short := flag.Bool("short", false, "one round of 2 s per target and path (CI)")
 	check := flag.Bool("check", false, "fail unless every target answered every request and streamgate's counters match what wrk sent")
 	only := flag.String("targets", "reference,streamgate,streamgate-redis,nginx,haproxy", "targets, comma-separated; a Go target named base+KEY=VALUE (streamgate-nolog+GOGC=100) runs with KEY=VALUE in its environment")
@@ -50,6 +51,10 @@ func main() {
 	scaleCount := flag.Int("scale-count", 3, "runs of each size, with -scale (the median is kept)")
 	replotOnly := flag.Bool("replot", false, "redraw the charts from results.json and scale.json, and run nothing")
 	flag.Parse()
+	if *order != "random" && *order != "turn" {
+		fmt.Fprintf(os.Stderr, "bench: -order must be random or turn, not %q\n", *order)
+		os.Exit(2)
+	}
 	if *short {
 		*rounds, *duration, *warm = 1, 2*time.Second, time.Second
 	}
@@ -71,12 +76,12 @@ func main() {
 		}
 		return
 	}
-	if err := bench(ctx, *rounds, *duration, *warm, *conns, strings.Split(*only, ","), *check, *write); err != nil {
+	if err := bench(ctx, *rounds, *duration, *warm, *conns, *order, strings.Split(*only, ","), *check, *write); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, names []string, check, write bool) error {
+func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, order string, names []string, check, write bool) error {
 	benchDir, err := repoBenchDir()
 	if err != nil {
 		return err
@@ -157,6 +162,7 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 		t, err := start(ctx, te)
 		if t != nil {
 			t.name = name
+			t.placeFile = filepath.Join(dir, fmt.Sprintf("place-%d", len(targets)))
 		}
 		if err != nil {
 			if t != nil {
@@ -168,12 +174,12 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 		log.Printf("%s listening on %s", name, t.addr)
 	}
 
-	lua := filepath.Join(benchDir, "users.lua")
+	ld := load{lua: filepath.Join(benchDir, "users.lua"), cpu: loadCPU, order: order, conns: conns}
 	ticks := clockTicks()
 	// Warm-up: connections, pools, the gate's table.
 	for _, t := range targets {
 		for _, p := range paths {
-			if _, err := runWrk(ctx, lua, loadCPU, t.addr, p.path, conns, time.Second); err != nil {
+			if _, err := runWrk(ctx, ld, t, p.path, time.Second); err != nil {
 				return fmt.Errorf("warm-up of %s: %w", t.name, err)
 			}
 		}
@@ -196,11 +202,11 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 				// in use, and with Redis its refresh table is current, which
 				// takes one -refresh-interval (10 s) of traffic.
 				if warm >= time.Second {
-					if _, err := runWrk(ctx, lua, loadCPU, t.addr, p.path, conns, warm); err != nil {
+					if _, err := runWrk(ctx, ld, t, p.path, warm); err != nil {
 						return fmt.Errorf("warming %s: %w", t.name, err)
 					}
 				}
-				s, err := measure(ctx, t, lua, loadCPU, p.name, p.path, conns, d, ticks)
+				s, err := measure(ctx, t, ld, p.name, p.path, d, ticks)
 				if err != nil {
 					return err
 				}
@@ -216,7 +222,7 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, na
 	rep.Command = "go run ./bench/run " + strings.Join(os.Args[1:], " ")
 	rep.Date = started.UTC().Format("2006-01-02")
 	rep.Machine = machine()
-	rep.Rounds, rep.Duration, rep.Warm, rep.Conns = rounds, d.String(), warm.String(), conns
+	rep.Rounds, rep.Duration, rep.Warm, rep.Conns, rep.Order = rounds, d.String(), warm.String(), conns, order
 	fmt.Println(rep.markdown())
 	if write {
 		if err := rep.write(benchDir); err != nil {

@@ -29,7 +29,7 @@ type sample struct {
 	StoreCPUPerReqUS float64 `json:"store_cpu_us_per_request,omitempty"`
 }
 
-func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, conns int, d time.Duration, ticks int64) (sample, error) {
+func measure(ctx context.Context, t *target, ld load, pathName, path string, d time.Duration, ticks int64) (sample, error) {
 	s := sample{Target: t.name, Path: pathName, Gate: t.admin != ""}
 	var before gateCounters
 	if s.Gate {
@@ -46,7 +46,7 @@ func measure(ctx context.Context, t *target, lua, cpu, pathName, path string, co
 	if err != nil {
 		return s, err
 	}
-	r, err := runWrk(ctx, lua, cpu, t.addr, path, conns, d)
+	r, err := runWrk(ctx, ld, t, path, d)
 	if err != nil {
 		return s, fmt.Errorf("%s %s: %w", t.name, pathName, err)
 	}

@@ -55,16 +55,18 @@ type storeRow struct {
 }
 
 type report struct {
-	Date     string     `json:"date"`
-	Machine  string     `json:"machine"`
-	Command  string     `json:"command"`
-	Rounds   int        `json:"rounds"`
-	Duration string     `json:"duration"`
-	Warm     string     `json:"warm"`
-	Conns    int        `json:"connections"`
-	Rows     []row      `json:"rows"`
-	Stores   []storeRow `json:"stores,omitempty"`
-	Samples  []sample   `json:"samples"`
+	Date     string `json:"date"`
+	Machine  string `json:"machine"`
+	Command  string `json:"command"`
+	Rounds   int    `json:"rounds"`
+	Duration string `json:"duration"`
+	Warm     string `json:"warm"`
+	Conns    int    `json:"connections"`
+	// Order is users.lua's BENCH_ORDER; empty in results written before it.
+	Order   string     `json:"order,omitempty"`
+	Rows    []row      `json:"rows"`
+	Stores  []storeRow `json:"stores,omitempty"`
+	Samples []sample   `json:"samples"`
 }
 
 func summarize(samples []sample, targets []string) report {
@@ -139,8 +141,12 @@ func memoryTwin(target string) (string, bool) {
 
 func (r report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s · %s · %d rounds × %s per target and path (each after %s unmeasured), %d connections, interleaved · `%s`\n\n",
-		r.Date, r.Machine, r.Rounds, r.Duration, r.Warm, r.Conns, r.Command)
+	order := "sessions at random"
+	if r.Order == "turn" {
+		order = "sessions in turn"
+	}
+	fmt.Fprintf(&b, "%s · %s · %d rounds × %s per target and path (each after %s unmeasured), %d connections, %s, interleaved · `%s`\n\n",
+		r.Date, r.Machine, r.Rounds, r.Duration, r.Warm, r.Conns, order, r.Command)
 	b.WriteString("| path | target | req/s median (min–max) | vs reference | p50 µs | p99 µs | CPU µs/req median (min–max) | CPU vs reference | RSS MiB median (max) |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, row := range r.Rows {

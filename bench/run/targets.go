@@ -28,6 +28,9 @@ type target struct {
 	// store is the target's redis-server, nil for the others: its CPU
 	// time, on the load generator's CPU, is reported apart.
 	store *procs.Proc
+	// placeFile keeps where users.lua's in-turn order stands for this
+	// target between wrk runs.
+	placeFile string
 }
 
 func (t *target) stop() {

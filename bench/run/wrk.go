@@ -35,14 +35,24 @@ func (r wrkResult) errors() int64 {
 	return r.ConnectErrors + r.ReadErrors + r.WriteErrors + r.StatusErrors + r.Timeouts
 }
 
-// runWrk drives addr for d with conns connections from one wrk thread pinned
-// to cpu, requesting path as the users of bench/users.lua.
-func runWrk(ctx context.Context, luaPath, cpu, addr, path string, conns int, d time.Duration) (wrkResult, error) {
+// load is how wrk drives the targets: bench/users.lua at lua, pinned to
+// cpu, over conns connections, its sessions asked in order (users.lua's
+// BENCH_ORDER).
+type load struct {
+	lua, cpu, order string
+	conns           int
+}
+
+// runWrk drives t for d from one wrk thread, requesting path as the users of
+// bench/users.lua.
+func runWrk(ctx context.Context, ld load, t *target, path string, d time.Duration) (wrkResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "taskset", "-c", cpu, "wrk", "-t1", "-c", strconv.Itoa(conns),
-		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--timeout", "10s", "-s", luaPath, "http://"+addr+path)
-	cmd.Env = append(os.Environ(), "BENCH_PATH="+path)
+	cmd := exec.CommandContext(ctx, "taskset", "-c", ld.cpu, "wrk", "-t1", "-c", strconv.Itoa(ld.conns),
+		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--timeout", "10s", "-s", ld.lua, "http://"+t.addr+path)
+	// Each target's sessions go on in turn from where its last run left
+	// them, whichever path that run asked for: the gate's table is one.
+	cmd.Env = append(os.Environ(), "BENCH_PATH="+path, "BENCH_ORDER="+ld.order, "BENCH_PLACE_FILE="+t.placeFile)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
