@@ -3,6 +3,9 @@ package limiter_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -347,4 +350,65 @@ func TestRedisBatchRunIsolatesAFailedSession(t *testing.T) {
 		assert.Equal(t, limiter.Refreshed, d.Result)
 	}
 	assert.Equal(t, calls, requestPathCalls(r), "the 15 others were renewed: answered here")
+}
+
+// TestRedisRenewalRewritesOnlyTimes: a renewal moves a record's times and
+// keeps the rest of it (networks, marks, device) byte for byte, and writes a
+// record of the previous format in the current one.
+func TestRedisRenewalRewritesOnlyTimes(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const interval, ttl = 20 * time.Second, time.Minute
+	r, clock := simulatedRedis(t, srv.URL(), interval, ttl, limiter.Rules{})
+	dev := limiter.Device{UserAgent: "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0)", Address: "198.51.100.7:5000", ContentID: "film-42"}
+	req := limiter.Request{UserID: "rewrite", SessionID: "s", Limit: 3, Device: dev, Network: limiter.NetworkOf(netip.MustParseAddr("198.51.100.7"))}
+	const key, field = "streamgate:{rewrite}", "s"
+	hget := func() []string {
+		t.Helper()
+		rec, err := srv.Do("HGET", key, field)
+		require.NoError(t, err)
+		parts := strings.SplitN(rec, ";", 8)
+		require.Len(t, parts, 8, "a record of the current format: %q", rec)
+		return parts
+	}
+	num := func(s string) int64 {
+		t.Helper()
+		n, err := strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+		return n
+	}
+	renew := func() {
+		t.Helper()
+		admitPending(t, r, req)
+		clock.Advance(interval - limiter.FlushTick(interval))
+		require.Equal(t, 1, limiter.Flush(r), "the session was renewed")
+	}
+	ttlUS := ttl.Microseconds()
+
+	admitPending(t, r, req)
+	before := hget()
+	// Times half a TTL older, so that the renewal has something to move.
+	seen := num(before[1]) - ttlUS/2
+	older := fmt.Sprintf("%d;%d;%s", seen+ttlUS, seen, strings.Join(before[2:], ";"))
+	_, err := srv.Do("HSET", key, field, older)
+	require.NoError(t, err)
+	clock.Advance(interval - limiter.FlushTick(interval))
+	require.Equal(t, 1, limiter.Flush(r), "the session was renewed")
+	after := hget()
+	assert.Greater(t, num(after[1]), seen, "last seen moved")
+	assert.Equal(t, num(after[1])+ttlUS, num(after[0]), "expiry follows it")
+	assert.Equal(t, before[2:], after[2:], "the rest of the record is kept as it was")
+
+	// A record of the previous format: "<lastSeen>:<startedAt>:<device>".
+	legacy := fmt.Sprintf("%d:%s:%d:%s%s", num(after[1]), after[2], len("abc"), "abc", "10.0.0.1")
+	_, err = srv.Do("HSET", key, field, legacy)
+	require.NoError(t, err)
+	renew()
+	rec, err := srv.Do("HGET", key, field)
+	require.NoError(t, err)
+	assert.Len(t, strings.Split(rec, ";"), 15, "written in the current format: %q", rec)
+	sessions, err := r.List(context.Background(), req.UserID)
+	require.NoError(t, err)
+	require.Len(t, sessions, 1)
+	assert.Equal(t, limiter.Device{UserAgent: "abc", Address: "10.0.0.1"}, sessions[0].Device)
 }

@@ -23,10 +23,22 @@ local deadline = tonumber(ARGV[3])
 local now = now_us()
 if deadline > 0 and now > deadline then return {-1, now} end
 
+-- A touch moves only a record's first times, so it reads those and keeps the
+-- rest of the record as it is: parsing and encoding the whole record took a
+-- third of Redis's CPU per session renewed. A record of the previous format
+-- is parsed whole, and written in the current one.
+local head = '^(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);()'
+
 local function touch(key, a)
   local rec = redis.call('HGET', key, ARGV[a])
   if not rec then return 0, 0 end
-  local s = parse(rec, ttl)
+  local s
+  local e, ls, st, b1, b2, b3, h, tail = string.match(rec, head)
+  if e then
+    s = {exp = tonumber(e), seen = tonumber(ls), bu = {tonumber(b1), tonumber(b2), tonumber(b3)}, hint = tonumber(h)}
+  else
+    s = parse(rec, ttl)
+  end
   if now >= s.exp then return 0, 0 end
   local seen = now - tonumber(ARGV[a + 1])
   s.seen = math.max(s.seen, seen)
@@ -39,7 +51,13 @@ local function touch(key, a)
     if tonumber(ARGV[a + 5]) > 0 then s.hint = tonumber(ARGV[a + 5]) end
   end
   s.exp = expiry(s, ttl, lease)
-  redis.call('HSET', key, ARGV[a], encode(s))
+  if e then
+    rec = string.format('%d;%d;%s;%d;%d;%d;%d;', s.exp, s.seen, st, s.bu[1], s.bu[2], s.bu[3], s.hint) ..
+      string.sub(rec, tail)
+  else
+    rec = encode(s)
+  end
+  redis.call('HSET', key, ARGV[a], rec)
   extend(key, s.exp, now)
   local active = 0
   local fields = redis.call('HGETALL', key)
