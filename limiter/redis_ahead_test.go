@@ -306,6 +306,8 @@ func TestRedisBatchRunsRenewEachSession(t *testing.T) {
 		assert.Equal(t, limiter.Refreshed, d.Result, "%s/%s", req.UserID, req.SessionID)
 		if req.UserID == "runs-0" {
 			assert.Equal(t, 2, d.Active, "both of the user's sessions were renewed")
+		} else {
+			assert.Equal(t, 1, d.Active, "%s holds its one session", req.UserID)
 		}
 	}
 	assert.Equal(t, calls, requestPathCalls(r), "every active session was renewed: answered here")
