@@ -137,6 +137,11 @@ func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd boo
 // out of it. Client, origin and proxy share the process, so only the
 // difference is the gate's. Its two sides are bench/'s two paths, a 2 KiB
 // playlist and a 256 KiB segment. Run with -benchtime 200x for 200 pairs.
+//
+// Each path's control sets two bare proxies against each other the same
+// way: the difference it reports, which the gate has no part in, is how
+// far this machine's noise moves such a median in one run (±2 µs per
+// playlist here), and so how small a gate figure the run can tell apart.
 func BenchmarkProxyOverhead(b *testing.B) {
 	for _, path := range benchPaths {
 		b.Run(path.name, func(b *testing.B) {
@@ -151,6 +156,13 @@ func BenchmarkProxyOverhead(b *testing.B) {
 			b.ReportMetric(p.delta, "gate-cpu-ns/req")
 			b.ReportMetric(p.allocs, "gate-allocs/req")
 			b.ReportMetric(p.bytes, "gate-B/req")
+		})
+		b.Run(path.name+"-control", func(b *testing.B) {
+			defer debug.SetGCPercent(debug.SetGCPercent(400))
+			target := path.origin(b)
+			p := comparePairs(b, path.path, referenceProxy(target), referenceProxy(target))
+			b.ReportMetric(p.base, "bare-cpu-ns/req")
+			b.ReportMetric(p.delta, "noise-cpu-ns/req")
 		})
 	}
 }
