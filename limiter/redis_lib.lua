@@ -28,9 +28,13 @@ local function expires_of(rec, ttl)
   return tonumber(n) + ttl
 end
 
+-- times matches a record's first seven fields, its times: all that a
+-- renewal moves (redis_touch.lua).
+local times = '^(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);'
+local record = times .. '(%x*);(%d+);(%x*);(%d+);(%d+);(%d);(%x*);(.*)$'
+
 local function parse(rec, ttl)
-  local e, ls, st, b1, b2, b3, h, n1, s1, n2, s2, nn, sh, bound, dev = string.match(rec,
-    '^(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);(%x*);(%d+);(%x*);(%d+);(%d+);(%d);(%x*);(.*)$')
+  local e, ls, st, b1, b2, b3, h, n1, s1, n2, s2, nn, sh, bound, dev = string.match(rec, record)
   if e then
     return {exp = tonumber(e), seen = tonumber(ls), started = tonumber(st),
       bu = {tonumber(b1), tonumber(b2), tonumber(b3)}, hint = tonumber(h),

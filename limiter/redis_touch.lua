@@ -23,11 +23,11 @@ local deadline = tonumber(ARGV[3])
 local now = now_us()
 if deadline > 0 and now > deadline then return {-1, now} end
 
--- A touch moves only a record's first times, so it reads those and keeps the
+-- A touch moves only a record's times, so it reads those and keeps the
 -- rest of the record as it is: parsing and encoding the whole record took a
 -- third of Redis's CPU per session renewed. A record of the previous format
 -- is parsed whole, and written in the current one.
-local head = '^(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);(%d+);()'
+local head = times .. '()'
 
 local function touch(key, a)
   local rec = redis.call('HGET', key, ARGV[a])
@@ -52,6 +52,7 @@ local function touch(key, a)
   end
   s.exp = expiry(s, ttl, lease)
   if e then
+    -- encode's first seven fields, the start kept as it was read.
     rec = string.format('%d;%d;%s;%d;%d;%d;%d;', s.exp, s.seen, st, s.bu[1], s.bu[2], s.bu[3], s.hint) ..
       string.sub(rec, tail)
   else
