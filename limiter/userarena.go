@@ -25,9 +25,8 @@ type shardUsers struct {
 // (adviseHuge): consecutive chunks meet inside a huge page, and advice on
 // whole pages only left 15% of a 10M table's records on 4 KiB pages (85%
 // of them sampled on huge pages, 95% with the borders). The arena is one
-// for all shards, so that
-// its chunks grow large early: per-shard chunks of a 10M table stayed too
-// small to be backed by huge pages for most of it.
+// for all shards, so that its chunks grow large early: per-shard chunks of
+// a 10M table stayed too small to be backed by huge pages for most of it.
 //
 // Each chunk adds an eighth of what the arena has (minArenaChunk records at
 // least, maxArenaChunkBytes at most), so that at most a ninth of a table's

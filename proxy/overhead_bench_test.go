@@ -143,10 +143,10 @@ func benchmarkGateOnly(b *testing.B, origin string, header http.Header, cmcd boo
 // far this machine's noise moves such a median in one run (±2 µs per
 // playlist here), and so how small a gate figure the run can tell apart.
 func BenchmarkProxyOverhead(b *testing.B) {
+	// streamgate runs with GOGC=400 under a memory limit (cmd/streamgate/gc.go); so does this.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	for _, path := range benchPaths {
 		b.Run(path.name, func(b *testing.B) {
-			// streamgate runs with GOGC=400 under a memory limit (cmd/streamgate/gc.go); so does this.
-			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			target := path.origin(b)
 			upstream := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
 				Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: slog.New(slog.DiscardHandler)})
@@ -158,7 +158,6 @@ func BenchmarkProxyOverhead(b *testing.B) {
 			b.ReportMetric(p.bytes, "gate-B/req")
 		})
 		b.Run(path.name+"-control", func(b *testing.B) {
-			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			target := path.origin(b)
 			p := comparePairs(b, path.path, referenceProxy(target), referenceProxy(target))
 			b.ReportMetric(p.base, "bare-cpu-ns/req")
