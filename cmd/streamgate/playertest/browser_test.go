@@ -236,6 +236,17 @@ func (tb *tab) eval(expr string) {
 	require.NoError(tb.t, err, "%s: %s", tb.name, expr)
 }
 
+// closePlayer runs the page's closePlayer and returns the status the gate
+// answered its DELETE with (0: the request failed).
+func (tb *tab) closePlayer() int {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.closePlayer()`, chromedp.EvalAwaitPromise))
+	require.NoError(tb.t, err, "%s: closePlayer", tb.name)
+	return status
+}
+
 // state reads window.state.
 func (tb *tab) state() pageState {
 	tb.t.Helper()

@@ -92,15 +92,13 @@ func TestMintedSessionsHLSJS(t *testing.T) {
 
 	// One player left: it reloads its page and gets a new session; its old
 	// one frees after its lease. The others close first, so that the slot
-	// the old session frees is the only change to watch. Their pages' DELETE
-	// names no session (a minted id lives only in the manifest's URIs), so
-	// their slots too free at the end of their leases: the media they were
-	// given, then the TTL.
+	// the old session frees is the only change to watch. Their pages end
+	// their minted sessions, named as their requests named them.
 	for _, tb := range tabs[1:] {
-		tb.eval(`window.closePlayer()`)
+		require.Equal(t, http.StatusNoContent, tb.closePlayer(), "%s: the DELETE", tb.name)
 		tb.close()
 	}
-	eventually(t, 30*time.Second, "the closed players' slots freed", func() bool { return g.streams(t, user).Active == 1 })
+	eventually(t, ttl, "the closed players' slots freed", func() bool { return g.streams(t, user).Active == 1 })
 	old := g.streams(t, user).Sessions[0].SessionID
 	tabs[0].reload()
 	tabs[0].waitPlaying(startWithin)

@@ -212,15 +212,31 @@ if (!chosen) {
   });
 }
 
+// mintedSession is the session the gate minted for this page (-mint-sessions),
+// '' if none: it lives only in the URIs of the manifests the gate rewrote,
+// so the page takes it from the last one the player fetched.
+function mintedSession() {
+  const fetched = performance.getEntriesByType('resource');
+  for (let i = fetched.length - 1; i >= 0; i--) {
+    const m = /[?&]sg_session=([^&#]+)/.exec(fetched[i].name);
+    if (m) return m[1];
+  }
+  return '';
+}
+
 // closePlayer ends playback as a page does when the person leaves it: stop
-// the player and tell the gate the session is over.
+// the player and tell the gate the session is over, naming a minted session
+// as the player's requests did.
 window.closePlayer = () => {
   const p = window.player;
   if (p) {
     if (p.destroy) p.destroy(); else if (p.reset) p.reset();
     window.player = null;
   }
-  return fetch(new URL('/_streamgate/session', src).href, {
+  const end = new URL('/_streamgate/session', src);
+  const minted = mintedSession();
+  if (minted) end.search = 'sg_session=' + minted;
+  return fetch(end.href, {
     method: 'DELETE', headers, keepalive: true, credentials: cred ? 'include' : 'same-origin',
   }).then((r) => r.status, () => 0);
 };
