@@ -81,7 +81,7 @@ func TestBufferingPlayersHoldTheirSlots(t *testing.T) {
 	}
 
 	// The person closes the first player: its page ends the session.
-	tabs[0].eval(`window.closePlayer()`)
+	require.Equal(t, http.StatusNoContent, tabs[0].closePlayer(), "the closed page's DELETE")
 	tabs[0].close()
 	eventually(t, ttl, "a fourth device admitted after a player was closed", func() bool {
 		return probe(t, g, vodHLS, user, "device-4") == http.StatusOK

@@ -68,7 +68,7 @@ func TestThreePlayFourthRefused(t *testing.T) {
 			// The person closes a player; its page ends the session
 			// (DELETE /_streamgate/session), and the fourth device plays.
 			fourth.close()
-			tabs[0].eval(`window.closePlayer()`)
+			require.Equal(t, http.StatusNoContent, tabs[0].closePlayer(), "the closed page's DELETE")
 			tabs[0].close()
 			eventually(t, 5*time.Second, "the closed player's slot freed", func() bool {
 				return g.streams(t, user).Active == 2
