@@ -84,17 +84,22 @@ func (m *Monitor) WhatIf() *WhatIf {
 	if !ok {
 		return nil
 	}
+	// The histogram counts from zero since the process started: within its
+	// first hour that is the base, not the first snapshot, which a busy
+	// process may take after some starts.
 	base := concurrencySnapshot{at: m.started}
-	m.cmu.Lock()
-	first := (m.snapNext - m.snapN + len(m.snaps)) % len(m.snaps)
-	for i := range m.snapN {
-		s := m.snaps[(first+i)%len(m.snaps)]
-		if now.Sub(s.at) <= whatIfWindow {
-			base = s
-			break
+	if now.Sub(m.started) > whatIfWindow {
+		m.cmu.Lock()
+		first := (m.snapNext - m.snapN + len(m.snaps)) % len(m.snaps)
+		for i := range m.snapN {
+			s := m.snaps[(first+i)%len(m.snaps)]
+			if now.Sub(s.at) <= whatIfWindow {
+				base = s
+				break
+			}
 		}
+		m.cmu.Unlock()
 	}
-	m.cmu.Unlock()
 	w := &WhatIf{Starts: cur.total - base.total, WindowSeconds: int(now.Sub(base.at).Seconds())}
 	for n := 1; n <= WhatIfLimits; n++ {
 		within := cur.atMost[n-1] - base.atMost[n-1]

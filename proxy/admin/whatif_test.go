@@ -26,18 +26,20 @@ func refusedByLimit(w *admin.WhatIf) []uint64 {
 	return out
 }
 
-func TestWhatALimitWouldRefuseOverTheLastHour(t *testing.T) {
-	t.Parallel()
-	clock := storetest.NewClock(time.Unix(1_000_000, 0))
+// whatIfRig is a gate in shadow mode (so that every start is admitted and
+// observed) on a memory store and a simulated clock; start admits a session.
+func whatIfRig(t *testing.T) (clock *storetest.Clock, metrics *proxy.Metrics, start func(user, session string)) {
+	t.Helper()
+	clock = storetest.NewClock(time.Unix(1_000_000, 0))
 	store, err := limiter.NewMemory(limiter.MemoryOptions{TTL: 3 * time.Hour, MaxUsers: 100, Clock: clock.Now, SweepInterval: -1,
 		Rules: limiter.Rules{Shadow: true}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	metrics := proxy.NewMetrics(prometheus.NewRegistry(), store)
+	metrics = proxy.NewMetrics(prometheus.NewRegistry(), store)
 	gate := proxy.Gate(proxy.GateOptions{Store: store, Identity: identity.NewHeaderIdentity("X-User-Id", "X-Session-Id"),
 		Limit: 3, Metrics: metrics, Logger: slog.New(slog.DiscardHandler)})(
 		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	start := func(user, session string) {
+	start = func(user, session string) {
 		r := httptest.NewRequest(http.MethodGet, "/vod/seg-1.ts", nil)
 		r.Header.Set("X-User-Id", user)
 		r.Header.Set("X-Session-Id", session)
@@ -45,6 +47,12 @@ func TestWhatALimitWouldRefuseOverTheLastHour(t *testing.T) {
 		gate.ServeHTTP(w, r)
 		require.Equal(t, http.StatusOK, w.Code)
 	}
+	return clock, metrics, start
+}
+
+func TestWhatALimitWouldRefuseOverTheLastHour(t *testing.T) {
+	t.Parallel()
+	clock, metrics, start := whatIfRig(t)
 	m := admin.NewMonitor(admin.MonitorOptions{Metrics: metrics, Clock: clock.Now})
 	m.Sample()
 
@@ -70,4 +78,24 @@ func TestWhatALimitWouldRefuseOverTheLastHour(t *testing.T) {
 	assert.Equal(t, []uint64{1, 0, 0, 0, 0, 0}, refusedByLimit(w))
 
 	assert.Nil(t, admin.NewMonitor(admin.MonitorOptions{}).WhatIf(), "no metrics, no answer")
+}
+
+// TestWhatIfCountsStartsBeforeTheFirstSample: within the process's first
+// hour the panel counts every start since the process started, those before
+// the monitor's first sample too (a busy process may take that sample late).
+func TestWhatIfCountsStartsBeforeTheFirstSample(t *testing.T) {
+	t.Parallel()
+	clock, metrics, start := whatIfRig(t)
+	m := admin.NewMonitor(admin.MonitorOptions{Metrics: metrics, Clock: clock.Now})
+	start("alice", "tv")
+	start("alice", "phone")
+	clock.Advance(time.Second)
+	m.Sample()
+	start("bob", "tv")
+	start("bob", "phone")
+	w := m.WhatIf()
+	require.NotNil(t, w)
+	assert.Equal(t, uint64(4), w.Starts)
+	assert.Equal(t, 1, w.WindowSeconds, "the window is the process's uptime")
+	assert.Equal(t, []uint64{2, 0, 0, 0, 0, 0}, refusedByLimit(w))
 }
