@@ -278,14 +278,15 @@ func TestMintedSessionsManifests(t *testing.T) {
 			t.Parallel()
 			g := newDemoGate(t, demoGateOptions{mint: true, jwt: tt.jwt})
 			user := "lee"
-			get := func(pathAndQuery string) (*http.Response, []byte) {
-				req, err := http.NewRequest(http.MethodGet, g.URL+pathAndQuery, nil)
+			do := func(method, pathAndQuery string) (*http.Response, []byte) {
+				req, err := http.NewRequest(method, g.URL+pathAndQuery, nil)
 				require.NoError(t, err)
 				if !tt.jwt {
 					req.Header.Set("X-User-Id", user)
 				}
 				return doWith(t, g.client, req)
 			}
+			get := func(pathAndQuery string) (*http.Response, []byte) { return do(http.MethodGet, pathAndQuery) }
 			query := ""
 			if tt.jwt {
 				query = "?token=" + g.token(t, user, "")
@@ -326,6 +327,12 @@ func TestMintedSessionsManifests(t *testing.T) {
 				assert.NotContains(t, h.rawQuery, identity.SessionParam)
 				assert.NotContains(t, h.rawQuery, "token")
 			}
+
+			// A page that is done ends the session it was minted, named as
+			// its requests name it.
+			resp, body = do(http.MethodDelete, "/_streamgate/session"+sep+identity.SessionParam+"="+sid)
+			require.Equal(t, http.StatusNoContent, resp.StatusCode, "body: %s", body)
+			assert.Zero(t, active(), "the DELETE freed the slot")
 
 			resp, _ = get("/vod/180p/init.mp4" + query)
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "media without any session id")
