@@ -227,35 +227,34 @@ func (tb *tab) reload() {
 // close closes the tab, as a person closes a player.
 func (tb *tab) close() { tb.cancel() }
 
-// eval runs JavaScript in the page.
-func (tb *tab) eval(expr string) {
+// evaluate runs JavaScript in the page and returns its value.
+func evaluate[T any](tb *tab, expr string, opts ...chromedp.EvaluateOption) T {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	require.NoError(tb.t, err, "%s: %s", tb.name, expr)
+	return v
+}
+
+// eval runs JavaScript in the page.
+func (tb *tab) eval(expr string) {
+	tb.t.Helper()
+	evaluate[any](tb, expr)
 }
 
 // closePlayer runs the page's closePlayer and returns the status the gate
 // answered its DELETE with (0: the request failed).
 func (tb *tab) closePlayer() int {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
-	defer cancel()
-	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.closePlayer()`, chromedp.EvalAwaitPromise))
-	require.NoError(tb.t, err, "%s: closePlayer", tb.name)
-	return status
+	return evaluate[int](tb, `window.closePlayer()`, chromedp.EvalAwaitPromise)
 }
 
 // state reads window.state.
 func (tb *tab) state() pageState {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
-	defer cancel()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.state || {})`))
-	require.NoError(tb.t, err, "%s: reading the page's state", tb.name)
 	var s pageState
-	require.NoError(tb.t, json.Unmarshal([]byte(raw), &s))
+	require.NoError(tb.t, json.Unmarshal([]byte(evaluate[string](tb, `JSON.stringify(window.state || {})`)), &s))
 	return s
 }
 
