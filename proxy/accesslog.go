@@ -218,6 +218,16 @@ func (w *accessWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom passes a spliced body on (splice.go), counting it.
+func (w *accessWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := readFrom(w.ResponseWriter, src)
+	w.bytes += n
+	return n, err
+}
+
 func (w *accessWriter) Flush() {
 	if w.status == 0 {
 		w.status = http.StatusOK

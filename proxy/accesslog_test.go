@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -67,7 +68,14 @@ func (s downForUser) Admit(ctx context.Context, req limiter.Request) (limiter.De
 // builds it, writing to out.
 func loggedGateway(t *testing.T, out *limitertest.SyncBuffer, reg *prometheus.Registry, trusted ...netip.Prefix) (string, *proxy.AccessLog) {
 	t.Helper()
-	o := newOrigin(t, okOrigin)
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big.ts" { // large enough to be spliced
+			w.Header().Set("Content-Length", strconv.Itoa(300<<10))
+			_, _ = w.Write(pattern(300 << 10))
+			return
+		}
+		okOrigin(w, r)
+	})
 	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: testTTL, MaxUsers: 100, SweepInterval: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
@@ -81,7 +89,7 @@ func loggedGateway(t *testing.T, out *limitertest.SyncBuffer, reg *prometheus.Re
 	u, err := url.Parse(o.URL)
 	require.NoError(t, err)
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger})
-	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
+	t.Cleanup(up.CloseIdleConnections)
 	al := proxy.NewAccessLog(proxy.AccessLogOptions{Writer: out, Registerer: reg})
 	t.Cleanup(func() { _ = al.Close(context.Background()) })
 	srv := proxytest.StartServer(t, al.Handler(proxy.Handler(logger, gate, up)), logger)
@@ -107,6 +115,26 @@ func accessLines(t *testing.T, out string) []map[string]any {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// TestAccessLogCountsASplicedBody: a segment that went from the origin's
+// socket to the player's without passing through the process is counted
+// in full.
+func TestAccessLogCountsASplicedBody(t *testing.T) {
+	t.Parallel()
+	out := &limitertest.SyncBuffer{}
+	base, _ := loggedGateway(t, out, prometheus.NewRegistry())
+	req, err := http.NewRequest(http.MethodGet, base+"/big.ts", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-User-Id", "alice")
+	req.Header.Set("X-Session-Id", "tv")
+	resp, body := proxytest.Do(t, proxytest.NewClient(t), req)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, body, 300<<10)
+	waitAccessLines(t, out, 1)
+	lines := accessLines(t, out.String())
+	assert.EqualValues(t, 300<<10, lines[0]["http.response.body.bytes"])
+	assert.EqualValues(t, 200, lines[0]["http.response.status_code"])
 }
 
 func TestAccessLogFieldsAreECS(t *testing.T) {

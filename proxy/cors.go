@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"strings"
 )
@@ -166,6 +167,14 @@ func (w *corsWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom passes a spliced body on (splice.go).
+func (w *corsWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return readFrom(w.ResponseWriter, src)
 }
 
 // Unwrap gives http.ResponseController, and so the proxy's flushes, the

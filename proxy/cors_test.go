@@ -69,7 +69,7 @@ func newCORSRig(t *testing.T, opts corsRigOptions) *corsRig {
 	u, err := url.Parse(rig.origin.URL)
 	require.NoError(t, err)
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger, RewritePlaylists: opts.jwt})
-	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
+	t.Cleanup(up.CloseIdleConnections)
 	cors := proxy.CORS(proxy.CORSOptions{Origins: opts.origins, RequestHeaders: requestHeaders})
 	rig.URL = proxytest.StartServer(t, proxy.Handler(logger, gate, up, cors), logger).URL
 	rig.client = proxytest.NewClient(t)

@@ -72,7 +72,7 @@ func FuzzGateOrigin(f *testing.F) {
 		Hardening: proxy.Hardening{LimitHeader: "X-Plan", HoldEvery: 20 * time.Second}})
 	base, _ := url.Parse(origin.URL + "/vod")
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: base, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger})
-	defer up.Transport.(*http.Transport).CloseIdleConnections()
+	defer up.CloseIdleConnections()
 	h := proxy.Handler(logger, gate, up)
 
 	for _, s := range [][6]string{

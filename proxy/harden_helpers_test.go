@@ -69,7 +69,7 @@ func newHardGate(t *testing.T, originHandler http.HandlerFunc, opts hardOptions)
 		Metrics: metrics, Logger: logger, Hardening: opts.hardening})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger,
 		SharedCache: opts.sharedCache})
-	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
+	t.Cleanup(up.CloseIdleConnections)
 	srv := proxytest.StartServer(t, proxy.Handler(logger, gate, up), logger)
 	g.URL, g.addr = srv.URL, srv.Listener.Addr().String()
 	g.client = proxytest.NewClient(t)

@@ -142,7 +142,7 @@ func newGateway(t *testing.T, originHandler http.HandlerFunc, opts gatewayOption
 		RewritePlaylists: opts.mint, MintSessions: opts.mint})
 	g.up = up
 	srv := proxytest.StartServer(t, proxy.Handler(logger, gate, up), logger)
-	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
+	t.Cleanup(up.CloseIdleConnections)
 	g.URL = srv.URL
 	g.client = proxytest.NewClient(t)
 	return g

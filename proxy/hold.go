@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -69,17 +70,70 @@ type holdWriter struct {
 
 // Write re-admits the session when HoldEvery has passed since the last time.
 func (h *holdWriter) Write(b []byte) (int, error) {
+	if !h.pace() {
+		return 0, errSessionGone
+	}
+	return h.ResponseWriter.Write(b)
+}
+
+// ReadFrom passes a spliced body on (splice.go), re-admitting the session
+// every HoldEvery while bytes flow, as Write does between writes. A splice
+// does not come back between reads, so the origin's socket is given a read
+// deadline at each re-admission's time: the splice returns there, and goes
+// on after it. An interval in which nothing came re-admits nothing, so that
+// a body that stalls longer than the TTL still lets its session expire.
+func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
+	lr, ok := src.(*io.LimitedReader)
+	var conn interface{ SetReadDeadline(time.Time) error }
+	if ok {
+		conn, ok = lr.R.(interface{ SetReadDeadline(time.Time) error })
+	}
+	if !ok {
+		return readFrom(writerOnly{h}, src)
+	}
+	ctx := h.r.Context()
+	var sent int64
+	for flowed := true; lr.N > 0; {
+		if flowed && !h.pace() {
+			return sent, errSessionGone
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(h.g.hard.HoldEvery))
+		if err := ctx.Err(); err != nil {
+			// The player left, maybe before the deadline above replaced
+			// the one that was to wake this read (mediaTransport.exchange).
+			return sent, err
+		}
+		piece := &io.LimitedReader{R: lr.R, N: lr.N}
+		n, err := readFrom(h.ResponseWriter, piece)
+		lr.N -= n
+		sent += n
+		flowed = n > 0
+		switch {
+		case err == nil && piece.N > 0:
+			return sent, nil // the source ended early
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
+			// HoldEvery passed: the next turn re-admits if bytes flowed.
+		default:
+			return sent, err
+		}
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	return sent, nil
+}
+
+// pace re-admits the session when HoldEvery has passed since the last time,
+// and reports whether the response may go on.
+func (h *holdWriter) pace() bool {
 	if now := time.Since(epoch); h.next == 0 {
 		// The admission was just now: count from the first write, which
 		// spares a clock read for the many answers that are not long.
 		h.next = now + h.g.hard.HoldEvery
 	} else if now >= h.next {
 		h.next = now + h.g.hard.HoldEvery
-		if !h.readmit() {
-			return 0, errSessionGone
-		}
+		return h.readmit()
 	}
-	return h.ResponseWriter.Write(b)
+	return true
 }
 
 // readmit refreshes the session as a heartbeat would. A store that fails is

@@ -18,8 +18,15 @@ import (
 
 // TestLongDownloadHoldsItsSlot: three downloads that trickle for longer
 // than two TTLs keep their sessions active, so a fourth session is refused
-// while they flow, and admitted once they have ended and expired.
+// while they flow, and admitted once they have ended and expired. A body
+// of announced length is spliced (splice.go), a chunked one copied.
 func TestLongDownloadHoldsItsSlot(t *testing.T) {
+	t.Parallel()
+	t.Run("chunked", func(t *testing.T) { testLongDownloadHoldsItsSlot(t, false) })
+	t.Run("spliced", func(t *testing.T) { testLongDownloadHoldsItsSlot(t, true) })
+}
+
+func testLongDownloadHoldsItsSlot(t *testing.T, length bool) {
 	t.Parallel()
 	const ttl = 1500 * time.Millisecond
 	trickling := make(chan struct{}, 3) // each download signals once it has flowed 2 TTLs
@@ -29,6 +36,9 @@ func TestLongDownloadHoldsItsSlot(t *testing.T) {
 	defer release()
 	g := newHardGate(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "video/mp4")
+		if length {
+			w.Header().Set("Content-Length", strconv.Itoa(1<<30))
+		}
 		rc := http.NewResponseController(w)
 		start, signalled := time.Now(), false
 		tick := time.NewTicker(50 * time.Millisecond)

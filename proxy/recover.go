@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +58,12 @@ func (w *recordingWriter) WriteHeader(code int) {
 func (w *recordingWriter) Write(b []byte) (int, error) {
 	w.wroteHeader = true
 	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom passes a spliced body on (splice.go).
+func (w *recordingWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.wroteHeader = true
+	return readFrom(w.ResponseWriter, src)
 }
 
 func (w *recordingWriter) Flush() {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,16 +48,22 @@ type Upstream struct {
 	// watch bounds the wait for the origin's headers, when Transport's
 	// timer does not (headerwatch.go).
 	watch *headerWatch
+	// media proxies the requests for media over a mediaTransport, when
+	// the origin is plain HTTP dialed directly; nil otherwise.
+	media *httputil.ReverseProxy
 }
 
 // NewUpstream returns the reverse proxy to the origin. Bodies stream through
 // pooled buffers and are never read whole: what one read from the origin
 // brought goes on to the player before the next read (untypedWriter);
-// Range requests and 206 answers pass unchanged.
+// Range requests and 206 answers pass unchanged. Against a plain-HTTP origin
+// dialed directly, media requests go through a second ReverseProxy, the
+// same but for its transport (mediaTransport), whose large bodies are
+// spliced (splice.go).
 func NewUpstream(opts UpstreamOptions) Upstream {
 	target := opts.URL
 	transport, watch := newTransport(target, opts.HeaderTimeout)
-	return Upstream{watch: watch, ReverseProxy: &httputil.ReverseProxy{
+	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			// Keep the chain of proxies in front of us, as nginx's
@@ -83,12 +90,35 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 		// ReverseProxy's own flushing costs a timer per response (100 ms:
 		// about 0.4 µs of a playlist's CPU), or with -1 a goroutine that
 		// sends the headers alone (a third of the playlist rate).
-	}}
+	}
+	up := Upstream{watch: watch, ReverseProxy: rp}
+	if target.Scheme == "http" && directly(transport, target) {
+		media := *rp
+		media.Transport = newMediaTransport(originDialer.DialContext, target, opts.HeaderTimeout, transport)
+		media.ModifyResponse = handOver(rp.ModifyResponse)
+		up.media = &media
+	}
+	return up
 }
 
 // ServeHTTP proxies r to the origin.
 func (u Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	u.ReverseProxy.ServeHTTP(&untypedWriter{ResponseWriter: w}, r)
+	uw := &untypedWriter{ResponseWriter: w}
+	if u.media != nil && isMedia(r) {
+		serveMedia(u.media, uw, r)
+		return
+	}
+	u.ReverseProxy.ServeHTTP(uw, r)
+}
+
+// CloseIdleConnections closes the idle connections to the origin.
+func (u Upstream) CloseIdleConnections() {
+	if t, ok := u.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+	if u.media != nil {
+		u.media.Transport.(*mediaTransport).CloseIdleConnections()
+	}
 }
 
 // untypedWriter keeps a response the origin sent without a Content-Type
@@ -104,6 +134,20 @@ type untypedWriter struct {
 	http.ResponseWriter
 	flusher  http.Flusher
 	resolved bool
+	// body is a media body the ReverseProxy handed over (handOver).
+	body *spliceBody
+}
+
+// ReadFrom passes a spliced body on, and flushes what may be left in
+// net/http's buffers when it was copied instead.
+func (w *untypedWriter) ReadFrom(src io.Reader) (int64, error) {
+	n, err := readFrom(w.ResponseWriter, src)
+	if err == nil {
+		if f := flusherOf(w.ResponseWriter); f != nil {
+			f.Flush()
+		}
+	}
+	return n, err
 }
 
 func (w *untypedWriter) Write(b []byte) (int, error) {
@@ -162,7 +206,7 @@ func (w *untypedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // when Transport's ResponseHeaderTimeout does.
 func newTransport(target *url.URL, headerTimeout time.Duration) (*http.Transport, *headerWatch) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	dial := (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	dial := originDialer.DialContext
 	t.DialContext = dial
 	var watch *headerWatch
 	if headerTimeout > 0 && target.Scheme == "http" && directly(t, target) {
@@ -179,6 +223,9 @@ func newTransport(target *url.URL, headerTimeout time.Duration) (*http.Transport
 	t.ReadBufferSize = 16 << 10
 	return t, watch
 }
+
+// originDialer dials the origin: a bounded wait, and keep-alive probes.
+var originDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 
 // directly reports whether t reaches target without a proxy (HTTP_PROXY and
 // NO_PROXY, read once by net/http).

@@ -85,7 +85,7 @@ func newConsoleRig(t *testing.T, opts rigOptions) *consoleRig {
 		Hardening: hardening,
 	})
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: originURL, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger})
-	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
+	t.Cleanup(up.CloseIdleConnections)
 	r.proxyURL = serveRig(t, proxy.Handler(logger, gate, up), logger)
 
 	admin := admin.NewAdmin(admin.AdminOptions{

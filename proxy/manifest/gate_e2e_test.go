@@ -125,7 +125,7 @@ func newDemoGate(t *testing.T, opts demoGateOptions) *demoGate {
 	require.NoError(t, err)
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger,
 		RewritePlaylists: opts.jwt || opts.mint, MintSessions: opts.mint})
-	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
+	t.Cleanup(up.CloseIdleConnections)
 	h := g.gate.wrap(proxy.Handler(logger, gate, up))
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config = proxy.NewServer(h, logger)

@@ -78,7 +78,7 @@ func NewGate(t testing.TB, opts GateOptions) *Gate {
 	require.NoError(t, err)
 	up := proxy.NewUpstream(proxy.UpstreamOptions{URL: u, HeaderTimeout: 5 * time.Second, Metrics: metrics, Logger: logger,
 		RewritePlaylists: opts.JWT != nil})
-	t.Cleanup(up.Transport.(*http.Transport).CloseIdleConnections)
+	t.Cleanup(up.CloseIdleConnections)
 	h := proxy.Handler(logger, gate, up)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config = proxy.NewServer(h, logger)

@@ -1,0 +1,282 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// mediaTransport carries the GET requests for media (everything but
+// manifests) to a plain-HTTP origin dialed directly, on keep-alive
+// connections of its own, so that a large body can go from the origin's
+// socket to the player's without crossing user space (spliceBody).
+// http.Transport keeps everything else: manifests, other methods, request
+// bodies, upgrades, and origins behind TLS or a proxy, which it is given as
+// fallback.
+//
+// An exchange runs in the handler's goroutine, where Transport runs two
+// more per connection: the request is written, the answer's headers are
+// read under -upstream-timeout (a read deadline: the connection is this
+// request's alone), and the body is read by whoever copies it. A
+// connection goes back to the pool only once its answer was read whole. A
+// kept connection the origin closed meanwhile fails before any byte of an
+// answer comes back; the request is then sent once more on a new one, as
+// Transport does for a request that is safe to repeat.
+type mediaTransport struct {
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// host is the origin's, as requests to it name it; addr is what is
+	// dialed, with its port.
+	host, addr    string
+	headerTimeout time.Duration
+	fallback      http.RoundTripper
+
+	mu   sync.Mutex
+	idle []*originConn // the most recently used last
+}
+
+const (
+	// maxIdleOriginConns and originIdleTimeout are Transport's
+	// MaxIdleConnsPerHost and IdleConnTimeout (newTransport).
+	maxIdleOriginConns = 256
+	originIdleTimeout  = 90 * time.Second
+	// max1xx bounds the informational answers before the final one, as
+	// Transport does.
+	max1xx = 5
+)
+
+// originConn is a connection of mediaTransport's pool.
+type originConn struct {
+	nc net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+	// read counts what came back since the exchange began: a failure
+	// before any byte of an answer is one the request may be sent again
+	// after.
+	read      int64
+	idleSince time.Time
+}
+
+func (c *originConn) Read(p []byte) (int, error) {
+	n, err := c.nc.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+func newMediaTransport(dial func(ctx context.Context, network, addr string) (net.Conn, error), target *url.URL, headerTimeout time.Duration, fallback http.RoundTripper) *mediaTransport {
+	addr := target.Host
+	if target.Port() == "" {
+		addr = net.JoinHostPort(target.Hostname(), "80")
+	}
+	return &mediaTransport{dial: dial, host: target.Host, addr: addr, headerTimeout: headerTimeout, fallback: fallback}
+}
+
+// RoundTrip sends req and returns the origin's answer, whose body hands the
+// connection back to the pool once read whole (or closes it when closed
+// before).
+func (t *mediaTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet || (req.Body != nil && req.Body != http.NoBody) || req.URL.Scheme != "http" ||
+		req.URL.Host != t.host || req.Close || req.Header["Upgrade"] != nil {
+		return t.fallback.RoundTrip(req)
+	}
+	for retried := false; ; retried = true {
+		c, reused, err := t.conn(req.Context())
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.exchange(c, req)
+		if err == nil {
+			return resp, nil
+		}
+		_ = c.nc.Close()
+		if !reused || retried || c.read > 0 || req.Context().Err() != nil || !closedMeanwhile(err) {
+			return nil, err
+		}
+	}
+}
+
+// closedMeanwhile reports whether err is how a kept connection the origin
+// had closed fails.
+func closedMeanwhile(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// conn takes the most recently used idle connection, or dials one.
+func (t *mediaTransport) conn(ctx context.Context) (*originConn, bool, error) {
+	t.mu.Lock()
+	if n := len(t.idle); n > 0 {
+		c := t.idle[n-1]
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+		if time.Since(c.idleSince) < originIdleTimeout {
+			t.mu.Unlock()
+			if stillIdle(c.nc) {
+				return c, true, nil
+			}
+			_ = c.nc.Close()
+			return t.conn(ctx)
+		}
+		// It and every one below it have been idle too long.
+		stale := append(t.idle, c)
+		t.idle = nil
+		t.mu.Unlock()
+		for _, s := range stale {
+			_ = s.nc.Close()
+		}
+	} else {
+		t.mu.Unlock()
+	}
+	nc, err := t.dial(ctx, "tcp", t.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	c := &originConn{nc: nc, bw: bufio.NewWriterSize(nc, 4<<10)}
+	c.br = bufio.NewReaderSize(c, 16<<10)
+	return c, false, nil
+}
+
+// put keeps c for a next request.
+func (t *mediaTransport) put(c *originConn) {
+	c.idleSince = time.Now()
+	t.mu.Lock()
+	if len(t.idle) < maxIdleOriginConns {
+		t.idle = append(t.idle, c)
+		c = nil
+	}
+	t.mu.Unlock()
+	if c != nil {
+		_ = c.nc.Close()
+	}
+}
+
+// CloseIdleConnections closes the pool's connections and the fallback's.
+func (t *mediaTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, c := range idle {
+		_ = c.nc.Close()
+	}
+	if f, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		f.CloseIdleConnections()
+	}
+}
+
+// exchange sends req on c and reads the answer's headers. The request's end
+// (the player hung up) wakes any read or write of c at once.
+func (t *mediaTransport) exchange(c *originConn, req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	c.read = 0
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	resp, err := t.answer(c, req)
+	if err == nil && ctx.Err() != nil {
+		// Woken after the header deadline was lifted: the connection's
+		// deadline is in the past.
+		err = ctx.Err()
+	}
+	if err != nil {
+		stop()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	done := func(whole bool) {
+		// stop is false once the request ended: the deadline woke c. Bytes
+		// beyond the answer's end are no answer to the next request.
+		if stop() && whole && !resp.Close && c.br.Buffered() == 0 {
+			t.put(c)
+			return
+		}
+		_ = c.nc.Close()
+	}
+	switch {
+	case resp.Body == http.NoBody:
+		done(true)
+	case resp.ContentLength >= spliceMinBytes && resp.TransferEncoding == nil &&
+		(resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent):
+		resp.Body = &spliceBody{c: c, left: resp.ContentLength, done: done}
+	default:
+		resp.Body = &originBody{rc: resp.Body, done: done}
+	}
+	return resp, nil
+}
+
+// answer writes req and reads the final answer's headers, informational
+// answers passed on as Transport passes them (httptrace), within the
+// header timeout.
+func (t *mediaTransport) answer(c *originConn, req *http.Request) (*http.Response, error) {
+	if err := req.Write(c.bw); err != nil {
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, err
+	}
+	if t.headerTimeout > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(t.headerTimeout))
+	}
+	for n := 0; ; n++ {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && req.Context().Err() == nil {
+				return nil, errHeaderTimeout
+			}
+			return nil, err
+		}
+		if resp.StatusCode >= 200 {
+			if t.headerTimeout > 0 {
+				_ = c.nc.SetReadDeadline(time.Time{})
+			}
+			return resp, nil
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols || n == max1xx {
+			return nil, errors.New("proxy: the origin answered a media request with " + resp.Status)
+		}
+		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// originBody is an answer's body that is not spliced: its connection goes
+// back to the pool when it was read to its end.
+type originBody struct {
+	rc   io.ReadCloser
+	done func(whole bool)
+	over bool
+}
+
+func (b *originBody) Read(p []byte) (int, error) {
+	if b.over {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.over = true
+		b.done(true)
+	}
+	return n, err
+}
+
+// Close drops the connection of a body not read to its end: net/http's own
+// Close would read the rest first.
+func (b *originBody) Close() error {
+	if !b.over {
+		b.over = true
+		b.done(false)
+	}
+	return nil
+}
