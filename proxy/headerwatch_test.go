@@ -26,13 +26,24 @@ import (
 // out goes over a kept-alive connection, which Transport would retry a GET
 // on if the connection merely failed. The origin must see it once, and the
 // player get its 504 after one timeout, not two.
+// Media (.ts) goes over mediaTransport's connections, a manifest over
+// Transport's under the header watch: the tests here run both.
+var headerTimeoutPaths = []string{".ts", ".m3u8"}
+
 func TestHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T) {
+	t.Parallel()
+	for _, ext := range headerTimeoutPaths {
+		t.Run(ext, func(t *testing.T) { testHeaderTimeoutOnAReusedConnectionIsNotRetried(t, ext) })
+	}
+}
+
+func testHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T, ext string) {
 	t.Parallel()
 	stall := newHold()
 	defer stall.Release()
 	var stalled atomic.Int32
 	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/stall.ts" {
+		if r.URL.Path == "/stall"+ext {
 			stalled.Add(1)
 			stall.wait(r.Context())
 			return
@@ -41,15 +52,15 @@ func TestHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T) {
 	}, gatewayOptions{headerTimeout: 100 * time.Millisecond})
 
 	for i := range 3 { // leaves idle connections to the origin
-		resp, _ := g.get(t, "/a.ts", "alice", "tv-"+strconv.Itoa(i%2))
+		resp, _ := g.get(t, "/a"+ext, "alice", "tv-"+strconv.Itoa(i%2))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
-	resp, body := g.get(t, "/stall.ts", "alice", "tv-0")
+	resp, body := g.get(t, "/stall"+ext, "alice", "tv-0")
 	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
 	assert.Equal(t, int32(1), stalled.Load(), "the timed-out request was not sent again")
 	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
 
-	resp, _ = g.get(t, "/a.ts", "alice", "tv-0")
+	resp, _ = g.get(t, "/a"+ext, "alice", "tv-0")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "the origin is reached again after the timeout")
 }
 
@@ -73,11 +84,18 @@ func TestOriginsOwn504PassesUnchanged(t *testing.T) {
 // never ends them has not sent them.
 func TestHeadersBegunThenStalledTimeOut(t *testing.T) {
 	t.Parallel()
+	for _, ext := range headerTimeoutPaths {
+		t.Run(ext, func(t *testing.T) { testHeadersBegunThenStalledTimeOut(t, ext) })
+	}
+}
+
+func testHeadersBegunThenStalledTimeOut(t *testing.T, ext string) {
+	t.Parallel()
 	stall := newHold()
 	defer stall.Release()
 	g := newGateway(t, rawOrigin(stall, "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n", ""),
 		gatewayOptions{headerTimeout: 100 * time.Millisecond})
-	resp, body := g.get(t, "/a.ts", "alice", "tv")
+	resp, body := g.get(t, "/a"+ext, "alice", "tv")
 	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
 	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
 }
@@ -87,6 +105,13 @@ func TestHeadersBegunThenStalledTimeOut(t *testing.T) {
 // saw each one's headers end, so no connection is left awaiting one (such a
 // connection would be timed out while idle, or mid-body).
 func TestHeaderWatchSeesEveryAnswer(t *testing.T) {
+	t.Parallel()
+	for _, ext := range headerTimeoutPaths {
+		t.Run(ext, func(t *testing.T) { testHeaderWatchSeesEveryAnswer(t, ext) })
+	}
+}
+
+func testHeaderWatchSeesEveryAnswer(t *testing.T, ext string) {
 	t.Parallel()
 	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -103,9 +128,9 @@ func TestHeaderWatchSeesEveryAnswer(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each && time.Now().Before(deadline); i++ {
-				req := g.request(t, http.MethodGet, "/a.ts", "user-"+strconv.Itoa(w), "s")
+				req := g.request(t, http.MethodGet, "/a"+ext, "user-"+strconv.Itoa(w), "s")
 				if i%5 == 0 {
-					req = g.request(t, http.MethodPost, "/a.ts", "user-"+strconv.Itoa(w), "s")
+					req = g.request(t, http.MethodPost, "/a"+ext, "user-"+strconv.Itoa(w), "s")
 					req.Body = io.NopCloser(strings.NewReader(strings.Repeat("x", 64<<10)))
 				}
 				resp, err := g.client.Do(req)
@@ -134,12 +159,19 @@ func TestHeaderWatchSeesEveryAnswer(t *testing.T) {
 // arrive whole.
 func TestHeaderWatchReadsLFOnlyHeaders(t *testing.T) {
 	t.Parallel()
+	for _, ext := range headerTimeoutPaths {
+		t.Run(ext, func(t *testing.T) { testHeaderWatchReadsLFOnlyHeaders(t, ext) })
+	}
+}
+
+func testHeaderWatchReadsLFOnlyHeaders(t *testing.T, ext string) {
+	t.Parallel()
 	slow := newHold()
 	defer slow.Release()
 	g := newGateway(t, rawOrigin(slow, "HTTP/1.1 200 OK\nContent-Type: video/mp2t\nContent-Length: 9\n\nstart-", "end"),
 		gatewayOptions{headerTimeout: 30 * time.Millisecond})
 
-	resp, err := g.client.Do(g.request(t, http.MethodGet, "/a.ts", "alice", "tv"))
+	resp, err := g.client.Do(g.request(t, http.MethodGet, "/a"+ext, "alice", "tv"))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
