@@ -16,3 +16,7 @@ func AwaitingConns(u Upstream) int {
 	}
 	return n
 }
+
+// WithoutGets is u with its GETs on http.Transport too, as they were before
+// getTransport.
+func WithoutGets(u Upstream) Upstream { u.gets = nil; return u }

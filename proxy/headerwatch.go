@@ -33,9 +33,10 @@ import (
 // origin had begun its headers, the connection fails with that error.
 //
 // It reads the connection's bytes, so it serves plain HTTP/1.1 dialed
-// directly; an https or proxied origin keeps ResponseHeaderTimeout. Media
-// requests to such an origin go over mediaTransport's connections instead,
-// whose exchange is the request's own: a read deadline bounds it there. What it
+// directly; an https or proxied origin keeps ResponseHeaderTimeout. GETs
+// without a body to such an origin go over getTransport's connections
+// instead, whose exchange is the request's own: a read deadline bounds it
+// there. The watch keeps the rest: uploads, licence calls. What it
 // reads is always an answer: Transport sends one request at a time on a
 // connection, and the gate upgrades none to a tunnel (harden.go).
 type headerWatch struct {

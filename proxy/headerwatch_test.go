@@ -26,24 +26,36 @@ import (
 // out goes over a kept-alive connection, which Transport would retry a GET
 // on if the connection merely failed. The origin must see it once, and the
 // player get its 504 after one timeout, not two.
-// Media (.ts) goes over mediaTransport's connections, a manifest over
-// Transport's under the header watch: the tests here run both.
-var headerTimeoutPaths = []string{".ts", ".m3u8"}
+// A GET without a body goes over getTransport's connections, any other
+// request over Transport's under the header watch: the tests of the
+// timeout run both.
+var headerTimeoutMethods = []string{http.MethodGet, http.MethodPost}
+
+// send is a request of method for path as alice on session, with a small
+// body unless it is a GET, and its answer read whole.
+func (g *gateway) send(t *testing.T, method, path, session string) (*http.Response, []byte) {
+	t.Helper()
+	req := g.request(t, method, path, "alice", session)
+	if method != http.MethodGet {
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader("licence-challenge")), int64(len("licence-challenge"))
+	}
+	return g.do(t, req)
+}
 
 func TestHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T) {
 	t.Parallel()
-	for _, ext := range headerTimeoutPaths {
-		t.Run(ext, func(t *testing.T) { testHeaderTimeoutOnAReusedConnectionIsNotRetried(t, ext) })
+	for _, method := range headerTimeoutMethods {
+		t.Run(method, func(t *testing.T) { testHeaderTimeoutOnAReusedConnectionIsNotRetried(t, method) })
 	}
 }
 
-func testHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T, ext string) {
+func testHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T, method string) {
 	t.Parallel()
 	stall := newHold()
 	defer stall.Release()
 	var stalled atomic.Int32
 	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/stall"+ext {
+		if r.URL.Path == "/stall.ts" {
 			stalled.Add(1)
 			stall.wait(r.Context())
 			return
@@ -52,15 +64,15 @@ func testHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T, ext string) 
 	}, gatewayOptions{headerTimeout: 100 * time.Millisecond})
 
 	for i := range 3 { // leaves idle connections to the origin
-		resp, _ := g.get(t, "/a"+ext, "alice", "tv-"+strconv.Itoa(i%2))
+		resp, _ := g.send(t, method, "/a.ts", "tv-"+strconv.Itoa(i%2))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
-	resp, body := g.get(t, "/stall"+ext, "alice", "tv-0")
+	resp, body := g.send(t, method, "/stall.ts", "tv-0")
 	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
 	assert.Equal(t, int32(1), stalled.Load(), "the timed-out request was not sent again")
 	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
 
-	resp, _ = g.get(t, "/a"+ext, "alice", "tv-0")
+	resp, _ = g.send(t, method, "/a.ts", "tv-0")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "the origin is reached again after the timeout")
 }
 
@@ -84,34 +96,27 @@ func TestOriginsOwn504PassesUnchanged(t *testing.T) {
 // never ends them has not sent them.
 func TestHeadersBegunThenStalledTimeOut(t *testing.T) {
 	t.Parallel()
-	for _, ext := range headerTimeoutPaths {
-		t.Run(ext, func(t *testing.T) { testHeadersBegunThenStalledTimeOut(t, ext) })
+	for _, method := range headerTimeoutMethods {
+		t.Run(method, func(t *testing.T) { testHeadersBegunThenStalledTimeOut(t, method) })
 	}
 }
 
-func testHeadersBegunThenStalledTimeOut(t *testing.T, ext string) {
+func testHeadersBegunThenStalledTimeOut(t *testing.T, method string) {
 	t.Parallel()
 	stall := newHold()
 	defer stall.Release()
 	g := newGateway(t, rawOrigin(stall, "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n", ""),
 		gatewayOptions{headerTimeout: 100 * time.Millisecond})
-	resp, body := g.get(t, "/a"+ext, "alice", "tv")
+	resp, body := g.send(t, method, "/a.ts", "tv")
 	proxytest.AssertProblem(t, resp, body, http.StatusGatewayTimeout)
 	assert.Equal(t, 1.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
 }
 
 // TestHeaderWatchSeesEveryAnswer: after many quick answers over kept-alive
-// connections, GETs and uploads, every answer was all answered and the watch
+// connections, GETs (getTransport's) and uploads (the watch's), every answer was all answered and the watch
 // saw each one's headers end, so no connection is left awaiting one (such a
 // connection would be timed out while idle, or mid-body).
 func TestHeaderWatchSeesEveryAnswer(t *testing.T) {
-	t.Parallel()
-	for _, ext := range headerTimeoutPaths {
-		t.Run(ext, func(t *testing.T) { testHeaderWatchSeesEveryAnswer(t, ext) })
-	}
-}
-
-func testHeaderWatchSeesEveryAnswer(t *testing.T, ext string) {
 	t.Parallel()
 	g := newGateway(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -128,9 +133,9 @@ func testHeaderWatchSeesEveryAnswer(t *testing.T, ext string) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each && time.Now().Before(deadline); i++ {
-				req := g.request(t, http.MethodGet, "/a"+ext, "user-"+strconv.Itoa(w), "s")
+				req := g.request(t, http.MethodGet, "/a.ts", "user-"+strconv.Itoa(w), "s")
 				if i%5 == 0 {
-					req = g.request(t, http.MethodPost, "/a"+ext, "user-"+strconv.Itoa(w), "s")
+					req = g.request(t, http.MethodPost, "/a.ts", "user-"+strconv.Itoa(w), "s")
 					req.Body = io.NopCloser(strings.NewReader(strings.Repeat("x", 64<<10)))
 				}
 				resp, err := g.client.Do(req)
@@ -159,19 +164,23 @@ func testHeaderWatchSeesEveryAnswer(t *testing.T, ext string) {
 // arrive whole.
 func TestHeaderWatchReadsLFOnlyHeaders(t *testing.T) {
 	t.Parallel()
-	for _, ext := range headerTimeoutPaths {
-		t.Run(ext, func(t *testing.T) { testHeaderWatchReadsLFOnlyHeaders(t, ext) })
+	for _, method := range headerTimeoutMethods {
+		t.Run(method, func(t *testing.T) { testHeaderWatchReadsLFOnlyHeaders(t, method) })
 	}
 }
 
-func testHeaderWatchReadsLFOnlyHeaders(t *testing.T, ext string) {
+func testHeaderWatchReadsLFOnlyHeaders(t *testing.T, method string) {
 	t.Parallel()
 	slow := newHold()
 	defer slow.Release()
 	g := newGateway(t, rawOrigin(slow, "HTTP/1.1 200 OK\nContent-Type: video/mp2t\nContent-Length: 9\n\nstart-", "end"),
 		gatewayOptions{headerTimeout: 30 * time.Millisecond})
 
-	resp, err := g.client.Do(g.request(t, http.MethodGet, "/a"+ext, "alice", "tv"))
+	req := g.request(t, method, "/a.ts", "alice", "tv")
+	if method != http.MethodGet {
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader("x")), 1
+	}
+	resp, err := g.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -100,7 +100,7 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 		_ = conn.SetReadDeadline(time.Now().Add(h.g.hard.HoldEvery))
 		if err := ctx.Err(); err != nil {
 			// The player left, maybe before the deadline above replaced
-			// the one that was to wake this read (mediaTransport.exchange).
+			// the one that was to wake this read (getTransport.exchange).
 			return sent, err
 		}
 		piece := &io.LimitedReader{R: lr.R, N: lr.N}

@@ -8,7 +8,7 @@ import (
 // stillIdle reports whether an idle origin connection may carry a request:
 // the origin has neither closed it nor sent anything on it since its last
 // answer ended. http.Transport has a goroutine per connection reading it
-// for this; mediaTransport asks the socket once, when it takes the
+// for this; getTransport asks the socket once, when it takes the
 // connection, without blocking (a peek: nothing is consumed). Bytes waiting
 // there would be read as the next request's answer.
 func stillIdle(c net.Conn) bool {

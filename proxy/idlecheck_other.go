@@ -6,5 +6,5 @@ import "net"
 
 // stillIdle is true where the socket is not asked: a connection the origin
 // closed fails before any byte comes back, and is dialed again
-// (mediaTransport.RoundTrip).
+// (getTransport.RoundTrip).
 func stillIdle(net.Conn) bool { return true }

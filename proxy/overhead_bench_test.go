@@ -166,6 +166,27 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	}
 }
 
+// BenchmarkGetTransport is what carrying GETs on getTransport's connections
+// saves against http.Transport's, whose exchange hands each request to two
+// goroutines of the connection and back: the upstream alone on 2 KiB
+// playlists, side by side as in BenchmarkProxyOverhead. Run with
+// -benchtime 150x.
+func BenchmarkGetTransport(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	target := playlistOrigin(b)
+	upstream := func() proxy.Upstream {
+		u := proxy.NewUpstream(proxy.UpstreamOptions{URL: target, HeaderTimeout: 15 * time.Second,
+			Metrics: proxy.NewMetrics(prometheus.NewRegistry(), nil), Logger: slog.New(slog.DiscardHandler)})
+		b.Cleanup(u.CloseIdleConnections)
+		return u
+	}
+	p := comparePairs(b, playlistPath, proxy.WithoutGets(upstream()), upstream())
+	b.ReportMetric(p.base, "transport-cpu-ns/req")
+	b.ReportMetric(p.other, "get-transport-cpu-ns/req")
+	b.ReportMetric(p.delta, "get-transport-extra-cpu-ns/req")
+	b.ReportMetric(p.allocs, "get-transport-extra-allocs/req")
+}
+
 // BenchmarkHeaderTimer is what bounding the wait for the origin's headers
 // costs: streamgate's upstream with its header watch (headerwatch.go) and
 // with Transport's ResponseHeaderTimeout, which https origins keep, side by

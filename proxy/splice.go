@@ -7,7 +7,7 @@ import (
 	"net/http/httputil"
 )
 
-// A media body of spliceMinBytes or more goes from the origin's socket to
+// A body of spliceMinBytes or more goes from the origin's socket to
 // the player's with splice(2), through a pipe in the kernel, instead of
 // being read into a buffer and written out again: side by side on 256 KiB
 // segments (bench/), the two copies through user space were most of the
@@ -15,7 +15,7 @@ import (
 // more calls than it saves there.
 const spliceMinBytes = 64 << 10
 
-// spliceBody is the body of a large media answer on a mediaTransport
+// spliceBody is the body of a large answer on a getTransport
 // connection. Read serves whoever copies it the usual way; WriteTo sends
 // what the connection's buffer holds and then hands the socket, limited to
 // the rest of the body, to w's ReadFrom: net/http's, at the end of the
@@ -104,7 +104,7 @@ type writerOnly struct{ io.Writer }
 // takes a spliceBody over from the ReverseProxy.
 type handOverKey struct{}
 
-// handOver wraps the media proxy's ModifyResponse: an answer whose body can
+// handOver wraps the GET proxy's ModifyResponse: an answer whose body can
 // be spliced leaves the ReverseProxy with an empty body, its headers
 // (Content-Length among them) written as usual, and its body is sent once
 // the ReverseProxy has returned (Upstream.ServeHTTP). The ReverseProxy would
@@ -125,12 +125,12 @@ func handOver(next func(*http.Response) error) func(*http.Response) error {
 	}
 }
 
-// serveMedia proxies a media request through the media proxy, then sends
+// serveGet proxies a GET through the GET proxy, then sends
 // the body it handed over. A body that breaks half-way aborts the
 // response, as the ReverseProxy does: the player's connection is cut, so
 // that it cannot take what came for the whole.
-func serveMedia(media *httputil.ReverseProxy, w *untypedWriter, r *http.Request) {
-	media.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handOverKey{}, w)))
+func serveGet(gets *httputil.ReverseProxy, w *untypedWriter, r *http.Request) {
+	gets.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handOverKey{}, w)))
 	b := w.body
 	if b == nil {
 		return
@@ -143,9 +143,8 @@ func serveMedia(media *httputil.ReverseProxy, w *untypedWriter, r *http.Request)
 	}
 }
 
-// isMedia reports whether r goes through the media proxy: a GET without a
-// body, for anything but a manifest.
-func isMedia(r *http.Request) bool {
-	return r.Method == http.MethodGet && r.ContentLength == 0 && r.Header["Upgrade"] == nil &&
-		!hasSuffixFold(r.URL.Path, ".m3u8") && !hasSuffixFold(r.URL.Path, ".mpd")
+// isPlainGet reports whether r goes through the GET proxy: a GET without
+// a body, not asking for an upgrade.
+func isPlainGet(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.ContentLength == 0 && r.Header["Upgrade"] == nil
 }

@@ -48,17 +48,17 @@ type Upstream struct {
 	// watch bounds the wait for the origin's headers, when Transport's
 	// timer does not (headerwatch.go).
 	watch *headerWatch
-	// media proxies the requests for media over a mediaTransport, when
-	// the origin is plain HTTP dialed directly; nil otherwise.
-	media *httputil.ReverseProxy
+	// gets proxies the GET requests without a body over a getTransport,
+	// when the origin is plain HTTP dialed directly; nil otherwise.
+	gets *httputil.ReverseProxy
 }
 
 // NewUpstream returns the reverse proxy to the origin. Bodies stream through
 // pooled buffers and are never read whole: what one read from the origin
 // brought goes on to the player before the next read (untypedWriter);
 // Range requests and 206 answers pass unchanged. Against a plain-HTTP origin
-// dialed directly, media requests go through a second ReverseProxy, the
-// same but for its transport (mediaTransport), whose large bodies are
+// dialed directly, GETs without a body go through a second ReverseProxy, the
+// same but for its transport (getTransport), whose large bodies are
 // spliced (splice.go).
 func NewUpstream(opts UpstreamOptions) Upstream {
 	target := opts.URL
@@ -93,10 +93,10 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 	}
 	up := Upstream{watch: watch, ReverseProxy: rp}
 	if target.Scheme == "http" && directly(transport, target) {
-		media := *rp
-		media.Transport = newMediaTransport(originDialer.DialContext, target, opts.HeaderTimeout, transport)
-		media.ModifyResponse = handOver(rp.ModifyResponse)
-		up.media = &media
+		gets := *rp
+		gets.Transport = newGetTransport(originDialer.DialContext, target, opts.HeaderTimeout, transport)
+		gets.ModifyResponse = handOver(rp.ModifyResponse)
+		up.gets = &gets
 	}
 	return up
 }
@@ -104,8 +104,8 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 // ServeHTTP proxies r to the origin.
 func (u Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	uw := &untypedWriter{ResponseWriter: w}
-	if u.media != nil && isMedia(r) {
-		serveMedia(u.media, uw, r)
+	if u.gets != nil && isPlainGet(r) {
+		serveGet(u.gets, uw, r)
 		return
 	}
 	u.ReverseProxy.ServeHTTP(uw, r)
@@ -116,8 +116,8 @@ func (u Upstream) CloseIdleConnections() {
 	if t, ok := u.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
-	if u.media != nil {
-		u.media.Transport.(*mediaTransport).CloseIdleConnections()
+	if u.gets != nil {
+		u.gets.Transport.(*getTransport).CloseIdleConnections()
 	}
 }
 
@@ -134,7 +134,7 @@ type untypedWriter struct {
 	http.ResponseWriter
 	flusher  http.Flusher
 	resolved bool
-	// body is a media body the ReverseProxy handed over (handOver).
+	// body is a body the ReverseProxy handed over (handOver).
 	body *spliceBody
 }
 
