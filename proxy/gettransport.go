@@ -84,8 +84,8 @@ func newGetTransport(dial func(ctx context.Context, network, addr string) (net.C
 // connection back to the pool once read whole (or closes it when closed
 // before).
 func (t *getTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet || (req.Body != nil && req.Body != http.NoBody) || req.URL.Scheme != "http" ||
-		req.URL.Host != t.host || req.Close || req.Header["Upgrade"] != nil {
+	if !isPlainGet(req) || (req.Body != nil && req.Body != http.NoBody) || req.URL.Scheme != "http" ||
+		req.URL.Host != t.host || req.Close {
 		return t.fallback.RoundTrip(req)
 	}
 	for retried := false; ; retried = true {
@@ -111,30 +111,14 @@ func closedMeanwhile(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// conn takes the most recently used idle connection, or dials one.
+// conn takes the most recently used idle connection that is still fit,
+// or dials one.
 func (t *getTransport) conn(ctx context.Context) (*originConn, bool, error) {
-	t.mu.Lock()
-	if n := len(t.idle); n > 0 {
-		c := t.idle[n-1]
-		t.idle[n-1] = nil
-		t.idle = t.idle[:n-1]
-		if time.Since(c.idleSince) < originIdleTimeout {
-			t.mu.Unlock()
-			if stillIdle(c.nc) {
-				return c, true, nil
-			}
-			_ = c.nc.Close()
-			return t.conn(ctx)
+	for c := t.lastIdle(); c != nil; c = t.lastIdle() {
+		if stillIdle(c.nc) {
+			return c, true, nil
 		}
-		// It and every one below it have been idle too long.
-		stale := append(t.idle, c)
-		t.idle = nil
-		t.mu.Unlock()
-		for _, s := range stale {
-			_ = s.nc.Close()
-		}
-	} else {
-		t.mu.Unlock()
+		_ = c.nc.Close()
 	}
 	nc, err := t.dial(ctx, "tcp", t.addr)
 	if err != nil {
@@ -143,6 +127,32 @@ func (t *getTransport) conn(ctx context.Context) (*originConn, bool, error) {
 	c := &originConn{nc: nc, bw: bufio.NewWriterSize(nc, 4<<10)}
 	c.br = bufio.NewReaderSize(c, 16<<10)
 	return c, false, nil
+}
+
+// lastIdle takes the most recently used idle connection, nil when there
+// is none that has been idle less than originIdleTimeout.
+func (t *getTransport) lastIdle() *originConn {
+	t.mu.Lock()
+	n := len(t.idle)
+	if n == 0 {
+		t.mu.Unlock()
+		return nil
+	}
+	c := t.idle[n-1]
+	t.idle[n-1] = nil
+	t.idle = t.idle[:n-1]
+	if time.Since(c.idleSince) < originIdleTimeout {
+		t.mu.Unlock()
+		return c
+	}
+	// It and every one below it have been idle too long.
+	stale := append(t.idle, c)
+	t.idle = nil
+	t.mu.Unlock()
+	for _, s := range stale {
+		_ = s.nc.Close()
+	}
+	return nil
 }
 
 // put keeps c for a next request.
@@ -159,7 +169,8 @@ func (t *getTransport) put(c *originConn) {
 	}
 }
 
-// CloseIdleConnections closes the pool's connections and the fallback's.
+// CloseIdleConnections closes the pool's connections (Upstream closes the
+// fallback's).
 func (t *getTransport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
@@ -167,9 +178,6 @@ func (t *getTransport) CloseIdleConnections() {
 	t.mu.Unlock()
 	for _, c := range idle {
 		_ = c.nc.Close()
-	}
-	if f, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
-		f.CloseIdleConnections()
 	}
 }
 
@@ -180,16 +188,14 @@ func (t *getTransport) exchange(c *originConn, req *http.Request) (*http.Respons
 	c.read = 0
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	resp, err := t.answer(c, req)
-	if err == nil && ctx.Err() != nil {
-		// Woken after the header deadline was lifted: the connection's
-		// deadline is in the past.
-		err = ctx.Err()
+	if cerr := ctx.Err(); cerr != nil {
+		// The player left: whatever came is nobody's answer, and the
+		// connection's deadline may be in the past (even once the
+		// header deadline was lifted).
+		err = cerr
 	}
 	if err != nil {
 		stop()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		return nil, err
 	}
 	done := func(whole bool) {

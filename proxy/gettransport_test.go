@@ -56,25 +56,16 @@ func (o *countingOrigin) url(t *testing.T) *url.URL {
 	return u
 }
 
-// rawAt answers path with raw, written on the bare connection, which it
-// then keeps open until keep is closed (nil: it closes it at once), and
-// any other path as okOrigin does: answers net/http would not write.
-func rawAt(path, raw string, keep <-chan struct{}) http.HandlerFunc {
+// rawAt answers path as rawOrigin does, with raw and the connection kept
+// until h is released, and any other path as okOrigin does.
+func rawAt(path string, h *hold, raw string) http.HandlerFunc {
+	answer := rawOrigin(h, raw, "")
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != path {
 			okOrigin(w, r)
 			return
 		}
-		conn, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_, _ = buf.WriteString(raw)
-		_ = buf.Flush()
-		if keep != nil {
-			<-keep
-		}
+		answer(w, r)
 	}
 }
 
@@ -142,8 +133,10 @@ func TestMediaConnectionClosedByTheOriginIsRedialled(t *testing.T) {
 // whole, and the next request is served.
 func TestMediaBodyCutByTheOriginIsCut(t *testing.T) {
 	t.Parallel()
-	g := newGateway(t, rawAt("/cut.ts", "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 1048576\r\n\r\n"+
-		string(pattern(300<<10)), nil), gatewayOptions{})
+	closeAtOnce := newHold()
+	closeAtOnce.Release()
+	g := newGateway(t, rawAt("/cut.ts", closeAtOnce, "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 1048576\r\n\r\n"+
+		string(pattern(300<<10))), gatewayOptions{})
 
 	resp, err := g.client.Do(g.request(t, http.MethodGet, "/cut.ts", "alice", "tv"))
 	require.NoError(t, err)
@@ -214,10 +207,10 @@ func TestMediaEarlyHintsPass(t *testing.T) {
 // the next request on the connection.
 func TestMediaBytesBeyondAnAnswerAreNoAnswer(t *testing.T) {
 	t.Parallel()
-	done := make(chan struct{})
-	defer close(done)
-	origin := newCountingOrigin(t, rawAt("/extra.ts", "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 70000\r\n\r\n"+
-		string(pattern(70000))+"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 5\r\n\r\nevil!", done))
+	keep := newHold() // the connection stays open
+	defer keep.Release()
+	origin := newCountingOrigin(t, rawAt("/extra.ts", keep, "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 70000\r\n\r\n"+
+		string(pattern(70000))+"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 5\r\n\r\nevil!"))
 	g := newGateway(t, okOrigin, gatewayOptions{upstream: origin.url(t)})
 	resp, body := g.get(t, "/extra.ts", "alice", "tv")
 	require.Equal(t, http.StatusOK, resp.StatusCode)

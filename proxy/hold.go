@@ -103,13 +103,11 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 			// the one that was to wake this read (getTransport.exchange).
 			return sent, err
 		}
-		piece := &io.LimitedReader{R: lr.R, N: lr.N}
-		n, err := readFrom(h.ResponseWriter, piece)
-		lr.N -= n
+		n, err := readFrom(h.ResponseWriter, lr)
 		sent += n
 		flowed = n > 0
 		switch {
-		case err == nil && piece.N > 0:
+		case err == nil && lr.N > 0:
 			return sent, nil // the source ended early
 		case err == nil:
 		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
