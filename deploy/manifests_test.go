@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,11 +156,18 @@ func targets(t *testing.T) []string {
 	return dirs
 }
 
+// kustomizeMu serialises builds: kyaml keeps its OpenAPI schema in a global
+// it fills lazily without a lock, so two builds at once race on it
+// (kubernetes-sigs/kustomize#5805). The tests around the builds stay parallel.
+var kustomizeMu sync.Mutex
+
 // kustomize builds dir in-process, as `kubectl kustomize` would, and decodes
 // every object strictly into its type: an unknown field is an error.
 func kustomize(t *testing.T, dir string) build {
 	t.Helper()
+	kustomizeMu.Lock()
 	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	kustomizeMu.Unlock()
 	require.NoError(t, err, "kustomize build %s", dir)
 	b := build{dir: dir}
 	for _, r := range resources.Resources() {
