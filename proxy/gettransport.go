@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -62,11 +64,29 @@ type originConn struct {
 	// read counts what came back since the exchange began: a failure
 	// before any byte of an answer is one the request may be sent again
 	// after.
-	read      int64
+	read int64
+	// limit bounds read while the answer's headers are read, so that an
+	// origin sending headers without end fails the request instead of
+	// filling the gate's memory (http.ReadResponse has no bound of its own).
+	limit     int64
 	idleSince time.Time
 }
 
+// maxOriginHeaderBytes is Transport's default MaxResponseHeaderBytes, which
+// bounds the same read on the fallback's requests.
+const maxOriginHeaderBytes = 10 << 20
+
+// errOriginHeadersTooLarge says what Transport says of such an answer.
+var errOriginHeadersTooLarge = fmt.Errorf("proxy: the origin's response headers exceeded %d bytes; aborted", maxOriginHeaderBytes)
+
 func (c *originConn) Read(p []byte) (int, error) {
+	left := c.limit - c.read
+	if left <= 0 {
+		return 0, errOriginHeadersTooLarge
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
 	n, err := c.nc.Read(p)
 	c.read += int64(n)
 	return n, err
@@ -185,7 +205,7 @@ func (t *getTransport) CloseIdleConnections() {
 // (the player hung up) wakes any read or write of c at once.
 func (t *getTransport) exchange(c *originConn, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	c.read = 0
+	c.read, c.limit = 0, maxOriginHeaderBytes
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	resp, err := t.answer(c, req)
 	if cerr := ctx.Err(); cerr != nil {
@@ -245,6 +265,7 @@ func (t *getTransport) answer(c *originConn, req *http.Request) (*http.Response,
 			if t.headerTimeout > 0 {
 				_ = c.nc.SetReadDeadline(time.Time{})
 			}
+			c.limit = math.MaxInt64
 			return resp, nil
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols || n == max1xx {

@@ -19,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // pattern is n bytes that differ from one offset to the next, so that a
@@ -220,4 +222,53 @@ func TestMediaBytesBeyondAnAnswerAreNoAnswer(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.NotContains(t, string(body), "evil", "the next answer is the origin's answer to it")
 	}
+}
+
+// TestEndlessOriginHeadersAreRefused: an origin whose answer's headers never
+// end costs the gate a bounded read, not its memory, on either transport:
+// the player gets a 502 and the gate hangs up on the origin.
+func TestEndlessOriginHeadersAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, method := range headerTimeoutMethods {
+		t.Run(method, func(t *testing.T) { testEndlessOriginHeadersAreRefused(t, method) })
+	}
+}
+
+func testEndlessOriginHeadersAreRefused(t *testing.T, method string) {
+	t.Parallel()
+	// Were the gate to read on, the origin would stop at sendAtMost and
+	// the player would still get an error: what tells is how much the
+	// origin could send before the gate hung up.
+	const sendAtMost = 96 << 20
+	var sent atomic.Int64
+	done := make(chan struct{})
+	g := newGateway(t, func(w http.ResponseWriter, _ *http.Request) {
+		defer close(done)
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nX-Endless: ")
+		_ = buf.Flush()
+		chunk := bytes.Repeat([]byte("a"), 64<<10)
+		for sent.Load() < sendAtMost {
+			n, err := conn.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}, gatewayOptions{})
+
+	resp, body := g.send(t, method, "/endless.ts", "tv")
+	proxytest.AssertProblem(t, resp, body, http.StatusBadGateway)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the origin is still sending headers")
+	}
+	// 10 MiB read, plus what the two sockets' buffers held when the gate
+	// hung up.
+	assert.Less(t, sent.Load(), int64(40<<20), "the gate stopped reading the headers at its bound")
 }
