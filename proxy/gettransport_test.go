@@ -229,9 +229,7 @@ func TestMediaBytesBeyondAnAnswerAreNoAnswer(t *testing.T) {
 // the player gets a 502 and the gate hangs up on the origin.
 func TestEndlessOriginHeadersAreRefused(t *testing.T) {
 	t.Parallel()
-	for _, method := range headerTimeoutMethods {
-		t.Run(method, func(t *testing.T) { testEndlessOriginHeadersAreRefused(t, method) })
-	}
+	overBothTransports(t, testEndlessOriginHeadersAreRefused)
 }
 
 func testEndlessOriginHeadersAreRefused(t *testing.T, method string) {

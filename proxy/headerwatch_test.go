@@ -22,14 +22,15 @@ import (
 	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
-// TestHeaderTimeoutOnAReusedConnectionIsNotRetried: the request that times
-// out goes over a kept-alive connection, which Transport would retry a GET
-// on if the connection merely failed. The origin must see it once, and the
-// player get its 504 after one timeout, not two.
-// A GET without a body goes over getTransport's connections, any other
-// request over Transport's under the header watch: the tests of the
-// timeout run both.
-var headerTimeoutMethods = []string{http.MethodGet, http.MethodPost}
+// overBothTransports runs test with a GET without a body, which goes over
+// getTransport's connections, and with a POST, which goes over Transport's
+// under the header watch.
+func overBothTransports(t *testing.T, test func(t *testing.T, method string)) {
+	t.Helper()
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		t.Run(method, func(t *testing.T) { test(t, method) })
+	}
+}
 
 // send is a request of method for path as alice on session, with a small
 // body unless it is a GET, and its answer read whole.
@@ -42,11 +43,13 @@ func (g *gateway) send(t *testing.T, method, path, session string) (*http.Respon
 	return g.do(t, req)
 }
 
+// TestHeaderTimeoutOnAReusedConnectionIsNotRetried: the request that times
+// out goes over a kept-alive connection, which Transport would retry a GET
+// on if the connection merely failed. The origin must see it once, and the
+// player get its 504 after one timeout, not two.
 func TestHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T) {
 	t.Parallel()
-	for _, method := range headerTimeoutMethods {
-		t.Run(method, func(t *testing.T) { testHeaderTimeoutOnAReusedConnectionIsNotRetried(t, method) })
-	}
+	overBothTransports(t, testHeaderTimeoutOnAReusedConnectionIsNotRetried)
 }
 
 func testHeaderTimeoutOnAReusedConnectionIsNotRetried(t *testing.T, method string) {
@@ -96,9 +99,7 @@ func TestOriginsOwn504PassesUnchanged(t *testing.T) {
 // never ends them has not sent them.
 func TestHeadersBegunThenStalledTimeOut(t *testing.T) {
 	t.Parallel()
-	for _, method := range headerTimeoutMethods {
-		t.Run(method, func(t *testing.T) { testHeadersBegunThenStalledTimeOut(t, method) })
-	}
+	overBothTransports(t, testHeadersBegunThenStalledTimeOut)
 }
 
 func testHeadersBegunThenStalledTimeOut(t *testing.T, method string) {
@@ -164,9 +165,7 @@ func TestHeaderWatchSeesEveryAnswer(t *testing.T) {
 // arrive whole.
 func TestHeaderWatchReadsLFOnlyHeaders(t *testing.T) {
 	t.Parallel()
-	for _, method := range headerTimeoutMethods {
-		t.Run(method, func(t *testing.T) { testHeaderWatchReadsLFOnlyHeaders(t, method) })
-	}
+	overBothTransports(t, testHeaderWatchReadsLFOnlyHeaders)
 }
 
 func testHeaderWatchReadsLFOnlyHeaders(t *testing.T, method string) {
