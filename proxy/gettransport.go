@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // getTransport carries the GET requests without a body to a plain-HTTP
@@ -68,9 +70,20 @@ type originConn struct {
 	// limit bounds read while the answer's headers are read, so that an
 	// origin sending headers without end fails the request instead of
 	// filling the gate's memory (http.ReadResponse has no bound of its own).
-	limit     int64
+	limit int64
+	// most, when positive, is the most one read takes from the socket
+	// while the answer's headers are read (mediaHeadRead).
+	most      int
 	idleSince time.Time
 }
+
+// mediaHeadRead caps each read of a media answer's headers, so that the
+// bytes of the body read along with them fit net/http's 2 KiB response
+// buffer: the player then gets the headers and those bytes in one write
+// once the splice begins, where a 16 KiB read left 16 KiB to copy in and
+// write out on their own first. Manifests are read whole, a playlist with
+// its headers in one read.
+const mediaHeadRead = 2 << 10
 
 // maxOriginHeaderBytes is Transport's default MaxResponseHeaderBytes, which
 // bounds the same read on the fallback's requests.
@@ -86,6 +99,9 @@ func (c *originConn) Read(p []byte) (int, error) {
 	}
 	if int64(len(p)) > left {
 		p = p[:left]
+	}
+	if c.most > 0 && len(p) > c.most {
+		p = p[:c.most]
 	}
 	n, err := c.nc.Read(p)
 	c.read += int64(n)
@@ -205,7 +221,10 @@ func (t *getTransport) CloseIdleConnections() {
 // (the player hung up) wakes any read or write of c at once.
 func (t *getTransport) exchange(c *originConn, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	c.read, c.limit = 0, maxOriginHeaderBytes
+	c.read, c.limit, c.most = 0, maxOriginHeaderBytes, 0
+	if !identity.IsManifest(req.URL.Path) {
+		c.most = mediaHeadRead
+	}
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	resp, err := t.answer(c, req)
 	if cerr := ctx.Err(); cerr != nil {
@@ -265,7 +284,7 @@ func (t *getTransport) answer(c *originConn, req *http.Request) (*http.Response,
 			if t.headerTimeout > 0 {
 				_ = c.nc.SetReadDeadline(time.Time{})
 			}
-			c.limit = math.MaxInt64
+			c.limit, c.most = math.MaxInt64, 0
 			return resp, nil
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols || n == max1xx {

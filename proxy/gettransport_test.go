@@ -72,14 +72,19 @@ func rawAt(path string, h *hold, raw string) http.HandlerFunc {
 }
 
 // TestMediaBodiesArriveWhole: media bodies of every size around the splice
-// threshold, of announced length or chunked, whole or a range, reach the
-// player byte for byte, one after the other on one origin connection.
+// threshold, of announced length or chunked, behind headers shorter or
+// longer than one read of a media answer's headers (mediaHeadRead), whole or
+// a range, reach the player byte for byte, one after the other on one
+// origin connection.
 func TestMediaBodiesArriveWhole(t *testing.T) {
 	t.Parallel()
 	origin := newCountingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/seg-"), ".ts"))
 		body := pattern(n)
 		w.Header().Set("Content-Type", "video/mp2t")
+		if r.URL.Query().Has("padded") {
+			w.Header().Set("X-Pad", strings.Repeat("p", 6000))
+		}
 		if r.URL.Query().Has("chunked") {
 			for len(body) > 0 {
 				k := min(len(body), 10_000)
@@ -94,10 +99,13 @@ func TestMediaBodiesArriveWhole(t *testing.T) {
 	g := newGateway(t, okOrigin, gatewayOptions{upstream: origin.url(t)})
 
 	for _, n := range []int{0, 100, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1<<20 + 7} {
-		for _, q := range []string{"", "?chunked"} {
+		for _, q := range []string{"", "?chunked", "?padded", "?chunked&padded"} {
 			resp, body := g.get(t, fmt.Sprintf("/seg-%d.ts%s", n, q), "alice", "tv")
 			require.Equal(t, http.StatusOK, resp.StatusCode, "%d bytes%s", n, q)
 			assert.True(t, bytes.Equal(pattern(n), body), "%d bytes%s arrive byte for byte (got %d)", n, q, len(body))
+			if strings.Contains(q, "padded") {
+				assert.Len(t, resp.Header.Get("X-Pad"), 6000, "%d bytes%s: the long header arrives whole", n, q)
+			}
 		}
 	}
 	req := g.request(t, http.MethodGet, "/seg-300000.ts", "alice", "tv")
