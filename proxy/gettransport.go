@@ -67,20 +67,19 @@ type originConn struct {
 	// before any byte of an answer is one the request may be sent again
 	// after.
 	read int64
-	// limit bounds read while the answer's headers are read, so that an
-	// origin sending headers without end fails the request instead of
-	// filling the gate's memory (http.ReadResponse has no bound of its own).
-	limit int64
-	// most, when positive, is the most one read takes from the socket
-	// while the answer's headers are read (mediaHeadRead).
+	// most is, while the answer's headers are read, the most one read
+	// takes from the socket (mediaHeadRead, or unbounded for a manifest);
+	// 0 once they were. Those reads stop at maxOriginHeaderBytes in all, so
+	// that an origin sending headers without end fails the request instead
+	// of filling the gate's memory (http.ReadResponse has no bound of its own).
 	most      int
 	idleSince time.Time
 }
 
 // mediaHeadRead caps each read of a media answer's headers, so that the
 // bytes of the body read along with them fit net/http's 2 KiB response
-// buffer: the player then gets the headers and those bytes in one write
-// once the splice begins, where a 16 KiB read left 16 KiB to copy in and
+// buffer: the player then gets the headers and those bytes in one write,
+// and the rest is spliced, where a 16 KiB read left 16 KiB to copy in and
 // write out on their own first. Manifests are read whole, a playlist with
 // its headers in one read.
 const mediaHeadRead = 2 << 10
@@ -93,15 +92,12 @@ const maxOriginHeaderBytes = 10 << 20
 var errOriginHeadersTooLarge = fmt.Errorf("proxy: the origin's response headers exceeded %d bytes; aborted", maxOriginHeaderBytes)
 
 func (c *originConn) Read(p []byte) (int, error) {
-	left := c.limit - c.read
-	if left <= 0 {
-		return 0, errOriginHeadersTooLarge
-	}
-	if int64(len(p)) > left {
-		p = p[:left]
-	}
-	if c.most > 0 && len(p) > c.most {
-		p = p[:c.most]
+	if c.most > 0 {
+		left := maxOriginHeaderBytes - c.read
+		if left <= 0 {
+			return 0, errOriginHeadersTooLarge
+		}
+		p = p[:min(int64(len(p)), int64(c.most), left)]
 	}
 	n, err := c.nc.Read(p)
 	c.read += int64(n)
@@ -221,9 +217,9 @@ func (t *getTransport) CloseIdleConnections() {
 // (the player hung up) wakes any read or write of c at once.
 func (t *getTransport) exchange(c *originConn, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	c.read, c.limit, c.most = 0, maxOriginHeaderBytes, 0
-	if !identity.IsManifest(req.URL.Path) {
-		c.most = mediaHeadRead
+	c.read, c.most = 0, mediaHeadRead
+	if identity.IsManifest(req.URL.Path) {
+		c.most = math.MaxInt
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	resp, err := t.answer(c, req)
@@ -284,7 +280,7 @@ func (t *getTransport) answer(c *originConn, req *http.Request) (*http.Response,
 			if t.headerTimeout > 0 {
 				_ = c.nc.SetReadDeadline(time.Time{})
 			}
-			c.limit, c.most = math.MaxInt64, 0
+			c.most = 0
 			return resp, nil
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols || n == max1xx {
