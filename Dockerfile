@@ -1,4 +1,4 @@
-# streamgate's container image: a static binary on distroless, run as non-root.
+# streamgate's container image: static binaries on distroless, run as non-root.
 #
 #   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t streamgate .
 #
@@ -18,10 +18,13 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 # The build line of `make build`, character for character (deploy/dockerfile_test.go checks it).
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o bin/streamgate ./cmd/streamgate
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o bin/ ./cmd/streamgate ./cmd/streamgate-kube
 
 FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 COPY --from=build /src/bin/streamgate /streamgate
+# The Kubernetes tooling, which streamgate inject and webhook run; the
+# webhook's Deployment runs it directly.
+COPY --from=build /src/bin/streamgate-kube /streamgate-kube
 # The distroless nonroot user, by number so that Kubernetes can verify runAsNonRoot.
 USER 65532:65532
 # 8080: the proxy (-listen); 9090: the admin API, probes and /metrics (-admin-listen).

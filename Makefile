@@ -10,7 +10,7 @@ run:
 	$(GO) run ./cmd/streamgate -demo -log-format text
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/streamgate ./cmd/streamgate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/streamgate ./cmd/streamgate-kube
 
 deps:
 	bash .ci/deps

@@ -82,6 +82,9 @@ func TestDockerfileStages(t *testing.T) {
 	assert.Contains(t, runtime, "USER 65532:65532")
 	assert.Contains(t, runtime, "EXPOSE 8080 9090")
 	assert.Contains(t, runtime, `ENTRYPOINT ["/streamgate"]`)
+	assert.Contains(t, runtime, "COPY --from=build /src/bin/streamgate /streamgate")
+	assert.Contains(t, runtime, "COPY --from=build /src/bin/streamgate-kube /streamgate-kube",
+		"streamgate inject and webhook run it, and deploy/webhook's Deployment names it")
 	for _, i := range runtime {
 		assert.False(t, strings.HasPrefix(i, "RUN "), "the runtime stage has no shell to RUN with: %s", i)
 	}

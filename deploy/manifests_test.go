@@ -504,6 +504,7 @@ func TestWebhookManifests(t *testing.T) {
 	deps := b.deployments()
 	require.Len(t, deps, 1)
 	c := deps[0].Spec.Template.Spec.Containers[0]
+	assert.Equal(t, []string{"/streamgate-kube"}, c.Command, "the image's binary of the Kubernetes tooling")
 	assert.Equal(t, "webhook", c.Args[0])
 	assert.Contains(t, c.Args, "-tls-cert=/etc/streamgate/tls/tls.crt")
 	assert.Equal(t, cert.Spec.SecretName, deps[0].Spec.Template.Spec.Volumes[0].Secret.SecretName)

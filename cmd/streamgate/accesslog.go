@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/proxy"
 )
@@ -30,7 +31,7 @@ func openAccessLog(dest string, stdout io.Writer) (io.Writer, func(), error) {
 	}
 	f, err := openLogFile(dest)
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("invalid value for flag -access-log: %w", err)}
+		return nil, nil, cli.Usage(fmt.Errorf("invalid value for flag -access-log: %w", err))
 	}
 	stop := reopenOnHangup(f)
 	return f, func() { stop(); _ = f.Close() }, nil

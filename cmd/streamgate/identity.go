@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/proxy/identity"
 	"github.com/streamgate/streamgate/proxy/tokenauth"
@@ -30,7 +31,7 @@ func newIdentity(cfg config.Config, reg prometheus.Registerer, logger *slog.Logg
 	case errors.Is(err, tokenauth.ErrJWKSUnavailable):
 		return nil, nil, err
 	case err != nil:
-		return nil, nil, usageError{err}
+		return nil, nil, cli.Usage(err)
 	}
 	return j, func() { _ = j.Close() }, nil
 }

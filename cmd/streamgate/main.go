@@ -5,12 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 )
 
 func main() {
@@ -23,28 +23,5 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-// usageError is a bad flag or value: exit status 2, as flag.ExitOnError does.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// exitCode prints err, one line per joined error, and returns the status.
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	var lines interface{ Unwrap() []error }
-	if errors.As(err, &lines) {
-		for _, e := range lines.Unwrap() {
-			fmt.Fprintf(stderr, "streamgate: %v\n", e)
-		}
-	} else {
-		fmt.Fprintf(stderr, "streamgate: %v\n", err)
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
-}
+// exitCode prints err and returns the process's exit status (cli.ExitCode).
+func exitCode(err error, stderr io.Writer) int { return cli.ExitCode("streamgate", err, stderr) }

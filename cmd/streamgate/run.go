@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
@@ -39,12 +40,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case errors.Is(err, flag.ErrHelp):
 		return nil
 	case err != nil:
-		return usageError{err}
+		return cli.Usage(err)
 	case cfg.Version:
 		fmt.Fprintf(stdout, "streamgate %s (%s)\n", buildVersion(), runtime.Version())
 		return nil
 	}
-	logger := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	logger := cli.NewLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 	rt := tuneGC(getenv)
 	if !cfg.MaxUsersGiven {
 		cfg.MaxUsers = rt.maxUsers()
@@ -55,18 +56,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeAccessOut()
 	return serve(ctx, cfg, logger, rt, accessOut)
-}
-
-// newLogger is the one logger of every command: format json or text, level
-// debug, info, warn or error, both validated by the caller.
-func newLogger(format, level string, w io.Writer) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	opts := &slog.HandlerOptions{Level: l}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // serve makes everything that can fail at start before it logs a line, so
@@ -221,7 +210,7 @@ func newStore(cfg config.Config, logger *slog.Logger) (limiter.Store, error) {
 	m, err := limiter.NewMemory(limiter.MemoryOptions{TTL: cfg.SessionTTL, MaxUsers: cfg.MaxUsers, OnFull: cfg.OnFull,
 		Rules: sessionRules(cfg), StateFile: cfg.StateFile, Logger: logger})
 	if errors.Is(err, limiter.ErrStateFile) {
-		return nil, usageError{fmt.Errorf("invalid value for flag -state-file: %w", err)}
+		return nil, cli.Usage(fmt.Errorf("invalid value for flag -state-file: %w", err))
 	}
 	return m, err
 }

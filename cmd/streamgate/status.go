@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy/admin"
 	"github.com/streamgate/streamgate/proxy/identity"
@@ -38,10 +39,10 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 		return nil
 	}
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if user != "" && !identity.ValidID(user) {
-		return usageError{fmt.Errorf("status: user id %q must be 1 to 128 visible ASCII characters", user)}
+		return cli.Usage(fmt.Errorf("status: user id %q must be 1 to 128 visible ASCII characters", user))
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -78,7 +79,7 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 // statusUser is the one USER argument, which may come before flags, as in
 // `status alice -json`.
 func statusUser(fs *flag.FlagSet, args []string) (string, error) {
-	rest, err := parseInterleaved(fs, args)
+	rest, err := cli.ParseInterleaved(fs, args)
 	switch {
 	case err != nil:
 		return "", err

@@ -1,16 +1,8 @@
 package main
 
-import "runtime/debug"
+import "github.com/streamgate/streamgate/cmd/internal/cli"
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+func buildVersion() string { return cli.Version(version) }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 )
 
 const workload = `apiVersion: apps/v1
@@ -103,8 +104,7 @@ func TestInjectErrors(t *testing.T) {
 			var out, errOut bytes.Buffer
 			err := runInjectCommand(tc.args, strings.NewReader(tc.input), &out, &errOut, "test")
 			require.Error(t, err)
-			var ue usageError
-			assert.True(t, errors.As(err, &ue), "want a UsageError, got %T", err)
+			assert.True(t, cli.IsUsage(err), "want a usage error, got %T", err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Empty(t, out.String())
 		})

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"flag"
@@ -6,9 +6,9 @@ import (
 	"io"
 )
 
-// parseInterleaved parses flags that may come after file names, as
+// ParseInterleaved parses flags that may come after other arguments, as
 // `streamgate inject deploy.yaml -port http` expects; "--" ends the flags.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+func ParseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -26,8 +26,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// printFlagUsage prints a subcommand's usage text and its flags to w.
-func printFlagUsage(w io.Writer, fs *flag.FlagSet, usage string) {
+// PrintFlagUsage prints a subcommand's usage text and its flags to w.
+func PrintFlagUsage(w io.Writer, fs *flag.FlagSet, usage string) {
 	fmt.Fprint(w, usage)
 	fs.SetOutput(w)
 	fs.PrintDefaults()

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/deploy/inject"
 	"github.com/streamgate/streamgate/proxy"
 )
@@ -59,10 +60,10 @@ func parseWebhook(args []string, version string, stdout io.Writer) (webhookConfi
 	fs.StringVar(&c.LogFormat, "webhook-log-format", "json", "the webhook's log format: json or text")
 	fs.StringVar(&c.LogLevel, "webhook-log-level", "info", "the webhook's log level: debug, info, warn or error")
 	bindInjectOptions(fs, &c.Options, version)
-	rest, err := parseInterleaved(fs, args)
+	rest, err := cli.ParseInterleaved(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		printFlagUsage(stdout, fs, webhookUsage)
+		cli.PrintFlagUsage(stdout, fs, webhookUsage)
 		return c, err
 	case err != nil:
 		return c, err
@@ -88,33 +89,33 @@ func parseWebhook(args []string, version string, stdout io.Writer) (webhookConfi
 
 // webhookCommand is `streamgate webhook`: the same injection as a mutating
 // admission webhook, served until ctx ends (SIGTERM), then drained.
-func webhookCommand(ctx context.Context, args []string, _ func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
-	return runWebhookCommand(ctx, args, stdout, stderr, buildVersion())
+func webhookCommand(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	return runWebhookCommand(ctx, args, stdout, stderr, cli.Version(version))
 }
 
 // runWebhookCommand is `streamgate webhook` for a build of version. Bad
-// flags are a usageError.
+// flags are a usage error (cli.Usage).
 func runWebhookCommand(ctx context.Context, args []string, stdout, stderr io.Writer, version string) error {
 	c, err := parseWebhook(args, version, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	in, err := inject.New(c.Options)
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	certs, err := newCertReloader(c.CertFile, c.KeyFile)
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("webhook listener -listen %s: %w", c.Listen, err)
 	}
-	logger := newLogger(c.LogFormat, c.LogLevel, stderr)
+	logger := cli.NewLogger(c.LogFormat, c.LogLevel, stderr)
 	logger.Info("streamgate webhook listening", "addr", ln.Addr().String(), "port", c.Options.Port, "image", in.Image(), "version", version)
 	return serveWebhook(ctx, ln, certs, in, logger, c.ShutdownTimeout)
 }

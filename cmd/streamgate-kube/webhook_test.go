@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/deploy/inject"
 )
 
@@ -158,8 +158,7 @@ func TestWebhookCommandUsage(t *testing.T) {
 			t.Parallel()
 			err := runWebhookCommand(context.Background(), tc.args, io.Discard, io.Discard, "test")
 			require.Error(t, err)
-			var ue usageError
-			assert.True(t, errors.As(err, &ue))
+			assert.True(t, cli.IsUsage(err))
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/deploy/inject"
 )
 
@@ -28,37 +29,37 @@ Flags (the streamgate flags at the end are passed to the sidecar):
 `
 
 // injectCommand is `streamgate inject`: the sidecar added to Kubernetes YAML.
-func injectCommand(_ context.Context, args []string, _ func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return runInjectCommand(args, stdin, stdout, stderr, buildVersion())
+func injectCommand(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runInjectCommand(args, stdin, stdout, stderr, cli.Version(version))
 }
 
 // runInjectCommand is `streamgate inject` for a build of version, which
-// picks the default image tag. Bad flags or input are a usageError.
+// picks the default image tag. Bad flags or input are a usage error (cli.Usage).
 func runInjectCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, version string) error {
 	var o inject.Options
 	fs := flag.NewFlagSet("streamgate inject", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	bindInjectOptions(fs, &o, version)
-	files, err := parseInterleaved(fs, args)
+	files, err := cli.ParseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		printFlagUsage(stdout, fs, injectUsage)
+		cli.PrintFlagUsage(stdout, fs, injectUsage)
 		return nil
 	}
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	in, err := inject.New(o)
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	input, err := readInputs(files, stdin)
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	out, rep, err := in.Stream(input)
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if _, err := stdout.Write(out); err != nil {
 		return fmt.Errorf("writing the output: %w", err)
