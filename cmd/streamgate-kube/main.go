@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"syscall"
 
 	"github.com/streamgate/streamgate/cmd/internal/cli"
 )
@@ -23,12 +21,7 @@ import (
 var version = ""
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	go func() {
-		<-ctx.Done()
-		stop() // a second signal during the drain kills the process at once
-	}()
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(cli.SignalContext(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	// Named as it was called: "streamgate" when streamgate runs it.
 	os.Exit(cli.ExitCode(filepath.Base(os.Args[0]), err, os.Stderr))
 }

@@ -5,11 +5,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 )
 
 // usageError is a bad flag or value: exit status 2, as flag.ExitOnError does.
@@ -80,4 +84,15 @@ func NewLogger(format, level string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// SignalContext ends at the first SIGTERM or interrupt, which starts a
+// command's drain; a second one kills the process at once.
+func SignalContext() context.Context {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx
 }
