@@ -6,6 +6,7 @@ package procs
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -72,6 +73,29 @@ func (p *Proc) Stop() {
 		<-done
 	}
 	p.log.Close()
+}
+
+// LogSize is how much the process has written so far: where LogFrom
+// starts for what it writes next.
+func (p *Proc) LogSize() (int64, error) {
+	fi, err := os.Stat(p.log.Name())
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// LogFrom is what the process wrote from offset off on.
+func (p *Proc) LogFrom(off int64) ([]byte, error) {
+	f, err := os.Open(p.log.Name())
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
 
 // Tail is the end of the process's output, for error messages.

@@ -212,8 +212,8 @@ func bench(ctx context.Context, rounds int, d, warm time.Duration, conns int, or
 				}
 				s.Round = round
 				samples = append(samples, s)
-				log.Printf("round %d %-8s %-16s %8.0f req/s  p50 %6d µs  p99 %6d µs  %7.1f CPU µs/req",
-					round, p.name, t.name, s.RPS, s.P50US, s.P99US, s.CPUPerReqUS)
+				log.Printf("round %d %-8s %-16s %8.0f req/s  p50 %6d µs  p99 %6d µs  %7.1f CPU µs/req (GC %.1f)",
+					round, p.name, t.name, s.RPS, s.P50US, s.P99US, s.CPUPerReqUS, s.GCPerReqUS)
 				failures = append(failures, s.problems(conns)...)
 			}
 		}

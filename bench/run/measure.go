@@ -27,6 +27,10 @@ type sample struct {
 	StoreCalls float64 `json:"store_calls"`
 	// StoreCPUPerReqUS is redis-server's CPU per request (Redis targets).
 	StoreCPUPerReqUS float64 `json:"store_cpu_us_per_request,omitempty"`
+	// GCPerReqUS is the CPU of the proxy's collector per request, a part of
+	// CPUPerReqUS (Go targets): what GOGC trades against memory.
+	GCPerReqUS float64 `json:"gc_cpu_us_per_request,omitempty"`
+	GCCycles   int     `json:"gc_cycles,omitempty"`
 }
 
 func measure(ctx context.Context, t *target, ld load, pathName, path string, d time.Duration, ticks int64) (sample, error) {
@@ -37,6 +41,10 @@ func measure(ctx context.Context, t *target, ld load, pathName, path string, d t
 		if before, err = settledGate(ctx, t.admin); err != nil {
 			return s, fmt.Errorf("%s metrics: %w", t.name, err)
 		}
+	}
+	log0, err := t.main.LogSize()
+	if err != nil {
+		return s, err
 	}
 	cpu0, err := cpuTicks(t.main)
 	if err != nil {
@@ -58,6 +66,11 @@ func measure(ctx context.Context, t *target, ld load, pathName, path string, d t
 	if err != nil {
 		return s, err
 	}
+	trace, err := t.main.LogFrom(log0)
+	if err != nil {
+		return s, err
+	}
+	gcMS, cycles := gcCPU(trace)
 	rss, err := rssBytes(t.main)
 	if err != nil {
 		return s, err
@@ -71,6 +84,7 @@ func measure(ctx context.Context, t *target, ld load, pathName, path string, d t
 	if r.Requests > 0 {
 		s.CPUPerReqUS = float64(cpu1-cpu0) * 1e6 / float64(ticks) / float64(r.Requests)
 		s.StoreCPUPerReqUS = float64(store1-store0) * 1e6 / float64(ticks) / float64(r.Requests)
+		s.GCPerReqUS, s.GCCycles = gcMS*1e3/float64(r.Requests), cycles
 	}
 	if s.Gate {
 		after, err := settledGate(ctx, t.admin)

@@ -53,14 +53,18 @@ type env struct {
 	extraEnv []string
 }
 
-func (e env) gomaxprocs() []string { return append([]string{"GOMAXPROCS=1"}, e.extraEnv...) }
+// goEnv is a Go proxy's environment: one processor, and a line per
+// collection (gctrace) from which measure reads the collector's CPU.
+func (e env) goEnv() []string {
+	return append([]string{"GOMAXPROCS=1", "GODEBUG=gctrace=1"}, e.extraEnv...)
+}
 
 func startReference(ctx context.Context, e env) (*target, error) {
 	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	p, err := procs.Start(e.dir, "reference", e.cpu, e.gomaxprocs(),
+	p, err := procs.Start(e.dir, "reference", e.cpu, e.goEnv(),
 		filepath.Join(e.dir, "reference"), "-listen", addr, "-upstream", "http://"+e.origin)
 	if err != nil {
 		return nil, err
@@ -80,7 +84,7 @@ func startStreamgate(ctx context.Context, e env, name string, extra ...string) (
 	}
 	args := append([]string{filepath.Join(e.dir, "streamgate"), "-listen", addr, "-admin-listen", admin,
 		"-upstream", "http://" + e.origin, "-log-level", "warn"}, extra...)
-	p, err := procs.Start(e.dir, name, e.cpu, e.gomaxprocs(), args...)
+	p, err := procs.Start(e.dir, name, e.cpu, e.goEnv(), args...)
 	if err != nil {
 		return nil, err
 	}
