@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/streamgate/streamgate/cmd/internal/cli"
 )
@@ -18,9 +17,9 @@ type command func(ctx context.Context, args []string, getenv func(string) string
 
 // commands are the subcommands; with none named, streamgate runs the gate.
 var commands = map[string]command{
-	"inject":  kubeCommand("inject"),
+	"inject":  kubeCommand("inject", false),
 	"status":  statusCommand,
-	"webhook": kubeCommand("webhook"),
+	"webhook": kubeCommand("webhook", true),
 }
 
 // kubeBinary is the binary of the Kubernetes tooling. It is not linked into
@@ -29,14 +28,15 @@ var commands = map[string]command{
 // pages) for commands that the sidecar never runs.
 const kubeBinary = "streamgate-kube"
 
-// kubeStopGrace is how long streamgate-kube may take to finish after
-// streamgate passed it SIGTERM: the webhook's default drain and some.
-const kubeStopGrace = 30 * time.Second
-
 // kubeCommand runs `streamgate-kube name args...` in streamgate's place, as
 // git runs git-NAME: its output is streamgate's, its exit status
-// streamgate's, and a SIGTERM to streamgate goes on to it.
-func kubeCommand(name string) command {
+// streamgate's (128 + the signal's number when a signal killed it, as a
+// shell reports it), and the signal that ends streamgate's context goes on
+// to it as SIGTERM, once. A server (webhook) runs in a process group of its
+// own, so that a signal sent to streamgate's group (Ctrl-C, systemd) does
+// not reach it a second time, which would kill it mid-drain; a command that
+// reads the terminal stays in streamgate's group.
+func kubeCommand(name string, server bool) command {
 	return func(ctx context.Context, args []string, _ func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 		path, err := findKube()
 		if err != nil {
@@ -46,18 +46,27 @@ func kubeCommand(name string) command {
 		// Its errors then say "streamgate:", as the user typed.
 		cmd.Args[0] = "streamgate"
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-		cmd.WaitDelay = kubeStopGrace
-		err = cmd.Run()
-		// After a SIGTERM Run reports the cancelled context whatever the
-		// status, so the status is read from the process.
-		if st := cmd.ProcessState; st != nil && st.Exited() {
-			if st.ExitCode() == 0 {
-				return nil
-			}
-			return cli.ExitStatus(st.ExitCode())
+		if server {
+			cmd.Stdin = nil
+			ownProcessGroup(cmd)
 		}
-		return fmt.Errorf("%s %s: %w", kubeBinary, name, err)
+		// No WaitDelay: streamgate waits for the drain as long as it takes
+		// (-webhook-shutdown-timeout bounds it), as git waits for git-NAME.
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		err = cmd.Run()
+		// Once the context ended Run reports that, whatever the child did,
+		// so what it did is read from its state.
+		st := cmd.ProcessState
+		if st == nil {
+			return fmt.Errorf("%s %s: %w", kubeBinary, name, err)
+		}
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return cli.ExitStatus(128 + int(ws.Signal()))
+		}
+		if code := st.ExitCode(); code != 0 {
+			return cli.ExitStatus(code)
+		}
+		return nil
 	}
 }
 
@@ -66,8 +75,8 @@ func kubeCommand(name string) command {
 func findKube() (string, error) {
 	self, err := os.Executable()
 	if err == nil {
-		p := filepath.Join(filepath.Dir(self), kubeBinary)
-		if _, err := os.Stat(p); err == nil {
+		// LookPath of a path checks that it is an executable file.
+		if p, err := exec.LookPath(filepath.Join(filepath.Dir(self), kubeBinary)); err == nil {
 			return p, nil
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,21 +38,27 @@ spec:
 
 // kubeOnPath builds streamgate-kube into a directory of its own and makes
 // that directory the whole PATH, so that streamgate finds it as it would
-// once installed.
-func kubeOnPath(t *testing.T) {
+// once installed; with gate, streamgate too, beside it, as make build puts
+// them. It returns the directory.
+func kubeOnPath(t *testing.T, gate bool) string {
 	t.Helper()
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, kubeBinary), "github.com/streamgate/streamgate/cmd/streamgate-kube")
+	pkgs := []string{"github.com/streamgate/streamgate/cmd/streamgate-kube"}
+	if gate {
+		pkgs = append(pkgs, "github.com/streamgate/streamgate/cmd/streamgate")
+	}
+	build := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Setenv("PATH", dir)
+	return dir
 }
 
 // TestKubeCommands runs streamgate inject and webhook through run, as main
 // does: streamgate-kube's output, its status, and its errors under
 // streamgate's name, one line each.
 func TestKubeCommands(t *testing.T) {
-	kubeOnPath(t)
+	kubeOnPath(t, false)
 	file := filepath.Join(t.TempDir(), "pod.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(injectInput), 0o600))
 	tests := []struct {
@@ -74,7 +81,7 @@ func TestKubeCommands(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := kubeCommand(tc.args[0])(context.Background(), tc.args[1:], nil, strings.NewReader(injectInput), &stdout, &stderr)
+			err := commands[tc.args[0]](context.Background(), tc.args[1:], nil, strings.NewReader(injectInput), &stdout, &stderr)
 			assert.Equal(t, tc.status, exitCode(err, &stderr))
 			assert.Contains(t, stdout.String(), tc.stdout)
 			assert.Contains(t, stderr.String(), tc.stderr)
@@ -98,24 +105,64 @@ func TestKubeCommandMissing(t *testing.T) {
 	assert.Empty(t, stdout.String())
 }
 
+// TestKubeCommandKilledBySignal: when a signal kills streamgate-kube (here
+// SIGPIPE, its output's reader gone, as in `streamgate inject -help | head
+// -1`), streamgate exits as a shell reports such a death, 128 + the
+// signal's number, and adds no line of its own.
+func TestKubeCommandKilledBySignal(t *testing.T) {
+	kubeOnPath(t, false)
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	defer w.Close()
+	var stderr bytes.Buffer
+	err = commands["inject"](context.Background(), []string{"-help"}, nil, strings.NewReader(""), w, &stderr)
+	assert.Equal(t, 128+int(syscall.SIGPIPE), exitCode(err, &stderr))
+	assert.Empty(t, stderr.String())
+}
+
 // TestWebhookDrainsOnSIGTERM: the SIGTERM that ends streamgate webhook (its
 // context) reaches streamgate-kube, which drains and exits 0.
 func TestWebhookDrainsOnSIGTERM(t *testing.T) {
-	kubeOnPath(t)
-	certFile, keyFile := selfSignedCert(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
+	kubeOnPath(t, false)
+	addr, certFile, keyFile := webhookArgs(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr bytes.Buffer // read only once run has returned
-	done := make(chan error, 1)
+	var stderr bytes.Buffer // read only once the command has returned
+	var runErr error
+	finished := make(chan struct{})
 	go func() {
-		done <- kubeCommand("webhook")(ctx, []string{"-listen", addr, "-tls-cert", certFile, "-tls-key", keyFile},
+		defer close(finished)
+		runErr = commands["webhook"](ctx, []string{"-listen", addr, "-tls-cert", certFile, "-tls-key", keyFile},
 			nil, strings.NewReader(""), &bytes.Buffer{}, &stderr)
 	}()
+	t.Cleanup(func() { cancel(); <-finished })
+	waitHealthy(t, addr)
+
+	cancel()
+	select {
+	case <-finished:
+		require.NoError(t, runErr)
+	case <-time.After(time.Minute):
+		t.Fatal("streamgate webhook did not return after its context ended")
+	}
+	assert.Contains(t, stderr.String(), `"msg":"webhook draining"`)
+	assert.Contains(t, stderr.String(), `"msg":"webhook stopped"`)
+}
+
+// webhookArgs are a free loopback address and a certificate for it.
+func webhookArgs(t *testing.T) (addr, certFile, keyFile string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr = ln.Addr().String()
+	require.NoError(t, ln.Close())
+	certFile, keyFile = selfSignedCert(t)
+	return addr, certFile, keyFile
+}
+
+// waitHealthy waits for the webhook at addr to answer /healthz.
+func waitHealthy(t *testing.T, addr string) {
+	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}} //nolint:gosec // a certificate made for the test
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -126,16 +173,6 @@ func TestWebhookDrainsOnSIGTERM(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(c, http.StatusOK, resp.StatusCode)
 	}, 30*time.Second, 50*time.Millisecond, "streamgate webhook never served")
-
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(kubeStopGrace):
-		t.Fatal("streamgate webhook did not return after its context ended")
-	}
-	assert.Contains(t, stderr.String(), `"msg":"webhook draining"`)
-	assert.Contains(t, stderr.String(), `"msg":"webhook stopped"`)
 }
 
 // selfSignedCert writes a certificate and key for 127.0.0.1.
