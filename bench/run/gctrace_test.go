@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,4 +18,20 @@ gc 81 @11.000s 1%: 0.05+9.3+0.004 ms clock, 0.05+x/2.7/1.4+0.004 ms cpu, 19->19-
 	ms, cycles := gcCPU(out)
 	assert.Equal(t, 2, cycles, "the two whole trace lines")
 	assert.InDelta(t, 0.11+1.4+4.8+0+0.004+0.053+0.76+2.7+1.4+0.004, ms, 1e-9)
+}
+
+// TestGCCPUPastLongLines: an access-log line of any length does not end the
+// count, nor does a last line without its newline.
+func TestGCCPUPastLongLines(t *testing.T) {
+	t.Parallel()
+	out := append(bytes.Repeat([]byte("x"), 2<<20), "\ngc 1 @0.1s 1%: 0+1+0 ms clock, 0.5+1/2/0+0.5 ms cpu, 4->4->1 MB, 4 MB goal, 1 P"...)
+	ms, cycles := gcCPU(out)
+	assert.Equal(t, 1, cycles)
+	assert.InDelta(t, 4.0, ms, 1e-9)
+}
+
+func TestGoEnvKeepsTheTrace(t *testing.T) {
+	t.Parallel()
+	e := env{extraEnv: []string{"GOGC=50", "GODEBUG=madvdontneed=1"}}
+	assert.Equal(t, []string{"GOMAXPROCS=1", "GODEBUG=gctrace=1,madvdontneed=1", "GOGC=50"}, e.goEnv())
 }

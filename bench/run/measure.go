@@ -28,13 +28,14 @@ type sample struct {
 	// StoreCPUPerReqUS is redis-server's CPU per request (Redis targets).
 	StoreCPUPerReqUS float64 `json:"store_cpu_us_per_request,omitempty"`
 	// GCPerReqUS is the CPU of the proxy's collector per request, a part of
-	// CPUPerReqUS (Go targets): what GOGC trades against memory.
+	// CPUPerReqUS (Go targets, GoRuntime): what GOGC trades against memory.
+	GoRuntime  bool    `json:"go_runtime,omitempty"`
 	GCPerReqUS float64 `json:"gc_cpu_us_per_request,omitempty"`
 	GCCycles   int     `json:"gc_cycles,omitempty"`
 }
 
 func measure(ctx context.Context, t *target, ld load, pathName, path string, d time.Duration, ticks int64) (sample, error) {
-	s := sample{Target: t.name, Path: pathName, Gate: t.admin != ""}
+	s := sample{Target: t.name, Path: pathName, Gate: t.admin != "", GoRuntime: t.goRuntime}
 	var before gateCounters
 	if s.Gate {
 		var err error

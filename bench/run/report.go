@@ -43,6 +43,8 @@ type row struct {
 	StoreCallsPerReq stat `json:"store_calls_per_request"`
 	// StoreCPUUS is redis-server's CPU per request (Redis targets).
 	StoreCPUUS stat `json:"store_cpu_us_per_request"`
+	// gcTraced is set when GCUS was measured: a Go proxy.
+	gcTraced bool
 }
 
 // storeRow compares a Redis target with the same streamgate on the memory
@@ -83,7 +85,7 @@ func summarize(samples []sample, targets []string) report {
 				p50 = append(p50, float64(s.P50US))
 				p99 = append(p99, float64(s.P99US))
 				cpu = append(cpu, s.CPUPerReqUS)
-				if s.GCCycles > 0 {
+				if s.GoRuntime {
 					gc = append(gc, s.GCPerReqUS)
 				}
 				rss = append(rss, s.RSSMiB)
@@ -100,7 +102,7 @@ func summarize(samples []sample, targets []string) report {
 			}
 			rep.Rows = append(rep.Rows, row{Target: t, Path: p.name, RPS: newStat(rps), P50US: newStat(p50), P99US: newStat(p99),
 				CPUUS: newStat(cpu), GCUS: newStat(gc), RSSMiB: newStat(rss), RPSVsRef: newStat(rpsRatio), CPUVsRef: newStat(cpuRatio), StoreCallsPerReq: newStat(calls),
-				StoreCPUUS: newStat(storeCPU)})
+				StoreCPUUS: newStat(storeCPU), gcTraced: len(gc) > 0})
 			if base, ok := memoryTwin(t); ok && slices.Contains(targets, base) {
 				rs, cs := pairedRatios(samples, t, base, p.name)
 				if len(rs) > 0 {
@@ -160,7 +162,7 @@ func (r report) markdown() string {
 			cpuRatio = fmt.Sprintf("%.2f×", row.CPUVsRef.Median)
 		}
 		gc := "—" // not a Go proxy
-		if row.GCUS.Max > 0 {
+		if row.gcTraced {
 			gc = fmt.Sprintf("%.1f (%.1f–%.1f)", row.GCUS.Median, row.GCUS.Min, row.GCUS.Max)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.0f (%.0f–%.0f) | %s | %.0f | %.0f | %.1f (%.1f–%.1f) | %s | %s | %.0f (%.0f) |\n",

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"text/template"
 	"time"
 
@@ -31,6 +32,8 @@ type target struct {
 	// placeFile keeps where users.lua's in-turn order stands for this
 	// target between wrk runs.
 	placeFile string
+	// goRuntime is set for the Go proxies, which run with gctrace.
+	goRuntime bool
 }
 
 func (t *target) stop() {
@@ -54,9 +57,18 @@ type env struct {
 }
 
 // goEnv is a Go proxy's environment: one processor, and a line per
-// collection (gctrace) from which measure reads the collector's CPU.
+// collection (gctrace) from which measure reads the collector's CPU, kept
+// when the target's name sets GODEBUG too.
 func (e env) goEnv() []string {
-	return append([]string{"GOMAXPROCS=1", "GODEBUG=gctrace=1"}, e.extraEnv...)
+	env := []string{"GOMAXPROCS=1", "GODEBUG=gctrace=1"}
+	for _, kv := range e.extraEnv {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			env[1] += "," + v
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 func startReference(ctx context.Context, e env) (*target, error) {
@@ -69,7 +81,7 @@ func startReference(ctx context.Context, e env) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: "reference", addr: addr, procs: []*procs.Proc{p}, main: p}
+	t := &target{name: "reference", addr: addr, procs: []*procs.Proc{p}, main: p, goRuntime: true}
 	return t, procs.WaitListening(ctx, addr, p, listenWithin)
 }
 
@@ -88,7 +100,7 @@ func startStreamgate(ctx context.Context, e env, name string, extra ...string) (
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: name, addr: addr, admin: admin, procs: []*procs.Proc{p}, main: p}
+	t := &target{name: name, addr: addr, admin: admin, procs: []*procs.Proc{p}, main: p, goRuntime: true}
 	return t, procs.WaitListening(ctx, addr, p, listenWithin)
 }
 
