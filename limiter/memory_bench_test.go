@@ -144,3 +144,24 @@ func BenchmarkMemoryHeapPerUser(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMemoryHeapPerHousehold reports the heap held per user of two and
+// of three sessions, as households sharing an account hold them.
+func BenchmarkMemoryHeapPerHousehold(b *testing.B) {
+	const n = 100_000
+	for _, k := range []int{2, 3} {
+		b.Run(fmt.Sprintf("sessions=%d", k), func(b *testing.B) {
+			users := ids("user-", n)
+			var uids []string
+			for range k {
+				uids = append(uids, users...)
+			}
+			sids := ids("session-", n*k)
+			for b.Loop() {
+				m, held := filledMemory(b, uids, func(i int) string { return sids[i] })
+				b.ReportMetric(float64(held)/n, "heapB/user")
+				_ = m.Close()
+			}
+		})
+	}
+}

@@ -104,8 +104,8 @@ func TestBlobKeepsTheUserID(t *testing.T) {
 	}
 }
 
-// TestUserSessionsGrowPastTheDefaultLimit: a user over minMore sessions (a
-// limit above the default) grows its array by append, shrinks it in place
+// TestUserSessionsGrowPastTheDefaultLimit: a user over the default limit's
+// three sessions grows its array a session at a time, shrinks it in place
 // and grows it again, keeping every session with its own meta; the record
 // keeps only the array's pointer and length.
 func TestUserSessionsGrowPastTheDefaultLimit(t *testing.T) {

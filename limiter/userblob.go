@@ -43,14 +43,10 @@ func (u *user) setBlob(b string) {
 	u.blob, u.blobLen = unsafe.StringData(b), uint32(len(b))
 }
 
-// minMore is the capacity of a user's first session array: room for the
-// default limit, so that a third session needs no copy.
-const minMore = 3
-
-// moreSessions is the sessions' array; its capacity is at least
-// max(minMore, nMore), which is all that a record keeps of it.
+// moreSessions is the sessions' array; its capacity is at least nMore,
+// which is all that a record keeps of it.
 func (u *user) moreSessions() []entry {
-	return unsafe.Slice(u.more, max(minMore, u.nMore))[:u.nMore]
+	return unsafe.Slice(u.more, u.nMore)
 }
 
 // setMore makes s, made by add or cut from moreSessions, the sessions'
