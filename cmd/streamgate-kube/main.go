@@ -7,12 +7,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 
 	"github.com/streamgate/streamgate/cmd/internal/cli"
 )
@@ -46,7 +46,7 @@ streamgate-kube COMMAND -help prints a command's flags.
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return cli.Usage(fmt.Errorf("a command is needed: %s", names()))
+		return cli.Usage(errors.New("a command is needed: inject or webhook"))
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -58,16 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return cli.Usage(fmt.Errorf("unknown command %q: want %s", args[0], names()))
+		return cli.Usage(fmt.Errorf("unknown command %q: want inject or webhook", args[0]))
 	}
 	return cmd(ctx, args[1:], stdin, stdout, stderr)
-}
-
-func names() string {
-	var n []string
-	for name := range commands {
-		n = append(n, name)
-	}
-	sort.Strings(n)
-	return fmt.Sprintf("%s or %s", n[0], n[1])
 }
