@@ -236,6 +236,9 @@ func (g *Guard) Stats() Stats {
 	return s
 }
 
+// TableBytes implements TableSizer: this replica's table.
+func (g *Guard) TableBytes() int64 { return g.local.TableBytes() }
+
 // TopUsers implements TopLister from this replica's table: the users holding
 // the most sessions admitted through this replica, not across all replicas.
 func (g *Guard) TopUsers(n int) []UserCount { return g.local.TopUsers(n) }

@@ -13,18 +13,20 @@ import (
 )
 
 // TestArenaChunkBordersAreAdvised: a chunk of the arena that spans a huge
-// page is advised whole, the partial huge pages at its two ends included,
-// which the kernel shows as the hg flag of the mappings they lie in. It
+// page starts on one and is advised whole, its last, partial huge page
+// included, which the kernel shows as the hg flag of the mappings its ends
+// lie in. It
 // needs a kernel built with transparent huge pages, as every mainstream
 // distribution's is; without them madvise refuses, and the failure says so.
 func TestArenaChunkBordersAreAdvised(t *testing.T) {
-	var a userArena
+	a := userArena{heap: testHeap(t)}
 	var x shardUsers
 	a.made = 8 * (hugePage/userSize + 1) // the next chunk holds a huge page and a bit
 	a.alloc(&x)
 	require.GreaterOrEqual(t, len(a.chunk)*userSize, hugePage)
 	first := uintptr(unsafe.Pointer(&a.chunk[0]))
 	last := first + uintptr(len(a.chunk)*userSize) - 1
+	assert.Zero(t, first%hugePage, "the chunk starts on a huge page")
 	const why = "(a kernel without transparent huge pages refuses MADV_HUGEPAGE)"
 	assert.True(t, advisedHuge(t, first), "the chunk's first byte's mapping is advised "+why)
 	assert.True(t, advisedHuge(t, last), "the chunk's last byte's mapping is advised "+why)

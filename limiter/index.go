@@ -15,9 +15,13 @@ import (
 // the LRU is only touched when a user starts, is promoted (once per
 // TTL/bumpDivisor at most), or leaves.
 //
-// The array grows by doubling at 3/4 full and, once it spans huge pages, is
-// advised to be backed by them (adviseHuge), so that a random lookup seldom
-// misses the TLB: on a VM a TLB miss is a two-dimensional page walk.
+// The array grows by doubling at 3/4 full. It lies out of Go's heap, in the
+// table's memory (tableHeap), where the collector does not scan it, and,
+// once it spans huge pages, starts on one and is advised to be backed by
+// them, so that a random lookup seldom misses the TLB: on a VM a TLB miss
+// is a two-dimensional page walk. (In Go's heap, which aligns a large array
+// to 8 KiB only, half of each index stayed on 4 KiB pages until a pool of
+// aligned chunks took them to huge pages.)
 type userIndex struct {
 	slots []slot
 	n     int
@@ -27,9 +31,7 @@ type userIndex struct {
 	// grow may not match; the prefetch is then wasted, no more.
 	shift atomic.Uint32
 	base  atomic.Uintptr
-	// pool hands out the arrays that span huge pages, aligned to them;
-	// nil: each is an allocation of its own.
-	pool *indexPool
+	heap  *tableHeap // where the arrays lie
 }
 
 // slot is one place of the index; u is nil when it is free.
@@ -111,6 +113,11 @@ func (x *userIndex) grow() {
 			x.place(s.k0, s.u)
 		}
 	}
+	// A prefetch that read the old base before the store above may still
+	// touch it: a prefetch never faults, even once it is unmapped.
+	if len(old) > 0 {
+		x.heap.dealloc(unsafe.Pointer(unsafe.SliceData(old)), len(old)*slotSize)
+	}
 }
 
 // remove drops u, whose key's first half is k0, shifting the slots after it
@@ -149,13 +156,9 @@ func log2(n int) int {
 	return l
 }
 
-// makeSlots allocates an index array; one spanning huge pages starts on
-// one, from the pool, or is at least advised to be backed by them.
+// makeSlots allocates an index array of n free slots.
 func (x *userIndex) makeSlots(n int) []slot {
-	if x.pool != nil && pooled(n) {
-		return x.pool.get(n)
-	}
-	s := make([]slot, n)
-	adviseHuge(unsafe.Pointer(unsafe.SliceData(s)), uintptr(n)*unsafe.Sizeof(slot{}))
-	return s
+	return unsafe.Slice((*slot)(x.heap.alloc(n*slotSize)), n)
 }
+
+const slotSize = int(unsafe.Sizeof(slot{}))

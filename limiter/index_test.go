@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,7 +26,7 @@ func TestUserIndexAgainstMap(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			var x userIndex
+			x := userIndex{heap: testHeap(t)}
 			model := map[key]*user{}
 			keys := map[*user]key{}
 			var live []*user
@@ -81,7 +82,7 @@ func TestUserIndexAgainstMap(t *testing.T) {
 // lock reads, follows every grow: a prefetch of the wrong line would cost
 // the miss it is there to hide.
 func TestUserIndexPrefetchAimsAtTheHomeSlot(t *testing.T) {
-	var x userIndex
+	x := userIndex{heap: testHeap(t)}
 	require.Zero(t, x.homeAddr(42), "no slots yet: nothing to aim at")
 	x.prefetchHome(42) // and no fault
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -92,4 +93,23 @@ func TestUserIndexPrefetchAimsAtTheHomeSlot(t *testing.T) {
 		require.Equal(t, uintptr(unsafe.Pointer(&x.slots[x.home(probe)])), x.homeAddr(probe), "after %d puts, %d slots", i+1, len(x.slots))
 		x.prefetchHome(probe)
 	}
+}
+
+// TestUserIndexGrowsOntoHugePages grows an index past a huge page: its
+// array then starts on one, and every key is still found. The users stay
+// in Go's heap here, held by the test, as the index does not hold them.
+func TestUserIndexGrowsOntoHugePages(t *testing.T) {
+	x := userIndex{heap: testHeap(t)}
+	users := map[key]*user{}
+	for i := 0; len(x.slots)*slotSize < hugePage; i++ {
+		k := key{uint64(i) * 0x9e3779b97f4a7c15, uint64(i)}
+		u := &user{k1: k[1]}
+		x.put(k, u)
+		users[k] = u
+	}
+	assert.Zero(t, uintptr(unsafe.Pointer(unsafe.SliceData(x.slots)))%hugePage, "the array starts on a huge page")
+	for k, u := range users {
+		require.Same(t, u, x.get(k))
+	}
+	require.Equal(t, uintptr(unsafe.Pointer(&x.slots[x.home(7)])), x.homeAddr(7))
 }

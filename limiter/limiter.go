@@ -232,6 +232,13 @@ type Stats struct {
 	StoreCalls, StoreErrors uint64
 }
 
+// TableSizer is implemented by stores whose table lies out of Go's heap.
+type TableSizer interface {
+	// TableBytes is the memory the table has mapped, which GOMEMLIMIT
+	// does not count.
+	TableBytes() int64
+}
+
 // StatsReporter is implemented by stores that expose Stats.
 type StatsReporter interface {
 	Stats() Stats

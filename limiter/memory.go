@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -64,8 +65,8 @@ type Memory struct {
 	clock    Clock
 	keys     keyer
 	table    Sharded[*user, struct{}, shardUsers] // by value: one load less per request
+	heap     *tableHeap                           // the table's memory, out of Go's heap
 	arena    userArena
-	indexes  indexPool // the shards' index arrays once they span huge pages
 	maxUsers int64
 	refuse   bool // OnFullRefuse
 
@@ -87,6 +88,7 @@ type shard = Shard[*user, struct{}, shardUsers]
 var (
 	_ Store         = (*Memory)(nil)
 	_ StatsReporter = (*Memory)(nil)
+	_ TableSizer    = (*Memory)(nil)
 )
 
 // NewMemory returns a memory store; Close stops its sweeper and writes its
@@ -137,16 +139,20 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		x.index.remove(k0, u)
 		m.users.Add(-1)
 		m.sessions.Add(-int64(len(u.sessions())))
-		x.release(u)
+		x.release(m.heap, u)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
 	}
 	m.table = *table
-	m.indexes.perChunk = min(indexArraysPerChunk, n)
+	m.heap = newTableHeap()
+	m.arena.heap = m.heap
 	for i := range m.table.Len() {
-		m.table.At(i).Extra.index.pool = &m.indexes
+		m.table.At(i).Extra.index.heap = m.heap
 	}
+	// The table's memory goes when the store does, not at Close, after
+	// which it stays readable. h is not m's: m can become unreachable.
+	runtime.AddCleanup(m, func(h *tableHeap) { h.release() }, m.heap)
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = min(opts.TTL/4, 5*time.Second)
@@ -206,7 +212,7 @@ func (m *Memory) lock(sh *shard, uk key) (u *user, now int64) {
 	if u == nil {
 		return nil, now
 	}
-	m.sessions.Add(-int64(u.prune(now, m.tombTTL)))
+	m.sessions.Add(-int64(u.prune(m.heap, now, m.tombTTL)))
 	return u, now
 }
 
@@ -223,8 +229,8 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		// Built on the stack (u escapes, nu does not) and copied into its
 		// record by insert: no allocation beside the arena's.
 		nu := user{k1: uk[1], bumped: now}
-		nu.setBlob(newBlob(req.UserID))
-		e := nu.start(req.SessionID, sk, now, req.Device)
+		nu.setBlob(newBlob(m.heap, req.UserID))
+		e := nu.start(m.heap, req.SessionID, sk, now, req.Device)
 		if m.rules.BindNetwork {
 			e.bound = req.Network
 		}
@@ -277,10 +283,10 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 		}
 	}
 	if d.Lapsed {
-		u.setEnded(slices.Delete(u.ended(), u.tomb(sk), u.tomb(sk)+1))
+		u.setEnded(m.heap, slices.Delete(u.ended(), u.tomb(sk), u.tomb(sk)+1))
 		d.Lapsed = false
 	}
-	e := u.start(req.SessionID, sk, now, req.Device)
+	e := u.start(m.heap, req.SessionID, sk, now, req.Device)
 	if m.rules.BindNetwork {
 		e.bound, e.shared = req.Network, elsewhere
 	}
@@ -294,14 +300,14 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 // evict ends session i of u, leaving a tombstone for reason unless the
 // player ended it, and returns its id.
 func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
-	e, meta := u.sessions()[i], u.meta(i)
+	// A copy: the blob it is cut from is freed when it is rebuilt without it.
+	e, meta := u.sessions()[i], strings.Clone(u.meta(i))
 	if reason != EndedByPlayer && m.tombTTL > 0 {
-		// A copy: the blob it is cut from is rebuilt without it.
-		u.bury(tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: strings.Clone(meta)})
+		u.bury(m.heap, tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: meta})
 	} else if t := u.tomb(e.key); t >= 0 {
-		u.setEnded(slices.Delete(u.ended(), t, t+1))
+		u.setEnded(m.heap, slices.Delete(u.ended(), t, t+1))
 	}
-	u.remove(i)
+	u.remove(m.heap, i)
 	m.sessions.Add(-1)
 	return metaID(meta)
 }
@@ -403,6 +409,9 @@ func (m *Memory) Stats() Stats {
 		EvictedUsers:   m.evicted.Load(),
 	}
 }
+
+// TableBytes implements TableSizer.
+func (m *Memory) TableBytes() int64 { return m.heap.mapped.Load() }
 
 // Close stops the background sweep and writes the state file, if any,
 // returning its error. The table stays readable.

@@ -14,8 +14,8 @@ import (
 
 // BenchmarkScale is the decision at growing table sizes: each op is a
 // heartbeat of a session picked at random among all tracked sessions (one
-// per user), the worst case for caches. It reports the heap per session at
-// each size. STREAMGATE_SCALE_MAX bounds the largest size (default 10M).
+// per user), the worst case for caches. It reports the memory per session
+// at each size (B/session), and its part in Go's heap (goheapB/session). STREAMGATE_SCALE_MAX bounds the largest size (default 10M).
 func BenchmarkScale(b *testing.B) {
 	maxN := 10_000_000
 	if v, err := strconv.Atoi(os.Getenv("STREAMGATE_SCALE_MAX")); err == nil && v > 0 {
@@ -33,7 +33,7 @@ func BenchmarkScale(b *testing.B) {
 			for b.Loop() {
 				t.heartbeat(b)
 			}
-			b.ReportMetric(t.heapPerSession, "heapB/session")
+			t.held.report(b, float64(n), "session")
 		})
 	}
 }
@@ -81,21 +81,21 @@ func BenchmarkScaleRatio(b *testing.B) {
 	b.ReportMetric(quantile(ratios, 0.75), "x-q3")
 	b.ReportMetric(median(smallNs), "ns/decision-1k")
 	b.ReportMetric(median(bigNs), "ns/decision-large")
-	b.ReportMetric(big.heapPerSession, "heapB/session")
+	big.held.report(b, float64(big.n), "session")
 }
 
 // scaleTable is a memory store holding n sessions, one per user, and the
 // walk of BenchmarkScale's heartbeats over them.
 type scaleTable struct {
-	m              *Memory
-	n, stride, j   int
-	buf            []byte
-	heapPerSession float64
+	m            *Memory
+	n, stride, j int
+	buf          []byte
+	held         held
 }
 
 func newScaleTable(b *testing.B, n int) *scaleTable {
 	uids := ids("user-", n)
-	m, held := filledMemory(b, uids, func(int) string { return "session-0123456789abcdef" })
+	m, h := filledMemory(b, uids, func(int) string { return "session-0123456789abcdef" })
 	// A stride coprime with n walks every session in a cache-hostile order.
 	stride := 7_919_993 % n
 	for gcd(stride, n) != 1 {
@@ -109,12 +109,13 @@ func newScaleTable(b *testing.B, n int) *scaleTable {
 	uids = nil
 	runtime.GC()
 	return &scaleTable{m: m, n: n, stride: stride, buf: make([]byte, 0, 32),
-		heapPerSession: float64(held) / float64(n)}
+		held: h}
 }
 
 // filledMemory is a memory store holding one session of each user of uids,
-// session(i) the id of uids[i]'s, and the heap it holds.
-func filledMemory(b *testing.B, uids []string, session func(i int) string) (*Memory, uint64) {
+// session(i) the id of uids[i]'s, and the memory it holds: Go's heap and
+// the table's out of it (tableHeap) together.
+func filledMemory(b testing.TB, uids []string, session func(i int) string) (*Memory, held) {
 	ctx := context.Background()
 	runtime.GC()
 	var before, after runtime.MemStats
@@ -128,7 +129,17 @@ func filledMemory(b *testing.B, uids []string, session func(i int) string) (*Mem
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	return m, after.HeapAlloc - before.HeapAlloc
+	return m, held{goHeap: float64(after.HeapAlloc) - float64(before.HeapAlloc), table: float64(m.heap.bytesHeld())}
+}
+
+// held is the memory a store holds: in Go's heap, and the table's out of it.
+type held struct{ goHeap, table float64 }
+
+// report reports h per unit ("user", "session"), n of them: the whole
+// (B/), and its part in Go's heap (goheapB/), which the collector paces by.
+func (h held) report(b *testing.B, n float64, unit string) {
+	b.ReportMetric((h.goHeap+h.table)/n, "B/"+unit)
+	b.ReportMetric(h.goHeap/n, "goheapB/"+unit)
 }
 
 // heartbeat refreshes the next session of the walk.

@@ -210,12 +210,14 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	defer sh.Unlock()
 	var out []stateUser
 	for _, u := range sh.LRU.Keys() { // oldest first
-		su := stateUser{UserID: u.id()}
+		// Copies: the blobs are freed when their users change, after the
+		// lock is let go and before the file is written.
+		su := stateUser{UserID: strings.Clone(u.id())}
 		for i, s := range u.sessions() {
 			if now >= s.expires {
 				continue
 			}
-			meta := u.meta(i)
+			meta := strings.Clone(u.meta(i))
 			ss := stateSession{
 				SessionID:     metaID(meta),
 				StartedAt:     time.Unix(0, s.started).UTC(),
@@ -331,7 +333,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		return false
 	}
 	u := &user{k1: uk[1]}
-	u.setBlob(newBlob(su.UserID))
+	u.setBlob(newBlob(m.heap, su.UserID))
 	for _, s := range su.Sessions {
 		last := s.LastSeen.UnixNano()
 		sk := m.keys.session(s.SessionID)
@@ -361,7 +363,7 @@ func (m *Memory) restoreUser(su stateUser) bool {
 		if now >= e.expires {
 			continue
 		}
-		u.add(e, packMeta(s.SessionID, dev))
+		u.add(m.heap, e, packMeta(s.SessionID, dev))
 	}
 	for _, t := range su.Ended {
 		until := t.Until.UnixNano()
@@ -370,10 +372,11 @@ func (m *Memory) restoreUser(su stateUser) bool {
 			reason = Replaced
 		}
 		if t.SessionID != "" && now < until && m.tombTTL > 0 {
-			u.bury(tomb{key: m.keys.session(t.SessionID), until: until, reason: reason, meta: strings.Clone(t.SessionID)})
+			u.bury(m.heap, tomb{key: m.keys.session(t.SessionID), until: until, reason: reason, meta: strings.Clone(t.SessionID)})
 		}
 	}
 	if len(u.sessions()) == 0 && u.tombs == nil {
+		u.free(m.heap)
 		return false
 	}
 	m.sessions.Add(int64(len(u.sessions())))

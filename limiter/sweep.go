@@ -57,7 +57,7 @@ func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 		if !ok || now-u.newest() < m.ttl {
 			break
 		}
-		m.sessions.Add(-int64(u.prune(now, 0)))
+		m.sessions.Add(-int64(u.prune(m.heap, now, 0)))
 		if len(u.sessions()) == 0 && !u.holdsTombs(now) {
 			sh.LRU.RemoveOldest()
 			removed++

@@ -70,6 +70,9 @@ func keepTop(top []UserCount, n int, c UserCount) []UserCount {
 		top = append(top, UserCount{})
 	}
 	copy(top[i+1:], top[i:len(top)-1])
+	// A copy of the id, made only for a user that ranks: the memory
+	// table's ids lie in blobs freed when their users change.
+	c.UserID = strings.Clone(c.UserID)
 	top[i] = c
 	return top
 }

@@ -138,14 +138,19 @@ func (u *user) ended() []tomb {
 	return u.tombs.list
 }
 
-// setEnded replaces the tombstones and lapsed marks.
-func (u *user) setEnded(t []tomb) {
+// setEnded replaces the tombstones and lapsed marks. The record may lie
+// out of Go's heap, so h holds the tombstones that it points to.
+func (u *user) setEnded(h *tableHeap, t []tomb) {
 	switch {
 	case len(t) == 0:
+		if u.tombs != nil {
+			h.let(u.tombs)
+		}
 		u.tombs = nil
 	case u.tombs == nil:
 		b := &tombs{}
 		b.list = append(b.one[:0:1], t...)
+		h.hold(b)
 		u.tombs = b
 	default:
 		u.tombs.list = t
@@ -166,10 +171,12 @@ func (u *user) sessions() []entry {
 }
 
 // add appends a session with its meta and returns it. It allocates the
-// blob anew: sessions start far more rarely than they heartbeat.
-func (u *user) add(e entry, meta string) *entry {
+// blob anew, in h: sessions start far more rarely than they heartbeat.
+func (u *user) add(h *tableHeap, e entry, meta string) *entry {
 	e.live, e.metaLen = true, uint32(len(meta))
-	u.setBlob(u.blobString() + meta)
+	old := u.blobString()
+	u.setBlob(h.concat(old, meta))
+	h.freeString(old)
 	switch {
 	case u.more != nil:
 		// Exactly as long as the sessions, as every array add makes: a
@@ -177,17 +184,19 @@ func (u *user) add(e entry, meta string) *entry {
 		// where room for a third made it 352. Sessions start far more
 		// rarely than they heartbeat, so a copy at each costs little.
 		old := u.moreSessions()
-		more := make([]entry, len(old)+1)
+		more := h.entries(len(old) + 1)
 		copy(more, old)
 		more[len(old)] = e
 		u.setMore(more)
+		h.freeEntries(old)
 		return &more[len(old)]
 	case !u.first[0].live:
 		u.first[0] = e
 		return &u.first[0]
 	}
 	// A second session: both move out.
-	more := []entry{u.first[0], e}
+	more := h.entries(2)
+	more[0], more[1] = u.first[0], e
 	u.setMore(more)
 	u.first[0] = entry{}
 	return &more[1]
@@ -196,24 +205,33 @@ func (u *user) add(e entry, meta string) *entry {
 // keepOnly keeps the sessions for which keep is true, in their order, and
 // their metas; it returns how many it dropped. keep gets each session with
 // its index and meta as they were before.
-func (u *user) keepOnly(keep func(i int, e *entry, meta string) bool) int {
+func (u *user) keepOnly(h *tableHeap, keep func(i int, e *entry, meta string) bool) int {
 	sessions := u.sessions()
-	kept, blob := keepPacked(sessions, u.blobString(), u.metasAt(), func(e *entry) int { return int(e.metaLen) }, keep)
-	switch {
-	case kept == 0:
-		u.setMore(nil)
-	case u.more != nil:
-		u.setMore(sessions[:kept])
+	old := u.blobString()
+	kept, blob := keepPacked(sessions, old, u.metasAt(), func(e *entry) int { return int(e.metaLen) }, keep)
+	if kept == len(sessions) {
+		return 0 // blob is old: nothing was dropped
 	}
-	u.setBlob(blob)
+	if u.more != nil {
+		// An array as long as its sessions, which is what h is given back.
+		var more []entry
+		if kept > 0 {
+			more = h.entries(kept)
+			copy(more, sessions)
+		}
+		u.setMore(more)
+		h.freeEntries(sessions)
+	}
+	u.setBlob(h.concat(blob, ""))
+	h.freeString(old)
 	return len(sessions) - kept
 }
 
 // prune drops expired sessions, leaving a lapsed mark kept for keep when
 // keep > 0, and expired tombstones; it returns how many sessions it dropped.
-func (u *user) prune(now, keep int64) int {
+func (u *user) prune(h *tableHeap, now, keep int64) int {
 	if u.tombs != nil {
-		u.pruneTombs(now)
+		u.pruneTombs(h, now)
 	}
 	// The common case, nothing expired, copies nothing.
 	expired := false
@@ -226,19 +244,19 @@ func (u *user) prune(now, keep int64) int {
 	if !expired {
 		return 0
 	}
-	return u.keepOnly(func(_ int, s *entry, meta string) bool {
+	return u.keepOnly(h, func(_ int, s *entry, meta string) bool {
 		if now < s.expires {
 			return true
 		}
 		if keep > 0 && now < s.expires+keep {
 			// A copy: the blob it is cut from is rebuilt without it.
-			u.bury(tomb{key: s.key, until: s.expires + keep, reason: lapsed, meta: strings.Clone(meta)})
+			u.bury(h, tomb{key: s.key, until: s.expires + keep, reason: lapsed, meta: strings.Clone(meta)})
 		}
 		return false
 	})
 }
 
-func (u *user) pruneTombs(now int64) {
+func (u *user) pruneTombs(h *tableHeap, now int64) {
 	ended := u.ended()
 	kept := ended[:0]
 	for _, t := range ended {
@@ -247,12 +265,12 @@ func (u *user) pruneTombs(now int64) {
 		}
 	}
 	clear(ended[len(kept):])
-	u.setEnded(kept)
+	u.setEnded(h, kept)
 }
 
 // bury remembers an ended session, replacing an older mark of the same key,
 // and drops the one that expires soonest when the list is full.
-func (u *user) bury(t tomb) {
+func (u *user) bury(h *tableHeap, t tomb) {
 	ended := u.ended()
 	for i := range ended {
 		if ended[i].key == t.key {
@@ -272,10 +290,11 @@ func (u *user) bury(t tomb) {
 	if u.tombs == nil {
 		n := &tombs{one: [1]tomb{t}}
 		n.list = n.one[:1:1]
+		h.hold(n)
 		u.tombs = n
 		return
 	}
-	u.setEnded(append(ended, t))
+	u.setEnded(h, append(ended, t))
 }
 
 // tomb returns the index of sk's mark, or -1.
@@ -348,8 +367,8 @@ func (u *user) markShared(sk uint64) bool {
 	return first
 }
 
-func (u *user) remove(i int) {
-	u.keepOnly(func(j int, _ *entry, _ string) bool { return j != i })
+func (u *user) remove(h *tableHeap, i int) {
+	u.keepOnly(h, func(j int, _ *entry, _ string) bool { return j != i })
 }
 
 // newest is the most recent request of any session, or 0 when there is none.
@@ -364,8 +383,8 @@ func (u *user) newest() int64 {
 // start appends a new session, copying the id and device so that the table
 // never pins a request's memory.
 // The caller then applies the request to it with heartbeat.
-func (u *user) start(sessionID string, sk uint64, now int64, dev Device) *entry {
-	return u.add(entry{key: sk, started: now}, packMeta(sessionID, dev))
+func (u *user) start(h *tableHeap, sessionID string, sk uint64, now int64, dev Device) *entry {
+	return u.add(h, entry{key: sk, started: now}, packMeta(sessionID, dev))
 }
 
 // heartbeat applies an admitted request to e: its network, its media, its
@@ -424,7 +443,8 @@ func (u *user) list() []Session {
 	out := make([]Session, len(u.sessions()))
 	off := u.metasAt()
 	for i, s := range u.sessions() {
-		meta := u.blobString()[off : off+int(s.metaLen)]
+		// A copy: the blob is freed when the user's sessions change.
+		meta := strings.Clone(u.blobString()[off : off+int(s.metaLen)])
 		off += int(s.metaLen)
 		out[i] = Session{
 			ID:        metaID(meta),

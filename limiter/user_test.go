@@ -23,8 +23,9 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 		}
 		return out
 	}
+	h := testHeap(t)
 	var u user
-	u.setBlob(newBlob("alice"))
+	u.setBlob(newBlob(h, "alice"))
 	steps := []struct {
 		name   string
 		do     func()
@@ -32,14 +33,14 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 		inline bool
 	}{
 		{name: "empty", do: func() {}, want: nil, inline: true},
-		{name: "first starts inline", do: func() { u.start("a", 1, 10, Device{}).expires = 100 }, want: []uint64{1}, inline: true},
-		{name: "second moves both out", do: func() { u.start("b", 2, 20, Device{}).expires = 200 }, want: []uint64{1, 2}},
-		{name: "third appends", do: func() { u.start("c", 3, 30, Device{}).expires = 300 }, want: []uint64{1, 2, 3}},
-		{name: "remove the middle", do: func() { u.remove(1) }, want: []uint64{1, 3}},
-		{name: "prune to one stays out", do: func() { require.Equal(t, 1, u.prune(150, 0)) }, want: []uint64{3}},
-		{name: "prune to none clears", do: func() { require.Equal(t, 1, u.prune(400, 0)) }, want: nil, inline: true},
-		{name: "a new first is inline again", do: func() { u.start("d", 4, 500, Device{}).expires = 600 }, want: []uint64{4}, inline: true},
-		{name: "remove the inline one", do: func() { u.remove(0) }, want: nil, inline: true},
+		{name: "first starts inline", do: func() { u.start(h, "a", 1, 10, Device{}).expires = 100 }, want: []uint64{1}, inline: true},
+		{name: "second moves both out", do: func() { u.start(h, "b", 2, 20, Device{}).expires = 200 }, want: []uint64{1, 2}},
+		{name: "third appends", do: func() { u.start(h, "c", 3, 30, Device{}).expires = 300 }, want: []uint64{1, 2, 3}},
+		{name: "remove the middle", do: func() { u.remove(h, 1) }, want: []uint64{1, 3}},
+		{name: "prune to one stays out", do: func() { require.Equal(t, 1, u.prune(h, 150, 0)) }, want: []uint64{3}},
+		{name: "prune to none clears", do: func() { require.Equal(t, 1, u.prune(h, 400, 0)) }, want: nil, inline: true},
+		{name: "a new first is inline again", do: func() { u.start(h, "d", 4, 500, Device{}).expires = 600 }, want: []uint64{4}, inline: true},
+		{name: "remove the inline one", do: func() { u.remove(h, 0) }, want: nil, inline: true},
 	}
 	ids := map[uint64]string{1: "a", 2: "b", 3: "c", 4: "d"}
 	for _, st := range steps {
@@ -47,7 +48,7 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 		assert.Equal(t, st.want, keys(&u), st.name)
 		assert.Equal(t, st.inline, u.more == nil, st.name)
 		assert.Equal(t, "alice", u.id(), st.name)
-		want := newBlob("alice")
+		want := newBlob(h, "alice")
 		for i, e := range u.sessions() {
 			assert.Equal(t, ids[e.key], metaID(u.meta(i)), "%s: each meta stays with its session", st.name)
 			want += packMeta(ids[e.key], Device{})
@@ -92,11 +93,12 @@ func pointerFields(ty reflect.Type) (bad []string) {
 // TestBlobKeepsTheUserID: the id's length prefix takes more than one byte
 // past 127 bytes; the metas after it are cut at the right place either way.
 func TestBlobKeepsTheUserID(t *testing.T) {
+	h := testHeap(t)
 	for _, id := range []string{"", "a", strings.Repeat("x", 127), strings.Repeat("y", 128), strings.Repeat("z", 20_000)} {
 		var u user
-		u.setBlob(newBlob(id))
-		u.start("s1", 1, 10, Device{UserAgent: "TV"})
-		u.start("s2", 2, 10, Device{})
+		u.setBlob(newBlob(h, id))
+		u.start(h, "s1", 1, 10, Device{UserAgent: "TV"})
+		u.start(h, "s2", 2, 10, Device{})
 		assert.Equal(t, id, u.id(), "len %d", len(id))
 		assert.Equal(t, "s1", metaID(u.meta(0)), "len %d", len(id))
 		assert.Equal(t, Device{UserAgent: "TV"}, metaDevice(u.meta(0)), "len %d", len(id))
@@ -109,14 +111,15 @@ func TestBlobKeepsTheUserID(t *testing.T) {
 // and grows it again, keeping every session with its own meta; the record
 // keeps only the array's pointer and length.
 func TestUserSessionsGrowPastTheDefaultLimit(t *testing.T) {
+	h := testHeap(t)
 	var u user
-	u.setBlob(newBlob("bob"))
+	u.setBlob(newBlob(h, "bob"))
 	for i := range 10 {
-		u.start("s"+strconv.Itoa(i), uint64(i), 1, Device{})
+		u.start(h, "s"+strconv.Itoa(i), uint64(i), 1, Device{})
 	}
-	u.keepOnly(func(i int, _ *entry, _ string) bool { return i%3 == 0 }) // 0, 3, 6, 9
+	u.keepOnly(h, func(i int, _ *entry, _ string) bool { return i%3 == 0 }) // 0, 3, 6, 9
 	for i := 10; i < 15; i++ {
-		u.start("s"+strconv.Itoa(i), uint64(i), 1, Device{})
+		u.start(h, "s"+strconv.Itoa(i), uint64(i), 1, Device{})
 	}
 	want := []uint64{0, 3, 6, 9, 10, 11, 12, 13, 14}
 	require.Len(t, u.sessions(), len(want))

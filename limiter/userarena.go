@@ -20,11 +20,9 @@ type shardUsers struct {
 // misses, the index slot and then the record; on 4 KiB pages the record's
 // also misses the TLB, and on a VM the page walk costs as much as the miss
 // itself (a pointer chase over 2 GiB here: 371 ns a load on 4 KiB pages,
-// 225 ns on huge pages). Chunks of a huge page or more are advised onto
-// them, the huge pages they share with their neighbours included
-// (adviseHuge): consecutive chunks meet inside a huge page, and advice on
-// whole pages only left 15% of a 10M table's records on 4 KiB pages (85%
-// of them sampled on huge pages, 95% with the borders). The arena is one
+// 225 ns on huge pages). Chunks lie out of Go's heap (tableHeap), and one
+// of a huge page or more is mapped to start on one and advised onto them
+// (tableHeap.mapLocked). The arena is one
 // for all shards, so that its chunks grow large early: per-shard chunks of
 // a 10M table stayed too small to be backed by huge pages for most of it.
 //
@@ -33,6 +31,7 @@ type shardUsers struct {
 // records, and a hundredth of a table of 10M, stand empty. As a Go map
 // keeps its buckets, the arena keeps its peak's records.
 type userArena struct {
+	heap  *tableHeap // where the chunks lie
 	mu    sync.Mutex
 	chunk []user // the chunk being handed out
 	next  int    // its first record not yet handed out
@@ -63,8 +62,7 @@ func (a *userArena) alloc(x *shardUsers) *user {
 	defer a.mu.Unlock()
 	if a.next == len(a.chunk) {
 		size := min(max(minArenaChunk, a.made/8), maxArenaChunkBytes/userSize)
-		a.chunk, a.next, a.made = make([]user, size), 0, a.made+size
-		adviseHuge(unsafe.Pointer(unsafe.SliceData(a.chunk)), uintptr(size*userSize))
+		a.chunk, a.next, a.made = a.heap.records(size), 0, a.made+size
 	}
 	u := &a.chunk[a.next]
 	a.next++
@@ -72,8 +70,8 @@ func (a *userArena) alloc(x *shardUsers) *user {
 }
 
 // release takes back a record that left shard x's index and LRU: nothing
-// refers to it any more. Zeroing it lets go of its sessions and blob.
-func (x *shardUsers) release(u *user) {
-	*u = user{}
+// refers to it any more.
+func (x *shardUsers) release(h *tableHeap, u *user) {
+	u.free(h)
 	x.free = append(x.free, u)
 }

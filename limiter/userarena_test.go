@@ -11,7 +11,8 @@ import (
 )
 
 func TestUserArenaReusesRecordsAndGrowsByChunks(t *testing.T) {
-	var a userArena
+	h := testHeap(t)
+	a := userArena{heap: h}
 	var x shardUsers
 	seen := map[*user]bool{}
 	var got []*user
@@ -24,14 +25,14 @@ func TestUserArenaReusesRecordsAndGrowsByChunks(t *testing.T) {
 	assert.Len(t, a.chunk, minArenaChunk, "a chunk adds an eighth of what there is, at least minArenaChunk")
 	assert.Equal(t, 2*minArenaChunk, a.made)
 
-	got[3].setBlob(newBlob("gone"))
+	got[3].setBlob(newBlob(h, "gone"))
 	got[3].bumped = 7
-	x.release(got[3])
+	x.release(h, got[3])
 	again := a.alloc(&x)
 	assert.Same(t, got[3], again, "a record given back is the shard's next")
 	assert.Equal(t, user{}, *again, "zeroed: it pins nothing of the user that left")
 	var other shardUsers
-	x.release(got[4])
+	x.release(h, got[4])
 	assert.NotSame(t, got[4], a.alloc(&other), "a record given back stays with its shard")
 
 	for len(a.chunk) < maxArenaChunkBytes/userSize {

@@ -13,10 +13,11 @@ import (
 // place otherwise. The refresh cache packs its session ids the same way
 // (cachedUser.sids), and both drop items with keepPacked.
 
-// newBlob is the blob of a user id without sessions.
-func newBlob(id string) string {
-	b := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(id)), uint64(len(id)))
-	return string(append(b, id...))
+// newBlob is the blob of a user id without sessions, in h.
+func newBlob(h *tableHeap, id string) string {
+	var prefix [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(prefix[:], uint64(len(id)))
+	return h.concat(unsafe.String(&prefix[0], n), id)
 }
 
 // idSpan is where the id ends in blob and its length's prefix, which
@@ -57,6 +58,15 @@ func (u *user) setMore(s []entry) {
 		return
 	}
 	u.more, u.nMore = unsafe.SliceData(s), uint32(len(s))
+}
+
+// free gives u's sessions' array, blob and tombstones back to h and zeroes
+// u, which holds nothing then.
+func (u *user) free(h *tableHeap) {
+	h.freeEntries(u.moreSessions())
+	h.freeString(u.blobString())
+	u.setEnded(h, nil)
+	*u = user{}
 }
 
 // id is the user id.

@@ -1,0 +1,228 @@
+package limiter
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// tableHeap holds the memory table, its user records (userArena), session
+// arrays and blobs, outside Go's heap, in memory it maps itself (mapBytes).
+//
+// The collector paces itself by the heap it can see: GOGC=100 lets the heap
+// grow to twice what is live before it collects. The table is most of what
+// a gate keeps live, and it lives as long as its users, so in Go's heap it
+// doubled its own cost in resident memory and made every cycle mark it:
+// 10,000 users of three sessions held 19 MiB of heap where 7 would do.
+// Out of it, the table costs its size once and the collector never sees it.
+//
+// What that asks of the code that uses it:
+//   - nothing in the table may be the only reference to an object of Go's
+//     heap, which the collector would free: a user's tombstones, the one
+//     such object, are held here too (hold);
+//   - a string cut from a blob must be copied before the shard's lock is
+//     let go, since the blob is freed when its user's sessions change
+//     (user.list, Memory.evict, the state file and the top users do);
+//   - every allocation is given back by its owner (user.add, user.keepOnly,
+//     shardUsers.release), as in C: a record that leaves gives back its
+//     arrays and blob.
+//
+// Small allocations come from free lists by size class (16 bytes apart, up
+// to maxSmall), cut from chunks that grow as the arena's do; larger ones,
+// as rare as a user with dozens of sessions or a blob of kilobytes, get a
+// mapping of their own, unmapped when freed. What is freed is reused, never
+// given back to the system: as a Go map keeps its buckets, the table keeps
+// its peak's memory. Everything is unmapped when the store that owns it is
+// collected (NewMemory's cleanup), not at Close, after which the table
+// stays readable.
+//
+// Under the race detector the memory comes from Go's heap, where the
+// detector sees it (tableheap_gc.go): kept reachable from here, so that
+// the table's pointers into it stay valid all the same.
+type tableHeap struct {
+	mu sync.Mutex
+	// free is each class's first free block; a block's first word links
+	// the next. Pointers, not numbers, so that the race detector's pointer
+	// checks can follow them in Go's heap.
+	free [numClasses]unsafe.Pointer
+	// chunk is the newest chunk, cut up to cut of its chunkLen bytes.
+	chunk         unsafe.Pointer
+	cut, chunkLen int
+	chunked       int // bytes in all chunks, which sets the next one's size
+	// used counts the bytes handed out and not given back (blocks by
+	// their class's size, the arena's chunks whole): what the table holds.
+	used int
+	// mapped counts the bytes of the mappings in use, free blocks and the
+	// chunk's uncut tail included: what the table can keep resident.
+	mapped atomic.Int64
+	maps   map[uintptr]mapping
+	held   map[*tombs]struct{}
+}
+
+// mapping is memory mapBytes returned, kept to give it back.
+type mapping struct {
+	mem []byte
+}
+
+const (
+	classStep  = 16
+	maxSmall   = 4096
+	numClasses = maxSmall / classStep
+	minChunk   = 64 << 10
+	maxChunk   = 8 * hugePage
+)
+
+func newTableHeap() *tableHeap {
+	return &tableHeap{maps: map[uintptr]mapping{}, held: map[*tombs]struct{}{}}
+}
+
+// alloc returns n zeroed bytes, 16-byte aligned.
+func (h *tableHeap) alloc(n int) unsafe.Pointer {
+	if n > maxSmall {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.used += n
+		return h.mapLocked(n)
+	}
+	c := (n+classStep-1)/classStep - 1
+	size := (c + 1) * classStep
+	h.mu.Lock()
+	p := h.free[c]
+	if p != nil {
+		h.free[c] = *(*unsafe.Pointer)(p)
+	} else {
+		if h.chunkLen-h.cut < size {
+			// The chunk's tail, less than a block, is lost: at most 4 KiB
+			// of chunks that are 64 KiB and more.
+			n := min(max(minChunk, h.chunked/8), maxChunk)
+			h.chunk, h.cut, h.chunkLen = h.mapLocked(n), 0, n
+			h.chunked += n
+		}
+		p = unsafe.Add(h.chunk, h.cut)
+		h.cut += size
+	}
+	h.used += size
+	h.mu.Unlock()
+	clear(unsafe.Slice((*byte)(p), size))
+	return p
+}
+
+// dealloc gives back the n bytes at p, which alloc(n) returned.
+func (h *tableHeap) dealloc(p unsafe.Pointer, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n > maxSmall {
+		h.used -= n
+		m, ok := h.maps[uintptr(p)]
+		if !ok {
+			panic(fmt.Sprintf("limiter: freeing %d bytes at %p, which the table did not map", n, p))
+		}
+		delete(h.maps, uintptr(p))
+		unmapBytes(m.mem)
+		h.mapped.Add(-int64(n))
+		return
+	}
+	c := (n+classStep-1)/classStep - 1
+	h.used -= (c + 1) * classStep
+	*(*unsafe.Pointer)(p) = h.free[c]
+	h.free[c] = p
+}
+
+// mapLocked maps n bytes of their own; h.mu is held. A mapping of a huge
+// page or more starts on one and is advised onto them (adviseHuge).
+func (h *tableHeap) mapLocked(n int) unsafe.Pointer {
+	extra := 0
+	if n >= hugePage {
+		extra = hugePage
+	}
+	mem, err := mapBytes(n + extra)
+	if err != nil {
+		// As Go's own allocator does when the system refuses memory.
+		panic(fmt.Sprintf("limiter: mapping %d bytes for the session table: %v", n, err))
+	}
+	h.mapped.Add(int64(n))
+	p := unsafe.Pointer(unsafe.SliceData(mem))
+	if extra > 0 {
+		p = unsafe.Add(p, (uintptr(p)+hugePage-1)&^(hugePage-1)-uintptr(p))
+		adviseHuge(p, uintptr(n))
+	}
+	h.maps[uintptr(p)] = mapping{mem: mem}
+	return p
+}
+
+// records returns n zeroed user records in a mapping of their own, which
+// userArena hands out and never gives back.
+func (h *tableHeap) records(n int) []user {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.used += n * userSize
+	return unsafe.Slice((*user)(h.mapLocked(n*userSize)), n)
+}
+
+// bytesHeld is what the table holds out of Go's heap.
+func (h *tableHeap) bytesHeld() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.used
+}
+
+// entries returns a zeroed session array of n.
+func (h *tableHeap) entries(n int) []entry {
+	return unsafe.Slice((*entry)(h.alloc(n*entrySize)), n)
+}
+
+// freeEntries gives back a session array that entries made, whole.
+func (h *tableHeap) freeEntries(s []entry) {
+	if len(s) > 0 {
+		h.dealloc(unsafe.Pointer(unsafe.SliceData(s)), len(s)*entrySize)
+	}
+}
+
+// concat returns a and b joined in the table's memory.
+func (h *tableHeap) concat(a, b string) string {
+	n := len(a) + len(b)
+	if n == 0 {
+		return ""
+	}
+	buf := unsafe.Slice((*byte)(h.alloc(n)), n)
+	copy(buf[copy(buf, a):], b)
+	return unsafe.String(unsafe.SliceData(buf), n)
+}
+
+// freeString gives back a string that concat made.
+func (h *tableHeap) freeString(s string) {
+	if len(s) > 0 {
+		h.dealloc(unsafe.Pointer(unsafe.StringData(s)), len(s))
+	}
+}
+
+// hold keeps t, which a record in the table points to, from the collector
+// until let.
+func (h *tableHeap) hold(t *tombs) {
+	h.mu.Lock()
+	h.held[t] = struct{}{}
+	h.mu.Unlock()
+}
+
+// let stops holding t.
+func (h *tableHeap) let(t *tombs) {
+	h.mu.Lock()
+	delete(h.held, t)
+	h.mu.Unlock()
+}
+
+// release unmaps everything: the store that used h is gone.
+func (h *tableHeap) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.maps {
+		unmapBytes(m.mem)
+	}
+	clear(h.maps)
+	clear(h.held)
+	h.mapped.Store(0)
+	h.free, h.chunk, h.cut, h.chunkLen, h.used = [numClasses]unsafe.Pointer{}, nil, 0, 0, 0
+}
+
+const entrySize = int(unsafe.Sizeof(entry{}))
