@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/streamgate/streamgate/config"
 	"github.com/streamgate/streamgate/limiter"
@@ -28,6 +30,9 @@ const (
 	// heap, it stays about twice the live data.
 	unlimitedGCPercent = 100
 )
+
+// tableFollowInterval is how often followTable moves the Go memory limit.
+const tableFollowInterval = 2 * time.Second
 
 // memoryLimitShare is the part of the container's memory limit given to the
 // Go runtime as GOMEMLIMIT, leaving room for stacks and the kernel's buffers.
@@ -117,7 +122,11 @@ func (rt runtimeTuning) logAttrs(cfg config.Config) []any {
 	default:
 		why = fmt.Sprintf("half of the memory limit (%s, %d bytes) at %d bytes per user", rt.limitFrom, rt.limit, bytesPerUser)
 	}
-	return []any{"gogc", rt.gcPercent, "gomemlimit", rt.memLimit, "max_users", cfg.MaxUsers, "max_users_from", why}
+	memLimit := rt.memLimit
+	if rt.limit > 0 {
+		memLimit += ", less the session table's memory (out of Go's heap)"
+	}
+	return []any{"gogc", rt.gcPercent, "gomemlimit", memLimit, "max_users", cfg.MaxUsers, "max_users_from", why}
 }
 
 // parseGoMemLimit reads GOMEMLIMIT as the runtime does: a byte count with
@@ -162,4 +171,30 @@ func parseMemoryLimit(s string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// followTable keeps the Go runtime's memory limit at limit less what the
+// memory table has mapped until ctx ends. The table lies out of Go's heap
+// (limiter's tableHeap), where GOMEMLIMIT does not count it, so limit, the
+// container's share or the operator's GOMEMLIMIT, would otherwise bound the
+// heap alone and let heap and table together pass the container's limit.
+func followTable(ctx context.Context, limit int64, table func() int64, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		debug.SetMemoryLimit(goMemoryLimit(limit, table()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// goMemoryLimit is the Go runtime's part of limit when the table holds
+// table bytes: a quarter of limit at least, so that a table grown past its
+// reckoning (bytesPerUser) leaves the collector room to work in, not a
+// limit it could never meet.
+func goMemoryLimit(limit, table int64) int64 {
+	return max(limit-table, limit/4)
 }

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseMemoryLimit(t *testing.T) {
@@ -48,4 +52,31 @@ func TestDefaultGOGC(t *testing.T) {
 	rt = tuneGC(func(k string) string { return env[k] })
 	assert.Equal(t, "50", rt.gcPercent, "the operator's GOGC stands")
 	assert.Equal(t, 100, debug.SetGCPercent(100), "and is left to the runtime")
+}
+
+// TestFollowTableLeavesRoomForTheTable: the Go runtime's memory limit is
+// the limit less what the memory table holds out of Go's heap, follows the
+// table as it grows, and keeps a quarter of the limit for the heap when
+// the table outgrows its reckoning.
+func TestFollowTableLeavesRoomForTheTable(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	assert.Equal(t, int64(700), goMemoryLimit(1000, 300))
+	assert.Equal(t, int64(250), goMemoryLimit(1000, 900), "a quarter at least")
+
+	const limit = 1 << 30
+	var table atomic.Int64
+	table.Store(100 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		followTable(ctx, limit, table.Load, time.Millisecond)
+	}()
+	current := func() int64 { return debug.SetMemoryLimit(-1) }
+	require.Eventually(t, func() bool { return current() == limit-100<<20 }, 5*time.Second, time.Millisecond)
+	table.Store(300 << 20)
+	require.Eventually(t, func() bool { return current() == limit-300<<20 }, 5*time.Second, time.Millisecond,
+		"the limit follows the table")
+	cancel()
+	<-done
 }

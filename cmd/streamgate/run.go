@@ -143,6 +143,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, rt runti
 	g.Go(func() error { return serveUntilShutdown(proxySrv, proxyLn) })
 	g.Go(func() error { return serveUntilShutdown(adminSrv, adminLn) })
 	g.Go(func() error { monitor.Run(gctx); return nil })
+	if sizer, ok := store.(limiter.TableSizer); ok && rt.limit > 0 {
+		g.Go(func() error { followTable(gctx, rt.limit, sizer.TableBytes, tableFollowInterval); return nil })
+	}
 	logger.Info("go runtime", rt.logAttrs(cfg)...)
 	logger.Info("streamgate listening",
 		"proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(),
