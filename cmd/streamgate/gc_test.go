@@ -40,7 +40,7 @@ func TestParseMemoryLimit(t *testing.T) {
 // an operator's GOGC is never overridden.
 func TestDefaultGOGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	assert.Equal(t, unlimitedGCPercent, defaultGCPercent(0), "no limit: Go's own default")
+	assert.Equal(t, 200, defaultGCPercent(0), "no limit: 200, for the collector's CPU")
 	assert.Equal(t, limitedGCPercent, defaultGCPercent(256<<20))
 
 	env := map[string]string{"GOMEMLIMIT": "256MiB"}
