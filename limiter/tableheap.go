@@ -29,9 +29,10 @@ import (
 //     arrays and blob.
 //
 // Small allocations come from free lists by size class (16 bytes apart, up
-// to maxSmall), cut from chunks that grow as the arena's do; larger ones,
-// as rare as a user with dozens of sessions or a blob of kilobytes, get a
-// mapping of their own, unmapped when freed. What is freed is reused, never
+// to maxSmall, 16 KiB), cut from chunks that grow as the arena's do;
+// larger ones, as rare as a user of over a hundred sessions or of a dozen
+// with long user agents (a session's meta is at most about 900 bytes),
+// get a mapping of their own, unmapped when freed. What is freed is reused, never
 // given back to the system: as a Go map keeps its buckets, the table keeps
 // its peak's memory. Everything is unmapped when the store that owns it is
 // collected (NewMemory's cleanup), not at Close, after which the table
@@ -67,7 +68,7 @@ type mapping struct {
 
 const (
 	classStep  = 16
-	maxSmall   = 4096
+	maxSmall   = 16 << 10
 	numClasses = maxSmall / classStep
 	minChunk   = 64 << 10
 	maxChunk   = 8 * hugePage
@@ -93,8 +94,8 @@ func (h *tableHeap) alloc(n int) unsafe.Pointer {
 		h.free[c] = *(*unsafe.Pointer)(p)
 	} else {
 		if h.chunkLen-h.cut < size {
-			// The chunk's tail, less than a block, is lost: at most 4 KiB
-			// of chunks that are 64 KiB and more.
+			// The chunk's tail, less than a block, is lost: at most
+			// 16 KiB of chunks that are 64 KiB and more.
 			n := min(max(minChunk, h.chunked/8), maxChunk)
 			h.chunk, h.cut, h.chunkLen = h.mapLocked(n), 0, n
 			h.chunked += n
