@@ -26,7 +26,9 @@ type scalePoint struct {
 	HeapBytes float64 `json:"heap_bytes_per_session"`
 }
 
-var scaleLine = regexp.MustCompile(`^BenchmarkScale/sessions=(\d+)\S*\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) heapB/session`)
+// scaleLine reads a BenchmarkScale line: its size, ns/op and B/session,
+// the memory per session in Go's heap and out of it (the table) together.
+var scaleLine = regexp.MustCompile(`^BenchmarkScale/sessions=(\d+)\S*\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) B/session`)
 
 // runScale runs the limiter's BenchmarkScale count times and keeps, per size,
 // the median latency and the heap per session.
@@ -100,7 +102,7 @@ func runScaleRatio(ctx context.Context, pairs int) (scaleRatio, error) {
 func scaleMarkdown(points []scalePoint, r scaleRatio, command string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s · `%s`\n\n", machine(), command)
-	b.WriteString("| tracked sessions | decision ns/op (median) | vs smallest | heap bytes per session |\n| --- | --- | --- | --- |\n")
+	b.WriteString("| tracked sessions | decision ns/op (median) | vs smallest | bytes per session (Go's heap and the table) |\n| --- | --- | --- | --- |\n")
 	for _, p := range points {
 		fmt.Fprintf(&b, "| %s | %.0f | %.2f× | %.0f |\n", thousands(p.Sessions), p.NsPerOp, p.NsPerOp/points[0].NsPerOp, p.HeapBytes)
 	}
