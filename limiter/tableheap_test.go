@@ -3,6 +3,7 @@ package limiter
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"strings"
@@ -222,4 +223,61 @@ func TestTableMemoryGoesWithItsStore(t *testing.T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	assert.Empty(t, h.maps, "nothing stays mapped")
+}
+
+// TestTableHeapBlocksNeverOverlap allocates and frees blocks of random
+// sizes, small and large, each filled with its own byte: every live block
+// keeps its bytes until it is freed, whatever was handed out and given
+// back around it, and what the table holds is the sum of its blocks.
+func TestTableHeapBlocksNeverOverlap(t *testing.T) {
+	h := testHeap(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	type block struct {
+		p    unsafe.Pointer
+		n    int
+		fill byte
+	}
+	var live []block
+	class := func(n int) int {
+		if n > maxSmall {
+			return n
+		}
+		return (n + classStep - 1) / classStep * classStep
+	}
+	check := func(b block) {
+		for i, c := range unsafe.Slice((*byte)(b.p), b.n) {
+			if c != b.fill {
+				t.Fatalf("block of %d bytes at %p: byte %d is %#x, not %#x", b.n, b.p, i, c, b.fill)
+			}
+		}
+	}
+	held := 0
+	for op := range 20_000 {
+		if len(live) > 0 && rng.IntN(5) < 2 {
+			i := rng.IntN(len(live))
+			b := live[i]
+			check(b)
+			h.dealloc(b.p, b.n)
+			held -= class(b.n)
+			live[i] = live[len(live)-1]
+			live = live[:len(live)-1]
+			continue
+		}
+		n := 1 + rng.IntN(600)
+		if rng.IntN(50) == 0 {
+			n = maxSmall - 100 + rng.IntN(200) // around the largest class, and past it
+		}
+		b := block{p: h.alloc(n), n: n, fill: byte(op)}
+		buf := unsafe.Slice((*byte)(b.p), n)
+		require.Equal(t, make([]byte, n), buf, "handed out zeroed")
+		for i := range buf {
+			buf[i] = b.fill
+		}
+		held += class(n)
+		live = append(live, b)
+	}
+	for _, b := range live {
+		check(b)
+	}
+	assert.Equal(t, held, h.bytesHeld())
 }
