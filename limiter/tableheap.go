@@ -8,13 +8,15 @@ import (
 )
 
 // tableHeap holds the memory table, its user records (userArena), session
-// arrays and blobs, outside Go's heap, in memory it maps itself (mapBytes).
+// arrays, blobs and index arrays, outside Go's heap, in memory it maps
+// itself (mapBytes).
 //
 // The collector paces itself by the heap it can see: GOGC=100 lets the heap
 // grow to twice what is live before it collects. The table is most of what
 // a gate keeps live, and it lives as long as its users, so in Go's heap it
 // doubled its own cost in resident memory and made every cycle mark it:
-// 10,000 users of three sessions held 19 MiB of heap where 7 would do.
+// under the side-by-side benchmark (10,000 users of three sessions) the
+// heap's goal was 19 MB over 9 MB live, three quarters of it the table.
 // Out of it, the table costs its size once and the collector never sees it.
 //
 // What that asks of the code that uses it:
@@ -32,9 +34,9 @@ import (
 // to maxSmall, 16 KiB), cut from chunks that grow as the arena's do;
 // larger ones, as rare as a user of over a hundred sessions or of a dozen
 // with long user agents (a session's meta is at most about 900 bytes),
-// get a mapping of their own, unmapped when freed. What is freed is reused, never
-// given back to the system: as a Go map keeps its buckets, the table keeps
-// its peak's memory. Everything is unmapped when the store that owns it is
+// get a mapping of their own, unmapped when freed. What is freed is
+// reused, never given back to the system: as a Go map keeps its buckets,
+// the table keeps its peak's memory. Everything is unmapped when the store that owns it is
 // collected (NewMemory's cleanup), not at Close, after which the table
 // stays readable.
 //
@@ -126,6 +128,12 @@ func (h *tableHeap) dealloc(p unsafe.Pointer, n int) {
 	}
 	c := (n+classStep-1)/classStep - 1
 	h.used -= (c + 1) * classStep
+	// The link is a pointer write, whose write barrier hands the word it
+	// replaces to the collector as a pointer too: that word is the block's
+	// data (a session's key, a blob's bytes), which could pass for a
+	// pointer into a free span of Go's heap, a fatal error. Zeroed first
+	// by a plain write, it is nil.
+	*(*uintptr)(p) = 0
 	*(*unsafe.Pointer)(p) = h.free[c]
 	h.free[c] = p
 }
