@@ -19,7 +19,7 @@ import (
 
 	"github.com/streamgate/streamgate/cmd/internal/cli"
 	"github.com/streamgate/streamgate/deploy/inject"
-	"github.com/streamgate/streamgate/proxy/proxytest"
+	"github.com/streamgate/streamgate/limiter/redistest"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 with the given
@@ -27,7 +27,7 @@ import (
 // seen as a change however coarse the file system's clock.
 func writeCert(t *testing.T, certFile, keyFile string, serial int64, at time.Time) *x509.Certificate {
 	t.Helper()
-	cert := proxytest.SelfSignedCert(t, certFile, keyFile, serial)
+	cert := redistest.SelfSignedCert(t, certFile, keyFile, serial)
 	require.NoError(t, os.Chtimes(certFile, at, at))
 	require.NoError(t, os.Chtimes(keyFile, at, at))
 	return cert

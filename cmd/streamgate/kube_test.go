@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streamgate/streamgate/proxy/proxytest"
+	"github.com/streamgate/streamgate/limiter/redistest"
 )
 
 const injectInput = `apiVersion: v1
@@ -154,7 +154,7 @@ func webhookArgs(t *testing.T) (addr, certFile, keyFile string) {
 	require.NoError(t, ln.Close())
 	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	proxytest.SelfSignedCert(t, certFile, keyFile, 1)
+	redistest.SelfSignedCert(t, certFile, keyFile, 1)
 	return addr, certFile, keyFile
 }
 

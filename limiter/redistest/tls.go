@@ -22,22 +22,26 @@ func StartTLS(t testing.TB) *Server {
 	t.Helper()
 	Require(t)
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	SelfSignedCert(t, cert, key, 1)
 	s := start(t, dir, "--tls-port", "{port}", "--port", "0",
 		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no")
 	return s
 }
 
-// selfSigned writes a certificate and its key for 127.0.0.1 and localhost.
-func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
+// SelfSignedCert writes a self-signed certificate for 127.0.0.1 and
+// localhost with the given serial number, and its key, to certFile and
+// keyFile, and returns the certificate, for a client to trust. It serves
+// the tests' other TLS servers too (the Kubernetes webhook's).
+func SelfSignedCert(t testing.TB, certFile, keyFile string, serial int64) *x509.Certificate {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "redistest"},
+		SerialNumber:          big.NewInt(serial),
+		Subject:               pkix.Name{CommonName: "streamgate-test"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
@@ -55,7 +59,6 @@ func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	write := func(path, kind string, b []byte) {
 		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: b}), 0o600); err != nil {
 			t.Fatal(err)
@@ -63,5 +66,9 @@ func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
 	}
 	write(certFile, "CERTIFICATE", der)
 	write(keyFile, "EC PRIVATE KEY", keyDER)
-	return certFile, keyFile
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
