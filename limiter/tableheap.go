@@ -59,13 +59,9 @@ type tableHeap struct {
 	// mapped counts the bytes of the mappings in use, free blocks and the
 	// chunk's uncut tail included: what the table can keep resident.
 	mapped atomic.Int64
-	maps   map[uintptr]mapping
-	held   map[*tombs]struct{}
-}
-
-// mapping is memory mapBytes returned, kept to give it back.
-type mapping struct {
-	mem []byte
+	// maps are the mappings by the address handed out, to give them back.
+	maps map[uintptr][]byte
+	held map[*tombs]struct{}
 }
 
 const (
@@ -77,7 +73,7 @@ const (
 )
 
 func newTableHeap() *tableHeap {
-	return &tableHeap{maps: map[uintptr]mapping{}, held: map[*tombs]struct{}{}}
+	return &tableHeap{maps: map[uintptr][]byte{}, held: map[*tombs]struct{}{}}
 }
 
 // alloc returns n zeroed bytes, 16-byte aligned.
@@ -88,8 +84,7 @@ func (h *tableHeap) alloc(n int) unsafe.Pointer {
 		h.used += n
 		return h.mapLocked(n)
 	}
-	c := (n+classStep-1)/classStep - 1
-	size := (c + 1) * classStep
+	c, size := class(n)
 	h.mu.Lock()
 	p := h.free[c]
 	if p != nil {
@@ -111,23 +106,29 @@ func (h *tableHeap) alloc(n int) unsafe.Pointer {
 	return p
 }
 
+// class is the size class of a small block of n bytes, and its size.
+func class(n int) (c, size int) {
+	c = (n+classStep-1)/classStep - 1
+	return c, (c + 1) * classStep
+}
+
 // dealloc gives back the n bytes at p, which alloc(n) returned.
 func (h *tableHeap) dealloc(p unsafe.Pointer, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if n > maxSmall {
-		h.used -= n
 		m, ok := h.maps[uintptr(p)]
 		if !ok {
 			panic(fmt.Sprintf("limiter: freeing %d bytes at %p, which the table did not map", n, p))
 		}
+		h.used -= n
 		delete(h.maps, uintptr(p))
-		unmapBytes(m.mem)
+		unmapBytes(m)
 		h.mapped.Add(-int64(n))
 		return
 	}
-	c := (n+classStep-1)/classStep - 1
-	h.used -= (c + 1) * classStep
+	c, size := class(n)
+	h.used -= size
 	// The link is a pointer write, whose write barrier hands the word it
 	// replaces to the collector as a pointer too: that word is the block's
 	// data (a session's key, a blob's bytes), which could pass for a
@@ -156,7 +157,7 @@ func (h *tableHeap) mapLocked(n int) unsafe.Pointer {
 		p = unsafe.Add(p, (uintptr(p)+hugePage-1)&^(hugePage-1)-uintptr(p))
 		adviseHuge(p, uintptr(n))
 	}
-	h.maps[uintptr(p)] = mapping{mem: mem}
+	h.maps[uintptr(p)] = mem
 	return p
 }
 
@@ -226,7 +227,7 @@ func (h *tableHeap) release() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, m := range h.maps {
-		unmapBytes(m.mem)
+		unmapBytes(m)
 	}
 	clear(h.maps)
 	clear(h.held)
