@@ -129,17 +129,23 @@ func filledMemory(b testing.TB, uids []string, session func(i int) string) (*Mem
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	return m, held{goHeap: float64(after.HeapAlloc) - float64(before.HeapAlloc), table: float64(m.heap.bytesHeld())}
+	return m, held{goHeap: float64(after.HeapAlloc) - float64(before.HeapAlloc), table: float64(m.heap.bytesHeld()),
+		mapped: float64(m.heap.mapped.Load())}
 }
 
-// held is the memory a store holds: in Go's heap, and the table's out of it.
-type held struct{ goHeap, table float64 }
+// held is the memory a store holds: in Go's heap, and the table's out of
+// it, as blocks handed out (table) and as mapped (mapped: the free blocks
+// and the newest chunk's tail too).
+type held struct{ goHeap, table, mapped float64 }
 
 // report reports h per unit ("user", "session"), n of them: the whole
-// (B/), and its part in Go's heap (goheapB/), which the collector paces by.
+// (B/), its part in Go's heap (goheapB/), which the collector paces by,
+// and the whole with the table as mapped (mappedB/), what a fill leaves in
+// free lists included.
 func (h held) report(b *testing.B, n float64, unit string) {
 	b.ReportMetric((h.goHeap+h.table)/n, "B/"+unit)
 	b.ReportMetric(h.goHeap/n, "goheapB/"+unit)
+	b.ReportMetric((h.goHeap+h.mapped)/n, "mappedB/"+unit)
 }
 
 // heartbeat refreshes the next session of the walk.

@@ -182,10 +182,11 @@ func (h *tableHeap) entries(n int) []entry {
 	return unsafe.Slice((*entry)(h.alloc(n*entrySize)), n)
 }
 
-// freeEntries gives back a session array that entries made, whole.
+// freeEntries gives back a session array that entries made, whole: its
+// capacity, as long as entries made it.
 func (h *tableHeap) freeEntries(s []entry) {
-	if len(s) > 0 {
-		h.dealloc(unsafe.Pointer(unsafe.SliceData(s)), len(s)*entrySize)
+	if cap(s) > 0 {
+		h.dealloc(unsafe.Pointer(unsafe.SliceData(s)), cap(s)*entrySize)
 	}
 }
 

@@ -179,12 +179,16 @@ func (u *user) add(h *tableHeap, e entry, meta string) *entry {
 	h.freeString(old)
 	switch {
 	case u.more != nil:
-		// Exactly as long as the sessions, as every array add makes: a
-		// household of two, the most common beyond one, holds 224 bytes
-		// where room for a third made it 352. Sessions start far more
-		// rarely than they heartbeat, so a copy at each costs little.
 		old := u.moreSessions()
-		more := h.entries(len(old) + 1)
+		if len(old) < cap(old) {
+			more := old[:len(old)+1]
+			more[len(old)] = e
+			u.setMore(more)
+			return &more[len(old)]
+		}
+		// Beyond a household: sessions start far more rarely than they
+		// heartbeat, so a copy at each costs little.
+		more := h.entries(moreRoom(len(old) + 1))[:len(old)+1]
 		copy(more, old)
 		more[len(old)] = e
 		u.setMore(more)
@@ -194,8 +198,9 @@ func (u *user) add(h *tableHeap, e entry, meta string) *entry {
 		u.first[0] = e
 		return &u.first[0]
 	}
-	// A second session: both move out.
-	more := h.entries(2)
+	// A second session: both move out, into an array with room for a
+	// household (moreRoom).
+	more := h.entries(moreRoom(2))[:2]
 	more[0], more[1] = u.first[0], e
 	u.setMore(more)
 	u.first[0] = entry{}
@@ -212,11 +217,20 @@ func (u *user) keepOnly(h *tableHeap, keep func(i int, e *entry, meta string) bo
 	if kept == len(sessions) {
 		return 0 // blob is old: nothing was dropped
 	}
-	if u.more != nil {
-		// An array as long as its sessions, which is what h is given back.
+	switch {
+	case u.more == nil:
+	case kept == 1:
+		// Back inline, where a user of one session keeps it.
+		u.first[0] = sessions[0]
+		u.setMore(nil)
+		h.freeEntries(sessions)
+	case kept > 1 && moreRoom(kept) == cap(sessions):
+		// keepPacked compacted them in place and zeroed the rest.
+		u.setMore(sessions[:kept])
+	default:
 		var more []entry
 		if kept > 0 {
-			more = h.entries(kept)
+			more = h.entries(moreRoom(kept))[:kept]
 			copy(more, sessions)
 		}
 		u.setMore(more)

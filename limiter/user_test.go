@@ -14,7 +14,9 @@ import (
 // TestUserSessionsInlineAndOut walks a user's sessions between the inline
 // one and the overflow array in both directions, checking after each step
 // which sessions it holds and where: the first session is inline, a second
-// moves them all out, and the last one leaving clears the record.
+// moves them all out into an array with room for a third, which stays put
+// while the household grows and shrinks within it, and one left goes back
+// inline.
 func TestUserSessionsInlineAndOut(t *testing.T) {
 	keys := func(u *user) []uint64 {
 		var out []uint64
@@ -31,20 +33,26 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 		do     func()
 		want   []uint64
 		inline bool
+		// moved says the array is another than the step before's.
+		moved bool
 	}{
 		{name: "empty", do: func() {}, want: nil, inline: true},
 		{name: "first starts inline", do: func() { u.start(h, "a", 1, 10, Device{}).expires = 100 }, want: []uint64{1}, inline: true},
-		{name: "second moves both out", do: func() { u.start(h, "b", 2, 20, Device{}).expires = 200 }, want: []uint64{1, 2}},
+		{name: "second moves both out", do: func() { u.start(h, "b", 2, 20, Device{}).expires = 200 }, want: []uint64{1, 2}, moved: true},
 		{name: "third appends", do: func() { u.start(h, "c", 3, 30, Device{}).expires = 300 }, want: []uint64{1, 2, 3}},
+		{name: "fourth moves them to a larger array", do: func() { u.start(h, "e", 5, 40, Device{}).expires = 140 }, want: []uint64{1, 2, 3, 5}, moved: true},
+		{name: "back to three moves them back to a household's", do: func() { u.remove(h, 3) }, want: []uint64{1, 2, 3}, moved: true},
 		{name: "remove the middle", do: func() { u.remove(h, 1) }, want: []uint64{1, 3}},
-		{name: "prune to one stays out", do: func() { require.Equal(t, 1, u.prune(h, 150, 0)) }, want: []uint64{3}},
+		{name: "prune to one goes back inline", do: func() { require.Equal(t, 1, u.prune(h, 150, 0)) }, want: []uint64{3}, inline: true, moved: true},
 		{name: "prune to none clears", do: func() { require.Equal(t, 1, u.prune(h, 400, 0)) }, want: nil, inline: true},
 		{name: "a new first is inline again", do: func() { u.start(h, "d", 4, 500, Device{}).expires = 600 }, want: []uint64{4}, inline: true},
 		{name: "remove the inline one", do: func() { u.remove(h, 0) }, want: nil, inline: true},
 	}
-	ids := map[uint64]string{1: "a", 2: "b", 3: "c", 4: "d"}
+	ids := map[uint64]string{1: "a", 2: "b", 3: "c", 4: "d", 5: "e"}
 	for _, st := range steps {
+		before := u.more
 		st.do()
+		assert.Equal(t, st.moved, u.more != before, "%s: the array moved", st.name)
 		assert.Equal(t, st.want, keys(&u), st.name)
 		assert.Equal(t, st.inline, u.more == nil, st.name)
 		assert.Equal(t, "alice", u.id(), st.name)
