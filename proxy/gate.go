@@ -164,10 +164,10 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	}
 	req.Track, req.NoMedia = trackOf(id.CMCD, r.URL.Path)
 	req.NoMedia = req.NoMedia || heartbeat
-	if g.hints.n.Load() != 0 {
-		req.SegmentHint = g.hints.take(hintKey(id.UserID, id.SessionID))
-	}
 	start := time.Since(epoch)
+	if g.hints.n.Load() != 0 {
+		req.SegmentHint = g.hints.take(hintKey(id.UserID, id.SessionID), start)
+	}
 	d, err := g.Store.Admit(r.Context(), req)
 	g.Metrics.observeDecision(time.Since(epoch) - start)
 	if err != nil {

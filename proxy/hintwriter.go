@@ -81,7 +81,7 @@ func (w *hintWriter) Write(b []byte) (int, error) {
 // already: then the hint map is not touched at all.
 func (w *hintWriter) learnt(d time.Duration) {
 	if d != w.kept {
-		w.hints.put(w.key, d)
+		w.hints.put(w.key, d, time.Since(epoch))
 	}
 }
 

@@ -14,26 +14,39 @@ import (
 // segmentHints are the segment durations this replica learnt from the
 // manifests it passed, per session, waiting for the session's next request
 // to take them to the store (limiter.Request.SegmentHint), which keeps them
-// from then on. Replica-local and bounded: a hint lost (evicted, or the next
+// from then on. Replica-local and bounded: a hint lost (dropped, or the next
 // request went to another replica) only means that the session's media
 // counts from its next manifest instead.
+//
+// A hint waits for its session's next request, a few seconds; one whose
+// session never came back (a manifest fetched and left, or the request
+// went to another replica) waits for nothing. So each shard keeps two
+// generations, and every hintLife drops the older whole, its map with it:
+// a Go map keeps its peak's memory, and the first reloads of a crowd's
+// sessions fill these maps, whose hints the store keeps from then on.
 type segmentHints struct {
 	// n counts the hints held, so that the requests of sessions that have
 	// none (nearly all) pass without taking a lock.
-	n      atomic.Int64
+	n atomic.Int64
+	// turned is when the generations last turned, since epoch (turn).
+	turned atomic.Int64
 	shards [hintShards]hintShard
 }
 
 const (
 	hintShards = 16
-	// maxHintsPerShard bounds the map: a hint waits only for its session's
-	// next request, a few seconds.
+	// maxHintsPerShard bounds the maps of a shard, both generations.
 	maxHintsPerShard = 4096
+	// hintLife is how long a hint waits at least, at most twice that: the
+	// default -session-ttl, the longest a session may be silent and live.
+	hintLife = time.Minute
 )
 
 type hintShard struct {
 	mu sync.Mutex
-	m  map[uint64]time.Duration
+	// cur holds the hints put since the generations turned, old those of
+	// the generation before; a key is in one of them at most.
+	cur, old map[uint64]time.Duration
 }
 
 var hintSeed = maphash.MakeSeed()
@@ -49,40 +62,91 @@ func hintKey(userID, sessionID string) uint64 {
 	return h.Sum64()
 }
 
-func (h *segmentHints) put(key uint64, d time.Duration) {
+// turn starts a new generation in every shard when hintLife has passed
+// since the last, dropping the older one, and the current one too when it
+// is as old. One caller turns them; the others go on.
+func (h *segmentHints) turn(now time.Duration) {
+	last := time.Duration(h.turned.Load())
+	if now-last < hintLife || !h.turned.CompareAndSwap(int64(last), int64(now)) {
+		return
+	}
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		h.n.Add(-int64(len(s.old)))
+		s.old, s.cur = s.cur, nil
+		if now-last >= 2*hintLife {
+			h.n.Add(-int64(len(s.old)))
+			s.old = nil
+		}
+		s.mu.Unlock()
+	}
+}
+
+// put keeps d as key's hint; now is the time since epoch.
+func (h *segmentHints) put(key uint64, d, now time.Duration) {
 	if d <= 0 {
 		return
 	}
+	h.turn(now)
 	s := &h.shards[key%hintShards]
 	s.mu.Lock()
-	if s.m == nil {
-		s.m = make(map[uint64]time.Duration)
-	}
-	if _, ok := s.m[key]; !ok {
-		if len(s.m) >= maxHintsPerShard {
-			for k := range s.m { // drop one: the map iterates from a random place
-				delete(s.m, k)
-				h.n.Add(-1)
-				break
-			}
+	if _, ok := s.cur[key]; !ok {
+		if _, ok := s.old[key]; ok {
+			delete(s.old, key)
+			h.n.Add(-1)
+		}
+		if len(s.cur)+len(s.old) >= maxHintsPerShard {
+			s.dropOne(h)
 		}
 		h.n.Add(1)
 	}
-	s.m[key] = d
+	if s.cur == nil {
+		s.cur = make(map[uint64]time.Duration)
+	}
+	s.cur[key] = d
 	s.mu.Unlock()
 }
 
-// take returns and forgets the session's hint; 0 when there is none.
-func (h *segmentHints) take(key uint64) time.Duration {
+// dropOne makes room for a hint: the older generation's first, and a map
+// iterates from a random place.
+func (s *hintShard) dropOne(h *segmentHints) {
+	m := s.old
+	if len(m) == 0 {
+		m = s.cur
+	}
+	for k := range m {
+		delete(m, k)
+		h.n.Add(-1)
+		return
+	}
+}
+
+// take returns and forgets the session's hint; 0 when there is none. now
+// is the time since epoch.
+func (h *segmentHints) take(key uint64, now time.Duration) time.Duration {
 	if h.n.Load() == 0 {
 		return 0
 	}
+	h.turn(now)
 	s := &h.shards[key%hintShards]
 	s.mu.Lock()
-	d, ok := s.m[key]
+	d, ok := s.cur[key]
 	if ok {
-		delete(s.m, key)
+		delete(s.cur, key)
+	} else if d, ok = s.old[key]; ok {
+		delete(s.old, key)
+	}
+	if ok {
 		h.n.Add(-1)
+		// Once every hint is taken no request turns the generations (n
+		// is 0): the maps emptied go now, with the memory of their peak.
+		if len(s.cur) == 0 {
+			s.cur = nil
+		}
+		if len(s.old) == 0 {
+			s.old = nil
+		}
 	}
 	s.mu.Unlock()
 	return d

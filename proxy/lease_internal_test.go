@@ -56,33 +56,61 @@ func TestSegmentHintsAreTakenOnceAndBounded(t *testing.T) {
 	var h segmentHints
 	k := hintKey("alice", "tv")
 	assert.NotEqual(t, k, hintKey("alic", "etv"), "the separator keeps ids apart")
-	assert.Zero(t, h.take(k))
-	h.put(k, 4*time.Second)
-	h.put(k, 6*time.Second)
+	assert.Zero(t, h.take(k, 0))
+	h.put(k, 4*time.Second, 0)
+	h.put(k, 6*time.Second, 0)
 	assert.Equal(t, int64(1), h.n.Load())
-	assert.Equal(t, 6*time.Second, h.take(k), "the latest manifest's")
-	assert.Zero(t, h.take(k), "taken once: the store keeps it from then on")
+	assert.Equal(t, 6*time.Second, h.take(k, 0), "the latest manifest's")
+	assert.Nil(t, h.shards[k%hintShards].cur, "a map emptied goes with its memory")
+	assert.Zero(t, h.take(k, 0), "taken once: the store keeps it from then on")
 	assert.Zero(t, h.n.Load())
 
 	for i := range hintShards * maxHintsPerShard * 2 {
-		h.put(uint64(i), time.Second)
+		h.put(uint64(i), time.Second, 0)
 	}
 	assert.LessOrEqual(t, h.n.Load(), int64(hintShards*maxHintsPerShard))
 	total := 0
 	for i := range h.shards {
-		total += len(h.shards[i].m)
+		total += len(h.shards[i].cur) + len(h.shards[i].old)
 	}
 	assert.Equal(t, int(h.n.Load()), total, "the count is the maps'")
 }
 
+// TestSegmentHintsOfSessionsThatNeverCameBackGo: a hint waits at least
+// hintLife for its session's next request and at most twice that; then it
+// is dropped with its generation's map, so that the maps do not keep their
+// peak's memory once the store keeps the crowd's hints.
+func TestSegmentHintsOfSessionsThatNeverCameBackGo(t *testing.T) {
+	t.Parallel()
+	var h segmentHints
+	const n = 1000
+	for i := range n {
+		h.put(uint64(i), time.Second, 0)
+	}
+	require.Equal(t, int64(n), h.n.Load())
+	assert.Equal(t, time.Second, h.take(1, hintLife-1), "still waiting within hintLife")
+	assert.Equal(t, time.Second, h.take(2, hintLife+1), "the older generation is still asked")
+	h.put(3, 2*time.Second, hintLife+2) // put again: moves to the new generation
+	assert.Equal(t, int64(n-2), h.n.Load())
+	assert.Equal(t, 2*time.Second, h.take(3, 2*hintLife+2), "a hint put again waits anew")
+	assert.Zero(t, h.take(4, 2*hintLife+2), "put two generations ago: gone")
+	assert.Zero(t, h.n.Load(), "every shard turned: nothing is held")
+	h.put(5, time.Second, 2*hintLife+3)
+	assert.Zero(t, h.take(5, 5*hintLife), "a shard silent for two lifetimes drops both generations")
+	for i := range h.shards {
+		assert.Nil(t, h.shards[i].old, "shard %d keeps no map of dropped hints", i)
+		assert.Empty(t, h.shards[i].cur, "shard %d", i)
+	}
+}
+
 func BenchmarkLeaseFields(b *testing.B) {
 	var h segmentHints
-	h.put(1, time.Second) // some other session holds a hint: the slow path
+	h.put(1, time.Second, 0) // some other session holds a hint: the slow path
 	c := identity.CMCD{ObjectType: "v", Duration: 4 * time.Second}
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = trackOf(c, "/vod/360p/seg-12.m4s")
-		_ = h.take(hintKey("alice", "tv"))
+		_ = h.take(hintKey("alice", "tv"), 0)
 	}
 }
 
@@ -112,7 +140,7 @@ func TestReloadedPlaylistHandsOnOnlyANewDuration(t *testing.T) {
 			require.NoError(t, err)
 			release(w)
 			assert.Equal(t, playlist, rec.Body.String(), "the player gets the playlist unchanged")
-			assert.Equal(t, tt.want, g.hints.take(7))
+			assert.Equal(t, tt.want, g.hints.take(7, time.Since(epoch)))
 		})
 	}
 }
