@@ -29,7 +29,7 @@ const (
 )
 
 // DefaultAccessLogBuffer is how many lines may wait for the writer before
-// new ones are dropped.
+// new ones are dropped. They take memory only while they wait (lineQueue).
 const DefaultAccessLogBuffer = 8192
 
 // AccessLogOptions configures NewAccessLog.
@@ -50,7 +50,7 @@ type AccessLogOptions struct {
 // bounded queue; one goroutine formats and writes them, so a slow or stuck
 // writer costs dropped lines (counted), never a stalled request.
 type AccessLog struct {
-	queue   chan accessEntry
+	queue   lineQueue
 	out     *bufio.Writer
 	dropped prometheus.Counter
 	logger  *slog.Logger
@@ -68,7 +68,7 @@ func NewAccessLog(opts AccessLogOptions) *AccessLog {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &AccessLog{
-		queue: make(chan accessEntry, opts.Buffer),
+		queue: lineQueue{max: opts.Buffer},
 		out:   bufio.NewWriterSize(opts.Writer, 64<<10),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "streamgate_access_log_dropped_total",
@@ -105,9 +105,7 @@ func (l *AccessLog) Handler(next http.Handler) http.Handler {
 			// Nothing holds the writer once the handler has returned.
 			*aw = accessWriter{}
 			writerPool.Put(aw)
-			select {
-			case l.queue <- e:
-			default:
+			if !l.queue.push(&e) {
 				l.dropped.Inc()
 			}
 		}()
@@ -129,10 +127,52 @@ func (l *AccessLog) Close(ctx context.Context) error {
 }
 
 // drainInterval is how often the goroutine wakes to write what is queued.
-// Waking on a tick rather than on each line keeps the request path to a
-// buffered channel send: a send that had to wake a parked reader would cost
+// Waking on a tick rather than on each line keeps the request path to an
+// append under a lock: a send that had to wake a parked reader would cost
 // a futex call per request.
 const drainInterval = 10 * time.Millisecond
+
+// lineQueue holds the lines waiting for the writer. A channel of Buffer
+// lines kept its whole buffer live, 8,192 lines of 184 bytes with pointers
+// in each, which the collector scanned on every cycle and paced the heap
+// by: 4–5 MiB more resident memory with the log on, under the playlist
+// benchmark. The lines wait in a slice instead, which the writer swaps for
+// the one it has just written: two slices as long as what waits between
+// two ticks, a hundred lines at 10,000 requests a second.
+type lineQueue struct {
+	mu      sync.Mutex
+	pending []accessEntry
+	max     int
+}
+
+// push queues e, unless max lines wait already.
+func (q *lineQueue) push(e *accessEntry) bool {
+	q.mu.Lock()
+	ok := len(q.pending) < q.max
+	if ok {
+		q.pending = append(q.pending, *e)
+	}
+	q.mu.Unlock()
+	return ok
+}
+
+// swap returns the lines waiting and queues the next ones in spare; last
+// says nothing will be written after these, so that push refuses the next.
+func (q *lineQueue) swap(spare []accessEntry, last bool) []accessEntry {
+	q.mu.Lock()
+	lines := q.pending
+	q.pending = spare[:0]
+	if last {
+		q.max = 0
+	}
+	q.mu.Unlock()
+	return lines
+}
+
+// keptLines is the longest slice the writer keeps for reuse however little
+// it held; a longer one goes once a tick fills less than a quarter of it, so
+// that a burst's memory, or a stalled writer's, goes with it.
+const keptLines = 1024
 
 func (l *AccessLog) drain() {
 	defer close(l.done)
@@ -147,6 +187,7 @@ func (l *AccessLog) drain() {
 	}
 	tick := time.NewTicker(drainInterval)
 	defer tick.Stop()
+	var spare []accessEntry
 	for {
 		stopping := false
 		select {
@@ -154,16 +195,16 @@ func (l *AccessLog) drain() {
 		case <-l.stop:
 			stopping = true
 		}
-	queued:
-		for {
-			select {
-			case e := <-l.queue:
-				buf = f.appendLine(buf[:0], &e)
-				_, err := l.out.Write(buf)
-				check(err)
-			default:
-				break queued
-			}
+		lines := l.queue.swap(spare, stopping)
+		for i := range lines {
+			buf = f.appendLine(buf[:0], &lines[i])
+			_, err := l.out.Write(buf)
+			check(err)
+		}
+		clear(lines) // what the lines point to may go
+		spare = lines
+		if cap(lines) > keptLines && len(lines) < cap(lines)/4 {
+			spare = nil // the burst is over: its memory goes
 		}
 		check(l.out.Flush())
 		if stopping {

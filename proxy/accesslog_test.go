@@ -338,3 +338,17 @@ func TestAccessLogWriterKeepsFlusherAndUnwrap(t *testing.T) {
 	assert.Equal(t, float64(10), lines[0]["http.response.body.bytes"])
 	assert.NotContains(t, lines[0], "streamgate.decision", "no gate, no decision")
 }
+
+func TestAccessLogCountsLinesAfterClose(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	var out strings.Builder
+	al := proxy.NewAccessLog(proxy.AccessLogOptions{Writer: &out, Registerer: reg})
+	h := al.Handler(http.HandlerFunc(okOrigin))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/before.ts", nil))
+	require.NoError(t, al.Close(context.Background()))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/after.ts", nil))
+	assert.Equal(t, 1, strings.Count(out.String(), "\n"), "the line queued before Close is written")
+	assert.Contains(t, out.String(), "/before.ts")
+	assert.Equal(t, 1.0, proxytest.MetricValue(t, reg, "streamgate_access_log_dropped_total"), "the line after Close is counted as dropped")
+}
