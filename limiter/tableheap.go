@@ -112,6 +112,16 @@ func class(n int) (c, size int) {
 	return c, (c + 1) * classStep
 }
 
+// blockSize is what alloc(n) hands out: n rounded up to its class, or n
+// itself for a block of its own mapping.
+func blockSize(n int) int {
+	if n > maxSmall {
+		return n
+	}
+	_, size := class(n)
+	return size
+}
+
 // dealloc gives back the n bytes at p, which alloc(n) returned.
 func (h *tableHeap) dealloc(p unsafe.Pointer, n int) {
 	h.mu.Lock()
@@ -192,19 +202,32 @@ func (h *tableHeap) freeEntries(s []entry) {
 
 // concat returns a and b joined in the table's memory.
 func (h *tableHeap) concat(a, b string) string {
+	return h.concatRoom(a, b, 0)
+}
+
+// concatRoom returns a and b joined in a block of room bytes of the
+// table's memory, or of their length when that is more; freeBlock(s, room)
+// gives it back.
+func (h *tableHeap) concatRoom(a, b string, room int) string {
 	n := len(a) + len(b)
-	if n == 0 {
+	if n == 0 && room == 0 {
 		return ""
 	}
-	buf := unsafe.Slice((*byte)(h.alloc(n)), n)
+	buf := unsafe.Slice((*byte)(h.alloc(max(n, room))), n)
 	copy(buf[copy(buf, a):], b)
 	return unsafe.String(unsafe.SliceData(buf), n)
 }
 
 // freeString gives back a string that concat made.
 func (h *tableHeap) freeString(s string) {
-	if len(s) > 0 {
-		h.dealloc(unsafe.Pointer(unsafe.StringData(s)), len(s))
+	h.freeBlock(s, len(s))
+}
+
+// freeBlock gives back the block of room bytes that s starts, which
+// concatRoom made.
+func (h *tableHeap) freeBlock(s string, room int) {
+	if room > 0 {
+		h.dealloc(unsafe.Pointer(unsafe.StringData(s)), room)
 	}
 }
 

@@ -170,15 +170,13 @@ func (u *user) sessions() []entry {
 	return u.first[:0:1]
 }
 
-// add appends a session with its meta and returns it. It allocates the
-// blob anew, in h: sessions start far more rarely than they heartbeat.
+// add appends a session with its meta and returns it. Sessions start far
+// more rarely than they heartbeat: it may move the blob and the sessions.
 func (u *user) add(h *tableHeap, e entry, meta string) *entry {
 	e.live, e.metaLen = true, uint32(len(meta))
-	old := u.blobString()
-	u.setBlob(h.concat(old, meta))
-	h.freeString(old)
 	switch {
 	case u.more != nil:
+		u.addMeta(h, meta)
 		old := u.moreSessions()
 		if len(old) < cap(old) {
 			more := old[:len(old)+1]
@@ -195,15 +193,20 @@ func (u *user) add(h *tableHeap, e entry, meta string) *entry {
 		h.freeEntries(old)
 		return &more[len(old)]
 	case !u.first[0].live:
+		old := u.blobString()
+		u.setBlob(h.concat(old, meta))
+		h.freeString(old)
 		u.first[0] = e
 		return &u.first[0]
 	}
 	// A second session: both move out, into an array with room for a
-	// household (moreRoom).
+	// household (moreRoom), and the blob into a block with room for its
+	// metas (blobRoom).
+	room := u.secondMeta(h, meta)
 	more := h.entries(moreRoom(2))[:2]
 	more[0], more[1] = u.first[0], e
 	u.setMore(more)
-	u.first[0] = entry{}
+	u.first[0] = entry{metaLen: uint32(room)}
 	return &more[1]
 }
 
@@ -217,6 +220,7 @@ func (u *user) keepOnly(h *tableHeap, keep func(i int, e *entry, meta string) bo
 	if kept == len(sessions) {
 		return 0 // blob is old: nothing was dropped
 	}
+	room := u.blobRoom()
 	switch {
 	case u.more == nil:
 	case kept == 1:
@@ -236,8 +240,7 @@ func (u *user) keepOnly(h *tableHeap, keep func(i int, e *entry, meta string) bo
 		u.setMore(more)
 		h.freeEntries(sessions)
 	}
-	u.setBlob(h.concat(blob, ""))
-	h.freeString(old)
+	u.keepMetas(h, blob, room)
 	return len(sessions) - kept
 }
 

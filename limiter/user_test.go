@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,6 +71,50 @@ func TestUserSessionsInlineAndOut(t *testing.T) {
 			assert.Equal(t, int64(i+1), u.sessions()[i].lastSeen, st.name)
 		}
 	}
+}
+
+// TestHouseholdGrowsInPlace: a household's second session moves the
+// sessions and the blob into blocks with room for a third, which starts
+// in place, as a user of three who loses one stays; a fourth moves them,
+// one left goes back inline; and a user freed after all that gives back
+// every byte, so the blocks were given back at the sizes they were
+// handed out.
+func TestHouseholdGrowsInPlace(t *testing.T) {
+	h := testHeap(t)
+	var u user
+	u.setBlob(newBlob(h, "alice"))
+	dev := Device{UserAgent: "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0)", Address: "192.0.2.7:50312"}
+	type place struct {
+		blob *byte
+		more *entry
+	}
+	at := func() place { return place{u.blob, u.more} }
+	u.start(h, "tv", 1, 10, dev)
+	u.start(h, "phone", 2, 20, dev)
+	two := at()
+	u.start(h, "laptop", 3, 30, dev)
+	assert.Equal(t, two, at(), "the third session starts in place")
+	u.remove(h, 1)
+	assert.Equal(t, two, at(), "a household that loses one stays in place")
+	u.start(h, "tablet", 4, 40, dev)
+	assert.Equal(t, two, at(), "nor does the next take more room")
+	u.start(h, "console", 5, 50, dev)
+	four := at()
+	assert.NotEqual(t, two.blob, four.blob, "a fourth moves the blob")
+	assert.NotEqual(t, two.more, four.more, "and the sessions")
+	for _, id := range []string{"console", "tablet", "laptop", "tv"} {
+		for i := range u.sessions() {
+			assert.Equal(t, metaDevice(u.meta(i)), dev, "each session keeps its device")
+		}
+		assert.Equal(t, "alice", u.id())
+		i := slices.IndexFunc(u.sessions(), func(e entry) bool { return metaID(u.meta(slices.Index(u.sessions(), e))) == id })
+		require.GreaterOrEqual(t, i, 0, id)
+		u.remove(h, i)
+	}
+	assert.Nil(t, u.more, "none left: the record is inline")
+	assert.Equal(t, newBlob(testHeap(t), "alice"), u.blobString(), "the blob is the id alone, no stale meta")
+	u.free(h)
+	assert.Zero(t, h.bytesHeld(), "every block went back at its size")
 }
 
 // TestTableRecordsHoldNoPointer: the collector marks the memory table and

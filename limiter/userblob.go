@@ -79,10 +79,69 @@ func (u *user) setMore(s []entry) {
 // free gives u's sessions' array, blob and tombstones back to h and zeroes
 // u, which holds nothing then.
 func (u *user) free(h *tableHeap) {
+	h.freeBlock(u.blobString(), u.blobRoom())
 	h.freeEntries(u.moreSessions())
-	h.freeString(u.blobString())
 	u.setEnded(h, nil)
 	*u = user{}
+}
+
+// blobRoom is the size of the blob's block. While a user holds one session
+// at most, it is the blob's length. A second session gives the blob room
+// for a household's metas (addMeta), as it gives the sessions room in
+// their array: a blob moved at every start left each smaller one in a
+// free list. The inline slot is empty then, and its metaLen keeps the
+// block's size, so that the record grows by no byte.
+func (u *user) blobRoom() int {
+	if u.more != nil {
+		return int(u.first[0].metaLen)
+	}
+	return int(u.blobLen)
+}
+
+// addMeta appends meta to the blob; the sessions are in their array (more)
+// before and after. Within a household it fits the room the second
+// session made; beyond, the blob moves to a block of its length.
+func (u *user) addMeta(h *tableHeap, meta string) {
+	room, n := u.blobRoom(), int(u.blobLen)+len(meta)
+	if n <= room {
+		copy(unsafe.Slice(u.blob, room)[u.blobLen:], meta)
+		u.blobLen = uint32(n)
+		return
+	}
+	old := u.blobString()
+	u.setBlob(h.concatRoom(old, meta, blockSize(n)))
+	h.freeBlock(old, room)
+	u.first[0].metaLen = uint32(blockSize(n))
+}
+
+// secondMeta moves the blob, with the second session's meta, to a block
+// with room for the metas of a household, a third like the longer of the
+// two, and what the block's class adds; the caller moves the sessions to
+// their array and zeroes the inline slot, then sets its metaLen to the
+// room returned.
+func (u *user) secondMeta(h *tableHeap, meta string) (room int) {
+	old := u.blobString()
+	third := max(len(meta), int(u.first[0].metaLen))
+	room = blockSize(len(old) + len(meta) + third*(householdRoom-2))
+	u.setBlob(h.concatRoom(old, meta, room))
+	h.freeString(old)
+	return room
+}
+
+// keepMetas makes blob, the metas kept and the id, the user's blob once
+// keepOnly has settled the sessions; room is the old block's size. Blob
+// stays in its block while the sessions stay in their array.
+func (u *user) keepMetas(h *tableHeap, blob string, room int) {
+	old := u.blobString()
+	if u.more != nil {
+		b := unsafe.Slice(u.blob, room)
+		clear(b[copy(b, blob):]) // no stale id or device stays behind
+		u.blobLen = uint32(len(blob))
+		u.first[0].metaLen = uint32(room)
+		return
+	}
+	u.setBlob(h.concat(blob, ""))
+	h.freeBlock(old, room)
 }
 
 // id is the user id.
