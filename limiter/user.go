@@ -236,6 +236,8 @@ func (u *user) keepOnly(h *tableHeap, keep func(i int, e *entry, meta string) bo
 		if kept > 0 {
 			more = h.entries(moreRoom(kept))[:kept]
 			copy(more, sessions)
+		} else {
+			u.first[0] = entry{} // it kept the blob's room (blobRoom)
 		}
 		u.setMore(more)
 		h.freeEntries(sessions)

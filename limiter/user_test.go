@@ -113,6 +113,13 @@ func TestHouseholdGrowsInPlace(t *testing.T) {
 	}
 	assert.Nil(t, u.more, "none left: the record is inline")
 	assert.Equal(t, newBlob(testHeap(t), "alice"), u.blobString(), "the blob is the id alone, no stale meta")
+	for i, id := range []string{"tv", "phone", "laptop"} {
+		u.start(h, id, uint64(10+i), 100, dev).expires = 200
+	}
+	require.Equal(t, 3, u.prune(h, 300, 0))
+	assert.Nil(t, u.more, "a household that expires at once leaves the record inline")
+	assert.Equal(t, entry{}, u.first[0], "with nothing of the blob's room left in the inline slot")
+	assert.Equal(t, newBlob(testHeap(t), "alice"), u.blobString())
 	u.free(h)
 	assert.Zero(t, h.bytesHeld(), "every block went back at its size")
 }
