@@ -29,8 +29,10 @@ func TestExitCode(t *testing.T) {
 			stderr: []string{"-store-failure"}},
 		{name: "several problems, one line each", args: []string{"-demo", "-max-streams", "0", "-log-format", "xml"}, code: 2,
 			stderr: []string{"-max-streams", "-log-format"}},
-		{name: "a state file in a missing directory", args: []string{"-demo", "-state-file", "/nonexistent/streamgate/state.jsonl"}, code: 2,
-			stderr: []string{"-state-file"}},
+		// The state file is read once the listeners are bound: on ports of
+		// their own, so that a streamgate running on :8080 changes nothing.
+		{name: "a state file in a missing directory", args: []string{"-demo", "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0",
+			"-state-file", "/nonexistent/streamgate/state.jsonl"}, code: 2, stderr: []string{"-state-file"}},
 		{name: "closed on a store that cannot fail", args: []string{"-demo", "-store-failure", "closed"}, code: 2,
 			stderr: []string{"-store-failure: closed needs a shared store"}},
 		{name: "help", args: []string{"-help"}, code: 0, stdout: "-max-streams"},
