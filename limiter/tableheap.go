@@ -218,13 +218,8 @@ func (h *tableHeap) concatRoom(a, b string, room int) string {
 	return unsafe.String(unsafe.SliceData(buf), n)
 }
 
-// freeString gives back a string that concat made.
-func (h *tableHeap) freeString(s string) {
-	h.freeBlock(s, len(s))
-}
-
 // freeBlock gives back the block of room bytes that s starts, which
-// concatRoom made.
+// concat (room: len(s)) or concatRoom made.
 func (h *tableHeap) freeBlock(s string, room int) {
 	if room > 0 {
 		h.dealloc(unsafe.Pointer(unsafe.StringData(s)), room)

@@ -193,9 +193,7 @@ func (u *user) add(h *tableHeap, e entry, meta string) *entry {
 		h.freeEntries(old)
 		return &more[len(old)]
 	case !u.first[0].live:
-		old := u.blobString()
-		u.setBlob(h.concat(old, meta))
-		h.freeString(old)
+		u.moveBlob(h, meta, 0)
 		u.first[0] = e
 		return &u.first[0]
 	}

@@ -108,10 +108,16 @@ func (u *user) addMeta(h *tableHeap, meta string) {
 		u.blobLen = uint32(n)
 		return
 	}
-	old := u.blobString()
-	u.setBlob(h.concatRoom(old, meta, blockSize(n)))
-	h.freeBlock(old, room)
+	u.moveBlob(h, meta, blockSize(n))
 	u.first[0].metaLen = uint32(blockSize(n))
+}
+
+// moveBlob moves the blob, meta appended, to a block of room bytes (of
+// its length, when that is more) and gives the old block back.
+func (u *user) moveBlob(h *tableHeap, meta string, room int) {
+	old, oldRoom := u.blobString(), u.blobRoom()
+	u.setBlob(h.concatRoom(old, meta, room))
+	h.freeBlock(old, oldRoom)
 }
 
 // secondMeta moves the blob, with the second session's meta, to a block
@@ -120,11 +126,9 @@ func (u *user) addMeta(h *tableHeap, meta string) {
 // their array and zeroes the inline slot, then sets its metaLen to the
 // room returned.
 func (u *user) secondMeta(h *tableHeap, meta string) (room int) {
-	old := u.blobString()
 	third := max(len(meta), int(u.first[0].metaLen))
-	room = blockSize(len(old) + len(meta) + third*(householdRoom-2))
-	u.setBlob(h.concatRoom(old, meta, room))
-	h.freeString(old)
+	room = blockSize(int(u.blobLen) + len(meta) + third*(householdRoom-2))
+	u.moveBlob(h, meta, room)
 	return room
 }
 
