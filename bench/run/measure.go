@@ -16,7 +16,9 @@ type sample struct {
 	P99US       int64   `json:"p99_us"`
 	CPUPerReqUS float64 `json:"cpu_us_per_request"`
 	// RSSMiB is the proxy's resident memory right after the run.
-	RSSMiB   float64 `json:"rss_mib"`
+	RSSMiB float64 `json:"rss_mib"`
+	// AnonMiB is the part of RSSMiB that is no file's pages (rssBytes).
+	AnonMiB  float64 `json:"anon_mib"`
 	Requests int64   `json:"requests"`
 	Sent     int64   `json:"sent"`
 	Errors   int64   `json:"errors"`
@@ -72,11 +74,11 @@ func measure(ctx context.Context, t *target, ld load, pathName, path string, d t
 		return s, err
 	}
 	gcMS, cycles := gcCPU(trace)
-	rss, err := rssBytes(t.main)
+	rss, anon, err := rssBytes(t.main)
 	if err != nil {
 		return s, err
 	}
-	s.RSSMiB = float64(rss) / (1 << 20)
+	s.RSSMiB, s.AnonMiB = float64(rss)/(1<<20), float64(anon)/(1<<20)
 	s.Requests, s.Sent, s.Errors = r.Requests, r.Sent, r.errors()
 	s.P50US, s.P99US = r.P50US, r.P99US
 	if r.DurationUS > 0 {

@@ -27,21 +27,35 @@ func cpuTicks(p *procs.Proc) (int64, error) {
 }
 
 // rssBytes is the resident memory of the process's group (nginx's master and
-// worker together), from /proc/PID/statm.
-func rssBytes(p *procs.Proc) (int64, error) {
-	var total int64
+// worker together), from /proc/PID/statm, and the anonymous part of it: what
+// is resident less the pages of files (the binary, its libraries), which the
+// page cache shares and can drop, so that anon is the process's own memory.
+func rssBytes(p *procs.Proc) (rss, anon int64, err error) {
 	page := int64(os.Getpagesize())
-	err := eachInGroup(p, func(_ []string, dir string) {
+	err = eachInGroup(p, func(_ []string, dir string) {
 		b, err := os.ReadFile(filepath.Join(dir, "statm"))
 		if err != nil {
 			return // exited meanwhile
 		}
-		if f := strings.Fields(string(b)); len(f) > 1 {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			total += n * page
+		r, shared, ok := parseStatm(string(b))
+		if ok {
+			rss += r * page
+			anon += (r - shared) * page
 		}
 	})
-	return total, err
+	return rss, anon, err
+}
+
+// parseStatm reads /proc/PID/statm's resident and shared pages (fields 2
+// and 3); shared counts the resident pages backed by files or shared memory.
+func parseStatm(s string) (resident, shared int64, ok bool) {
+	f := strings.Fields(s)
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	r, err1 := strconv.ParseInt(f[1], 10, 64)
+	sh, err2 := strconv.ParseInt(f[2], 10, 64)
+	return r, sh, err1 == nil && err2 == nil
 }
 
 // eachInGroup calls fn with the /proc/PID/stat fields after the command

@@ -28,14 +28,15 @@ func newStat(v []float64) stat {
 }
 
 type row struct {
-	Target string `json:"target"`
-	Path   string `json:"path"`
-	RPS    stat   `json:"rps"`
-	P50US  stat   `json:"p50_us"`
-	P99US  stat   `json:"p99_us"`
-	CPUUS  stat   `json:"cpu_us_per_request"`
-	GCUS   stat   `json:"gc_cpu_us_per_request"`
-	RSSMiB stat   `json:"rss_mib"`
+	Target  string `json:"target"`
+	Path    string `json:"path"`
+	RPS     stat   `json:"rps"`
+	P50US   stat   `json:"p50_us"`
+	P99US   stat   `json:"p99_us"`
+	CPUUS   stat   `json:"cpu_us_per_request"`
+	GCUS    stat   `json:"gc_cpu_us_per_request"`
+	RSSMiB  stat   `json:"rss_mib"`
+	AnonMiB stat   `json:"anon_mib"`
 	// Ratios to the reference computed within each round, then the median.
 	RPSVsRef stat `json:"rps_vs_reference"`
 	CPUVsRef stat `json:"cpu_vs_reference"`
@@ -76,7 +77,7 @@ func summarize(samples []sample, targets []string) report {
 	rep := report{Samples: samples}
 	for _, p := range paths {
 		for _, t := range targets {
-			var rps, p50, p99, cpu, gc, rss, calls, storeCPU []float64
+			var rps, p50, p99, cpu, gc, rss, anon, calls, storeCPU []float64
 			for _, s := range samples {
 				if s.Target != t || s.Path != p.name {
 					continue
@@ -89,6 +90,7 @@ func summarize(samples []sample, targets []string) report {
 					gc = append(gc, s.GCPerReqUS)
 				}
 				rss = append(rss, s.RSSMiB)
+				anon = append(anon, s.AnonMiB)
 				if s.Gate && s.Requests > 0 {
 					calls = append(calls, s.StoreCalls/float64(s.Requests))
 				}
@@ -101,7 +103,7 @@ func summarize(samples []sample, targets []string) report {
 				continue
 			}
 			rep.Rows = append(rep.Rows, row{Target: t, Path: p.name, RPS: newStat(rps), P50US: newStat(p50), P99US: newStat(p99),
-				CPUUS: newStat(cpu), GCUS: newStat(gc), RSSMiB: newStat(rss), RPSVsRef: newStat(rpsRatio), CPUVsRef: newStat(cpuRatio), StoreCallsPerReq: newStat(calls),
+				CPUUS: newStat(cpu), GCUS: newStat(gc), RSSMiB: newStat(rss), AnonMiB: newStat(anon), RPSVsRef: newStat(rpsRatio), CPUVsRef: newStat(cpuRatio), StoreCallsPerReq: newStat(calls),
 				StoreCPUUS: newStat(storeCPU), gcTraced: len(gc) > 0})
 			if base, ok := memoryTwin(t); ok && slices.Contains(targets, base) {
 				rs, cs := pairedRatios(samples, t, base, p.name)
@@ -153,8 +155,8 @@ func (r report) markdown() string {
 	}
 	fmt.Fprintf(&b, "%s · %s · %d rounds × %s per target and path (each after %s unmeasured), %d connections, %s, interleaved · `%s`\n\n",
 		r.Date, r.Machine, r.Rounds, r.Duration, r.Warm, r.Conns, order, r.Command)
-	b.WriteString("| path | target | req/s median (min–max) | vs reference | p50 µs | p99 µs | CPU µs/req median (min–max) | CPU vs reference | of which GC | RSS MiB median (max) |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| path | target | req/s median (min–max) | vs reference | p50 µs | p99 µs | CPU µs/req median (min–max) | CPU vs reference | of which GC | RSS MiB median (max) | of which anonymous |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, row := range r.Rows {
 		ratio, cpuRatio := "—", "—"
 		if row.Target != "reference" && row.RPSVsRef.Median > 0 {
@@ -165,9 +167,9 @@ func (r report) markdown() string {
 		if row.gcTraced {
 			gc = fmt.Sprintf("%.1f (%.1f–%.1f)", row.GCUS.Median, row.GCUS.Min, row.GCUS.Max)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f (%.0f–%.0f) | %s | %.0f | %.0f | %.1f (%.1f–%.1f) | %s | %s | %.0f (%.0f) |\n",
+		fmt.Fprintf(&b, "| %s | %s | %.0f (%.0f–%.0f) | %s | %.0f | %.0f | %.1f (%.1f–%.1f) | %s | %s | %.0f (%.0f) | %.1f |\n",
 			row.Path, row.Target, row.RPS.Median, row.RPS.Min, row.RPS.Max, ratio, row.P50US.Median, row.P99US.Median,
-			row.CPUUS.Median, row.CPUUS.Min, row.CPUUS.Max, cpuRatio, gc, row.RSSMiB.Median, row.RSSMiB.Max)
+			row.CPUUS.Median, row.CPUUS.Min, row.CPUUS.Max, cpuRatio, gc, row.RSSMiB.Median, row.RSSMiB.Max, row.AnonMiB.Median)
 	}
 	for _, row := range r.Rows {
 		if strings.HasPrefix(row.Target, "streamgate-redis") && row.StoreCallsPerReq.Median > 0 {
