@@ -3,6 +3,8 @@ package limiter
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -162,6 +164,29 @@ func BenchmarkMemoryHeapPerHousehold(b *testing.B) {
 				m, h := filledMemory(b, uids, func(i int) string { return sids[i] })
 				h.report(b, n, "user")
 				_ = m.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkMemoryCollection times a collection of the whole process with a
+// memory table of households of three sessions, and with none: what the
+// table costs each of the collector's cycles, which GOGC spaces out. The
+// table lies out of Go's heap; golang-lru's node and map slot of each user
+// are what the collector still marks.
+func BenchmarkMemoryCollection(b *testing.B) {
+	for _, n := range []int{0, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			users := ids("user-", n)
+			uids := slices.Concat(users, users, users)
+			sids := ids("session-", len(uids))
+			m, _ := filledMemory(b, uids, func(i int) string { return sids[i] })
+			b.Cleanup(func() { _ = m.Close() })
+			for b.Loop() {
+				runtime.GC()
+			}
+			if got := m.sessions.Load(); got != int64(len(uids)) {
+				b.Fatalf("the table holds %d sessions, want %d", got, len(uids))
 			}
 		})
 	}
