@@ -167,6 +167,12 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if copt.MaxFlushDelay == 0 {
 		copt.MaxFlushDelay = flushDelay
 	}
+	// The client's default buffers, half a MiB each way per connection, are
+	// sized for bulk pipelines; streamgate's calls and replies are a few
+	// hundred bytes, a renewal batch a few KiB. Held for the process's life,
+	// they are live heap that GOGC multiplies, on each of up to four
+	// connections.
+	copt.ReadBufferEachConn, copt.WriteBufferEachConn = connBuffer, connBuffer
 	rules := opts.Rules.withDefaults()
 	r := &Redis{
 		ttl:          opts.TTL,
@@ -231,6 +237,10 @@ const flushTicks = 8
 // decisions/s by about 30% (BenchmarkRedisDecisions -cpu 1); beyond 50 µs
 // nothing more was gained.
 const flushDelay = 50 * time.Microsecond
+
+// connBuffer is the client's read and write buffer per connection: a write
+// or a reply longer than it passes through in parts, as bufio does.
+const connBuffer = 64 << 10
 
 // immediateRetries is one retry per pipelined connection: rueidis opens up
 // to four per Redis node and spreads calls over them, so a call may meet

@@ -428,3 +428,36 @@ func TestRedisRefreshCacheRoundTrips(t *testing.T) {
 	assert.LessOrEqual(t, renewedEvery(config.DefaultRefreshInterval(time.Minute)), 0.25,
 		"the default renews a session playing 2 s segments at most once per four segments")
 }
+
+// TestRedisReplyLongerThanBuffer: a listing longer than the client's
+// buffer (connBuffer, 64 KiB) comes back whole: 120 sessions of devices at
+// their longest make a reply of about 90 KiB.
+func TestRedisReplyLongerThanBuffer(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newRedis(t, srv.URL(), time.Minute, 0)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	const n = 120
+	for i := range n {
+		dev := limiter.Device{
+			UserAgent: fmt.Sprintf("%03d%s", i, strings.Repeat("u", 300)),
+			Address:   fmt.Sprintf("%03d%s", i, strings.Repeat("a", 300)),
+			ContentID: fmt.Sprintf("%03d%s", i, strings.Repeat("c", 300)),
+		}
+		d, err := s.Admit(ctx, limiter.Request{UserID: "big", SessionID: fmt.Sprintf("s%03d", i), Limit: n, Device: dev})
+		require.NoError(t, err)
+		require.Equal(t, limiter.Started, d.Result)
+	}
+	list, err := s.List(ctx, "big")
+	require.NoError(t, err)
+	require.Len(t, list, n)
+	size := 0
+	for _, sess := range list {
+		i := sess.ID[1:]
+		assert.Equal(t, i+strings.Repeat("u", 253), sess.Device.UserAgent, "the user agent, cut to the stored field's length")
+		assert.Equal(t, i+strings.Repeat("c", 253), sess.Device.ContentID)
+		size += len(sess.ID) + len(sess.Device.UserAgent) + len(sess.Device.Address) + len(sess.Device.ContentID)
+	}
+	assert.Greater(t, size, 64<<10, "the reply must be longer than the client's buffer")
+}
