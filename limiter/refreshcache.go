@@ -74,12 +74,12 @@ type cachedUser struct {
 	newest int64
 }
 
+// cachedSession is 80 bytes: the times first, then the narrower fields
+// together, so that padding adds 6 bytes, not 22.
 type cachedSession struct {
 	// refreshed is when this replica last refreshed the session in the store
 	// (Unix ns of the cache's clock, taken before the call: a conservative bound).
 	refreshed int64
-	// active is the user's active count the store returned then.
-	active int
 	// hint is the session's segment hint (ns) as the store last said.
 	hint int64
 	// net is the client network of the last store call: a request from
@@ -88,16 +88,19 @@ type cachedSession struct {
 	// buffered is bufferedUntil per track (ns of the cache's clock): the
 	// store's at the last call, advanced by the hits since.
 	buffered [numTracks]int64
-	// lastHit is the time of the latest hit; pending is set while hits have
-	// not reached the store.
+	// lastHit is the time of the latest hit.
 	lastHit int64
+	// pass is the renewals call that last sent the session.
+	pass uint64
+	// active is the user's active count the store returned then, at most
+	// the user's limit.
+	active int32
+	// idLen is the length of the session's id in cachedUser.sids.
+	idLen uint32
+	// pending is set while hits have not reached the store.
 	pending bool
 	// queued is set while the shard's Extra lists the session.
 	queued bool
-	// idLen is the length of the session's id in cachedUser.sids.
-	idLen uint32
-	// pass is the renewals call that last sent the session.
-	pass uint64
 }
 
 // touch is a pending session to renew in the store, with its hits: the
@@ -167,7 +170,7 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 				s.queued = true
 			}
 			s.lastHit, s.pending = now, true
-			return Decision{Result: Refreshed, Active: s.active, Limit: limit, SegmentHint: time.Duration(s.hint), cached: true}, true, left
+			return Decision{Result: Refreshed, Active: int(s.active), Limit: limit, SegmentHint: time.Duration(s.hint), cached: true}, true, left
 		}
 		for t, b := range s.buffered {
 			left[t] = max(b-now, 0)
@@ -201,7 +204,7 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 	u.keepOnly(func(s *cachedSession, id string) bool {
 		switch {
 		case id == sessionID:
-			s.refreshed, s.active, s.hint, s.net, found = max(s.refreshed, at), active, ad.hint, net, true
+			s.refreshed, s.active, s.hint, s.net, found = max(s.refreshed, at), int32(active), ad.hint, net, true
 			for t := range buffered {
 				s.buffered[t] = max(s.buffered[t], buffered[t])
 			}
@@ -213,7 +216,12 @@ func (c *refreshCache) record(userID, sessionID string, net Network, active int,
 		return true
 	})
 	if !found {
-		u.sessions = append(u.sessions, cachedSession{idLen: uint32(len(sessionID)), refreshed: at, active: active, hint: ad.hint, net: net, buffered: buffered})
+		if len(u.sessions) == 1 && cap(u.sessions) == 1 {
+			// A second session: room for a household's third, which append
+			// would round up to four, and copy again for the third.
+			u.sessions = append(make([]cachedSession, 0, householdRoom), u.sessions...)
+		}
+		u.sessions = append(u.sessions, cachedSession{idLen: uint32(len(sessionID)), refreshed: at, active: int32(active), hint: ad.hint, net: net, buffered: buffered})
 		u.sids += sessionID
 	}
 }
@@ -292,7 +300,7 @@ func (c *refreshCache) renewed(ref sessionRef, at int64, active int) {
 		return
 	}
 	if at >= s.refreshed {
-		s.active = active
+		s.active = int32(active)
 	}
 	s.refreshed = max(s.refreshed, at)
 	u.newest = max(u.newest, at)

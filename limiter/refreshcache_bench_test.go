@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -54,4 +55,31 @@ func BenchmarkRenewalScan(b *testing.B) {
 		flusher += time.Since(start)
 	}
 	b.ReportMetric(float64(flusher.Nanoseconds())/float64(requests), "flusher-ns/request")
+}
+
+// BenchmarkRefreshCacheHeapPerHousehold reports the Go heap the refresh
+// table holds per user of three sessions, each started in turn for all
+// users, as an evening starts: the Redis store's table, which lies in Go's
+// heap, where GOGC multiplies it.
+func BenchmarkRefreshCacheHeapPerHousehold(b *testing.B) {
+	const users, perUser = 100_000, 3
+	uids, sids := ids("user-", users), ids("-s", perUser)
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c, err := newRefreshCache(int64(time.Hour), int64(time.Minute), 2*users, time.Now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for s := range perUser {
+			for _, u := range uids {
+				c.record(u, sids[s], 0, s+1, c.now(), admitted{})
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/users, "goheapB/user")
+		runtime.KeepAlive(c)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -152,4 +153,31 @@ func TestCachedUserKeepsIDsWithSessions(t *testing.T) {
 	u.remove("laptop")
 	assert.Empty(t, u.sessions)
 	assert.Empty(t, u.sids)
+}
+
+// TestRefreshCacheHouseholdRoom: a user's second cached session moves its
+// sessions into an array with room for a third, which then starts in place;
+// a session is 80 bytes. The cache lives in Go's heap, where GOGC multiplies
+// what a household holds.
+func TestRefreshCacheHouseholdRoom(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, uintptr(80), unsafe.Sizeof(cachedSession{}), "a cached session is 80 bytes")
+	c, _ := newTestCache(t, 5*time.Second, 100)
+	user := func() *cachedUser {
+		u, ok := c.shardFor("u").LRU.Peek("u")
+		require.True(t, ok)
+		return u
+	}
+	c.record("u", "s1", 0, 1, c.now(), admitted{})
+	assert.Equal(t, 1, cap(user().sessions), "one session takes no room for more")
+	c.record("u", "s2", 0, 2, c.now(), admitted{})
+	assert.Equal(t, householdRoom, cap(user().sessions), "the second makes room for a household")
+	second := &user().sessions[0]
+	c.record("u", "s3", 0, 3, c.now(), admitted{})
+	assert.Same(t, second, &user().sessions[0], "the third starts in place")
+	for i, id := range []string{"s1", "s2", "s3"} {
+		d, ok, _ := c.lookup(&Request{UserID: "u", SessionID: id}, 3)
+		require.True(t, ok, id)
+		assert.Equal(t, i+1, d.Active, "%s keeps the active count of its own call", id)
+	}
 }
