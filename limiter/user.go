@@ -204,7 +204,7 @@ func (u *user) add(h *tableHeap, e entry, meta string) *entry {
 	more := h.entries(moreRoom(2))[:2]
 	more[0], more[1] = u.first[0], e
 	u.setMore(more)
-	u.first[0] = entry{metaLen: uint32(room)}
+	u.setBlobRoom(room)
 	return &more[1]
 }
 

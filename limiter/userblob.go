@@ -98,6 +98,10 @@ func (u *user) blobRoom() int {
 	return int(u.blobLen)
 }
 
+// setBlobRoom keeps room as the blob's block size in the empty inline slot,
+// once the sessions are in their array (blobRoom).
+func (u *user) setBlobRoom(room int) { u.first[0] = entry{metaLen: uint32(room)} }
+
 // addMeta appends meta to the blob; the sessions are in their array (more)
 // before and after. Within a household it fits the room the second
 // session made; beyond, the blob moves to a block of its length.
@@ -108,8 +112,9 @@ func (u *user) addMeta(h *tableHeap, meta string) {
 		u.blobLen = uint32(n)
 		return
 	}
-	u.moveBlob(h, meta, blockSize(n))
-	u.first[0].metaLen = uint32(blockSize(n))
+	room = blockSize(n)
+	u.moveBlob(h, meta, room)
+	u.setBlobRoom(room)
 }
 
 // moveBlob moves the blob, meta appended, to a block of room bytes (of
@@ -134,14 +139,14 @@ func (u *user) secondMeta(h *tableHeap, meta string) (room int) {
 
 // keepMetas makes blob, the metas kept and the id, the user's blob once
 // keepOnly has settled the sessions; room is the old block's size. Blob
-// stays in its block while the sessions stay in their array.
+// stays in its block while the sessions stay in their array, and so does
+// the room the inline slot keeps.
 func (u *user) keepMetas(h *tableHeap, blob string, room int) {
 	old := u.blobString()
 	if u.more != nil {
 		b := unsafe.Slice(u.blob, room)
 		clear(b[copy(b, blob):]) // no stale id or device stays behind
 		u.blobLen = uint32(len(blob))
-		u.first[0].metaLen = uint32(room)
 		return
 	}
 	u.setBlob(h.concat(blob, ""))
