@@ -263,6 +263,16 @@ func (t *getTransport) exchange(c *originConn, req *http.Request) (*http.Respons
 	return resp, nil
 }
 
+// setReadDeadline sets nc's read deadline, unless ctx has ended: then the
+// past deadline that exchange's AfterFunc set must stay, or a player who
+// hung up just before would leave the read waiting for the origin.
+func setReadDeadline(ctx context.Context, nc net.Conn, t time.Time) {
+	_ = nc.SetReadDeadline(t)
+	if ctx.Err() != nil {
+		_ = nc.SetDeadline(time.Unix(1, 0))
+	}
+}
+
 // answer writes req and reads the final answer's headers, informational
 // answers passed on as Transport passes them (httptrace), within the
 // header timeout.
@@ -274,7 +284,7 @@ func (t *getTransport) answer(c *originConn, req *http.Request) (*http.Response,
 		return nil, err
 	}
 	if t.headerTimeout > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(t.headerTimeout))
+		setReadDeadline(req.Context(), c.nc, time.Now().Add(t.headerTimeout))
 	}
 	for n := 0; ; n++ {
 		resp, err := http.ReadResponse(c.br, req)
@@ -287,7 +297,7 @@ func (t *getTransport) answer(c *originConn, req *http.Request) (*http.Response,
 		}
 		if resp.StatusCode >= 200 {
 			if t.headerTimeout > 0 {
-				_ = c.nc.SetReadDeadline(time.Time{})
+				setReadDeadline(req.Context(), c.nc, time.Time{})
 			}
 			c.most = 0
 			return resp, nil
