@@ -79,6 +79,7 @@ func (g *dialGate) DialCtx(ctx context.Context, dst string, d *net.Dialer, cfg *
 	// handshake too, so that a hung Redis costs that call the store timeout.
 	pc.stop = context.AfterFunc(ctx, func() {
 		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) && pc.state.Load() == 0 {
+			pc.cut.Store(true)
 			_ = c.SetDeadline(time.Now())
 		}
 	})
@@ -132,6 +133,19 @@ type probedConn struct {
 	gate  *dialGate
 	state atomic.Uint32 // 0 unknown, 1 answered, 2 closed unanswered
 	stop  func() bool   // stops watching the dialing call's context
+	// cut is set once the dialing call's deadline ended the handshake.
+	cut atomic.Bool
+}
+
+// SetDeadline keeps the handshake ended once cut: the client sets its own
+// deadline when the handshake starts, which would otherwise undo a cut that
+// came first and let the handshake wait the whole dial timeout.
+func (c *probedConn) SetDeadline(t time.Time) error {
+	err := c.Conn.SetDeadline(t)
+	if c.cut.Load() && c.state.Load() == 0 {
+		_ = c.Conn.SetDeadline(time.Now())
+	}
+	return err
 }
 
 func (c *probedConn) Read(p []byte) (int, error) {
