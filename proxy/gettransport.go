@@ -230,7 +230,7 @@ func (t *getTransport) exchange(c *originConn, req *http.Request) (*http.Respons
 	if identity.IsManifest(req.URL.Path) {
 		c.most = math.MaxInt
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { wake(c.nc) })
 	resp, err := t.answer(c, req)
 	if cerr := ctx.Err(); cerr != nil {
 		// The player left: whatever came is nobody's answer, and the
@@ -263,13 +263,16 @@ func (t *getTransport) exchange(c *originConn, req *http.Request) (*http.Respons
 	return resp, nil
 }
 
+// wake ends any read or write of nc at once: a deadline in the past.
+func wake(nc net.Conn) { _ = nc.SetDeadline(time.Unix(1, 0)) }
+
 // setReadDeadline sets nc's read deadline, unless ctx has ended: then the
-// past deadline that exchange's AfterFunc set must stay, or a player who
-// hung up just before would leave the read waiting for the origin.
+// wake exchange's AfterFunc gave must stay, or a player who hung up just
+// before would leave the read waiting for the origin.
 func setReadDeadline(ctx context.Context, nc net.Conn, t time.Time) {
 	_ = nc.SetReadDeadline(t)
 	if ctx.Err() != nil {
-		_ = nc.SetDeadline(time.Unix(1, 0))
+		wake(nc)
 	}
 }
 

@@ -25,7 +25,7 @@ func TestReadDeadlineKeepsTheHangUp(t *testing.T) {
 			t.Cleanup(func() { _ = ours.Close(); _ = origin.Close() })
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
-			_ = ours.SetDeadline(time.Unix(1, 0)) // what the AfterFunc does
+			wake(ours) // what exchange's AfterFunc does
 
 			setReadDeadline(ctx, ours, deadline)
 
