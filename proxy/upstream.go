@@ -108,6 +108,13 @@ func (u Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveGet(u.gets, uw, r)
 		return
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// An upload goes on to the origin while its answer comes back:
+		// net/http would otherwise take what is left of it from under the
+		// transport once the answer's headers are written, and the
+		// transport would close the origin's connection mid-answer.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
 	u.ReverseProxy.ServeHTTP(uw, r)
 }
 
