@@ -10,7 +10,7 @@ func AwaitingConns(u Upstream) int {
 	defer u.watch.mu.Unlock()
 	n := 0
 	for c := range u.watch.conns {
-		if c.since.Load() != 0 {
+		if s := c.since.Load(); s != 0 && s != answeredMark {
 			n++
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,35 +141,74 @@ func (hw *headerWatch) scan() {
 // timedOutMark in watchedConn.since says the connection timed out.
 const timedOutMark = -1
 
+// answeredMark in watchedConn.since says the final answer's headers came:
+// nothing is awaited until the next request begins. A write before then is
+// the rest of a body the origin answered before reading it whole; arming
+// the watch on it would time out the answer's body in flight.
+const answeredMark = -2
+
 // watchedConn is an upstream connection under a headerWatch.
 type watchedConn struct {
 	net.Conn
 	hw *headerWatch
-	// since is 0 while no answer is awaited, the watch's time (now) when
-	// the request was last written while one is, and timedOutMark after
-	// the wait timed out.
+	// since is 0 or answeredMark while no answer is awaited, the watch's
+	// time (now) when the request was last written while one is, and
+	// timedOutMark after the wait timed out.
 	since atomic.Int64
 
 	// Read's own state, only ever touched by the Transport's one reader.
-	// begun is set once the awaited answer's first bytes came; crlf is
-	// how much of a line end the last read ended in (newline, and
-	// carriage return after it); replied is how much of the made-up 504
-	// was read.
+	// begun is set once the awaited answer's first bytes came, and final
+	// if they began a status line that is not informational; crlf is how
+	// much of a line end the last read ended in (newline, and carriage
+	// return after it); replied is how much of the made-up 504 was read.
 	begun   bool
+	final   bool
 	crlf    uint8
 	replied int
 }
 
 // Write arms the watch: an answer is awaited from the request's last
 // write on. It arms before writing, so that no answer can come back before
-// it is awaited. An origin that answers an upload before reading it whole
-// leaves the rest of the body's writes arming the watch after the answer;
-// if Transport then keeps the connection, it is timed out idle, which
-// costs the connection (and net/http's log line of an unsolicited answer),
-// or a 504 to a request that takes the connection at that very instant.
+// it is awaited. Once the final answer's headers came, only a write that
+// begins the next request arms it: the rest of an upload the origin
+// answered early awaits nothing.
 func (c *watchedConn) Write(p []byte) (int, error) {
-	c.set(c.hw.now())
+	now := c.hw.now()
+	for {
+		s := c.since.Load()
+		if s == timedOutMark || (s == answeredMark && !beginsRequest(p)) {
+			break
+		}
+		if c.since.CompareAndSwap(s, now) {
+			break
+		}
+	}
 	return c.Conn.Write(p)
+}
+
+// beginsRequest reports whether p begins as a request line does: a method,
+// a space, and a target ("/", "*" or an absolute URL). Transport begins
+// every request's first write so; a body rarely does, and one that does
+// arms the watch as every write once did.
+func beginsRequest(p []byte) bool {
+	i := bytes.IndexByte(p[:min(len(p), 32)], ' ')
+	if i < 1 || i+1 == len(p) {
+		return false
+	}
+	for _, b := range p[:i] {
+		if b <= ' ' || b >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, b) >= 0 {
+			return false
+		}
+	}
+	return p[i+1] == '/' || p[i+1] == '*' || p[i+1] == 'h'
+}
+
+// finalStatus reports whether b begins the status line of an answer that is
+// not informational (1xx), after which no other answer to the request
+// comes. A status line cut before its code counts as informational, which
+// keeps the watch armed by the writes that follow.
+func finalStatus(b []byte) bool {
+	return len(b) >= 10 && bytes.HasPrefix(b, []byte("HTTP/1.")) && b[9] >= '2' && b[9] <= '5'
 }
 
 // set stores since unless the connection timed out.
@@ -189,7 +229,7 @@ func (c *watchedConn) set(v int64) bool {
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	switch s := c.since.Load(); {
-	case s == 0: // a body, or an idle connection's read
+	case s == 0 || s == answeredMark: // a body, or an idle connection's read
 		return n, err
 	case s == timedOutMark:
 		// What came once the wait had timed out is dropped: the
@@ -197,10 +237,16 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 		return c.readTimedOut(p)
 	}
 	if n > 0 {
-		c.begun = true
+		if !c.begun {
+			c.begun, c.final = true, finalStatus(p[:n])
+		}
 		if c.headersEnded(p[:n]) {
+			done := int64(0)
+			if c.final {
+				done = answeredMark
+			}
 			c.begun, c.crlf = false, 0
-			if !c.set(0) {
+			if !c.set(done) {
 				return c.readTimedOut(p)
 			}
 		}

@@ -199,6 +199,54 @@ func testHeaderWatchReadsLFOnlyHeaders(t *testing.T, method string) {
 	assert.Equal(t, "start-end", string(start)+string(rest))
 }
 
+// TestHeaderWatchAnswerBeforeUpload: an origin that answers an upload
+// before reading it whole, as one refusing it does. The rest of the upload,
+// written after the answer's headers came, must not arm the watch: it
+// would time the answer's body out in flight, several timeouts long here.
+func TestHeaderWatchAnswerBeforeUpload(t *testing.T) {
+	t.Parallel()
+	slow := newHold()
+	defer slow.Release()
+	// An origin of its own: the gateway's records each request's body
+	// before answering.
+	origin := httptest.NewServer(rawOrigin(slow, "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 9\r\n\r\nstart-", "end"))
+	t.Cleanup(origin.Close)
+	target, err := url.Parse(origin.URL)
+	require.NoError(t, err)
+	g := newGateway(t, okOrigin, gatewayOptions{upstream: target, headerTimeout: 30 * time.Millisecond})
+
+	upload, rest := io.Pipe()
+	defer rest.Close()
+	req := g.request(t, http.MethodPost, "/a.ts", "alice", "tv")
+	req.Body, req.ContentLength = upload, 2
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := g.client.Do(req)
+		answered <- answer{resp, err}
+	}()
+	slow.waitArrived(t)
+	eventually(t, "the answer's headers were read", func() bool { return proxy.AwaitingConns(g.up) == 0 })
+
+	_, err = rest.Write([]byte("xy")) // the rest of the upload, after the answer's headers
+	require.NoError(t, err)
+	require.NoError(t, rest.Close())
+	assert.Never(t, func() bool { return proxy.AwaitingConns(g.up) > 0 }, 200*time.Millisecond, 5*time.Millisecond,
+		"the upload's end awaits no answer")
+	a := <-answered
+	require.NoError(t, a.err)
+	defer a.resp.Body.Close()
+	require.Equal(t, http.StatusOK, a.resp.StatusCode)
+	slow.Release()
+	body, err := io.ReadAll(a.resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "start-end", string(body))
+	assert.Zero(t, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "timeout"))
+}
+
 // TestHTTPSOriginHeaderTimeout: an https origin, whose bytes TLS hides from
 // the header watch, is bounded by Transport's own timer to the same 504,
 // and a body slower than the timeout still arrives whole.
