@@ -64,8 +64,8 @@ type Memory struct {
 	bumpGap  int64
 	clock    Clock
 	keys     keyer
-	table    Sharded[*user, struct{}, shardUsers] // by value: one load less per request
-	heap     *tableHeap                           // the table's memory, out of Go's heap
+	table    Sharded[userRef, struct{}, shardUsers] // by value: one load less per request
+	heap     *tableHeap                             // the table's memory, out of Go's heap
 	arena    userArena
 	maxUsers int64
 	refuse   bool // OnFullRefuse
@@ -83,7 +83,7 @@ type Memory struct {
 // shard is one lock of the table, the LRU of its users, which orders them
 // for eviction and the sweep, the index that finds them (userIndex) and
 // the records its users left (shardUsers).
-type shard = Shard[*user, struct{}, shardUsers]
+type shard = Shard[userRef, struct{}, shardUsers]
 
 var (
 	_ Store         = (*Memory)(nil)
@@ -133,7 +133,8 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	// shard's LRU only orders its users; its own size is a safety net.
 	// The callback runs for every user leaving the table (eviction or
 	// removal), so both gauges stay right whatever removed the user.
-	table, err := NewSharded[*user, struct{}, shardUsers](n, 2*opts.MaxUsers/n+minShardUsers, func(u *user, _ struct{}) {
+	table, err := NewSharded[userRef, struct{}, shardUsers](n, 2*opts.MaxUsers/n+minShardUsers, func(r userRef, _ struct{}) {
+		u := r.user()
 		k0 := m.keys.userFirst(u.id())
 		x := &m.shardFor(k0).Extra
 		x.index.remove(k0, u)
@@ -319,7 +320,7 @@ func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
 // the true order of activity.
 func (m *Memory) bump(sh *shard, u *user, now int64) {
 	if now-u.bumped >= m.bumpGap {
-		sh.LRU.Get(u)
+		sh.LRU.Get(refOf(u))
 		u.bumped = now
 	}
 }
@@ -344,7 +345,7 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 	p := m.arena.alloc(&sh.Extra)
 	*p = *u
 	sh.Extra.index.put(uk, p)
-	if sh.LRU.Add(p, struct{}{}) {
+	if sh.LRU.Add(refOf(p), struct{}{}) {
 		m.evicted.Add(1) // the shard's safety net; not reached with a fair hash
 	}
 }
@@ -384,7 +385,7 @@ func (m *Memory) EndAll(_ context.Context, userID string, reason EndReason) (int
 // dropIfEmpty removes a user with no session and no live tombstone.
 func (m *Memory) dropIfEmpty(sh *shard, u *user, now int64) {
 	if len(u.sessions()) == 0 && !u.holdsTombs(now) {
-		sh.LRU.Remove(u)
+		sh.LRU.Remove(refOf(u))
 	}
 }
 

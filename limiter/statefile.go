@@ -209,7 +209,8 @@ func (m *Memory) snapshotShard(sh *shard) []stateUser {
 	sh.Lock()
 	defer sh.Unlock()
 	var out []stateUser
-	for _, u := range sh.LRU.Keys() { // oldest first
+	for _, r := range sh.LRU.Keys() { // oldest first
+		u := r.user()
 		// Copies: the blobs are freed when their users change, after the
 		// lock is let go and before the file is written.
 		su := stateUser{UserID: strings.Clone(u.id())}

@@ -53,8 +53,12 @@ func (m *Memory) Sweep() int {
 func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 	removed := 0
 	for looked := 0; removed < limit && looked < 2*limit+8; looked++ {
-		u, _, ok := sh.LRU.GetOldest()
-		if !ok || now-u.newest() < m.ttl {
+		r, _, ok := sh.LRU.GetOldest()
+		if !ok {
+			break
+		}
+		u := r.user()
+		if now-u.newest() < m.ttl {
 			break
 		}
 		m.sessions.Add(-int64(u.prune(m.heap, now, 0)))
@@ -63,7 +67,7 @@ func (m *Memory) sweepShardLocked(sh *shard, now int64, limit int) int {
 			removed++
 			continue
 		}
-		sh.LRU.Get(u)
+		sh.LRU.Get(r)
 	}
 	return removed
 }

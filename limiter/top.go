@@ -40,7 +40,8 @@ func (m *Memory) topBy(n int, sharedOnly bool) []UserCount {
 		sh := m.table.At(i)
 		now := m.clock().UnixNano()
 		sh.Lock()
-		for _, u := range sh.LRU.Keys() {
+		for _, r := range sh.LRU.Keys() {
+			u := r.user()
 			active := 0
 			for i := range u.sessions() {
 				if s := &u.sessions()[i]; now-s.lastSeen < m.ttl && (!sharedOnly || s.networks > 1) {
