@@ -157,12 +157,13 @@ type watchedConn struct {
 	since atomic.Int64
 
 	// Read's own state, only ever touched by the Transport's one reader.
-	// begun is set once the awaited answer's first bytes came, and final
-	// if they began a status line that is not informational; crlf is how
-	// much of a line end the last read ended in (newline, and carriage
-	// return after it); replied is how much of the made-up 504 was read.
-	begun   bool
-	final   bool
+	// at is how many bytes of the awaited answer came, counted up to its
+	// status code's first digit, and class that digit once it came; crlf
+	// is how much of a line end the last read ended in (newline, and
+	// carriage return after it); replied is how much of the made-up 504
+	// was read.
+	at      uint8
+	class   byte
 	crlf    uint8
 	replied int
 }
@@ -186,30 +187,52 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// beginsRequest reports whether p begins as a request line does: a method,
-// a space, and a target ("/", "*" or an absolute URL). Transport begins
-// every request's first write so; a body rarely does, and one that does
-// arms the watch as every write once did.
+// beginsRequest reports whether p begins with a whole request line as
+// Transport writes one to an origin dialed directly: a method, a space, a
+// target in origin form ("/...") or "*", and " HTTP/1.1" at the line's end.
+// Transport's first write of a request holds that line whole: its buffer
+// is empty then, and takes the line whole or lets it through at once. An
+// upload's bytes, cut where the player's reads happened to end, rarely
+// hold one.
 func beginsRequest(p []byte) bool {
-	i := bytes.IndexByte(p[:min(len(p), 32)], ' ')
-	if i < 1 || i+1 == len(p) {
+	line, _, ok := bytes.Cut(p, []byte{'\n'})
+	if !ok {
 		return false
 	}
-	for _, b := range p[:i] {
+	method, target, ok := bytes.Cut(line, []byte{' '})
+	if !ok || len(method) == 0 || len(target) == 0 || (target[0] != '/' && target[0] != '*') {
+		return false
+	}
+	for _, b := range method {
 		if b <= ' ' || b >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, b) >= 0 {
 			return false
 		}
 	}
-	return p[i+1] == '/' || p[i+1] == '*' || p[i+1] == 'h'
+	return bytes.HasSuffix(target, []byte(" HTTP/1.1\r"))
 }
 
-// finalStatus reports whether b begins the status line of an answer that is
-// not informational (1xx), after which no other answer to the request
-// comes. A status line cut before its code counts as informational, which
-// keeps the watch armed by the writes that follow.
-func finalStatus(b []byte) bool {
-	return len(b) >= 10 && bytes.HasPrefix(b, []byte("HTTP/1.")) && b[9] >= '2' && b[9] <= '5'
+// statusClassAt is where an answer's status code begins ("HTTP/1.1 200"):
+// its first digit says whether the answer is informational.
+const statusClassAt = len("HTTP/1.1 ")
+
+// noteStatus counts b, the next bytes of the awaited answer, up to its
+// status code's first digit, and keeps that digit.
+func (c *watchedConn) noteStatus(b []byte) {
+	if int(c.at) > statusClassAt {
+		return
+	}
+	k := min(len(b), statusClassAt+1-int(c.at))
+	if int(c.at)+k == statusClassAt+1 {
+		c.class = b[k-1]
+	}
+	c.at += uint8(k)
 }
+
+// final reports whether the answer whose headers ended is not
+// informational (1xx), after which no other answer to the request comes.
+// A status line too short to have a code counts as informational, which
+// keeps the watch armed.
+func (c *watchedConn) final() bool { return c.class >= '2' && c.class <= '5' }
 
 // set stores since unless the connection timed out.
 func (c *watchedConn) set(v int64) bool {
@@ -236,57 +259,61 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 		// request is answered with the timeout.
 		return c.readTimedOut(p)
 	}
-	if n > 0 {
-		if !c.begun {
-			c.begun, c.final = true, finalStatus(p[:n])
+	for b := p[:n]; len(b) > 0; {
+		c.noteStatus(b)
+		end := c.headersEnd(b)
+		if end < 0 {
+			break
 		}
-		if c.headersEnded(p[:n]) {
-			done := int64(0)
-			if c.final {
-				done = answeredMark
-			}
-			c.begun, c.crlf = false, 0
-			if !c.set(done) {
+		final := c.final()
+		c.at, c.class, c.crlf = 0, 0, 0
+		if final {
+			if !c.set(answeredMark) {
 				return c.readTimedOut(p)
 			}
+			break // what follows is the answer's body
 		}
+		// An informational answer (100 Continue, 103 Early Hints) is not
+		// the answer: the watch waits on for the final one, which may
+		// begin in this same read.
+		b = b[end:]
 	}
 	return n, err
 }
 
-// headersEnded reports whether b holds the blank line that ends a
-// response's headers, carrying a line end that b's end cut over to the
-// next read. A blank line is "\n" or "\r\n" right after a line's "\n", as
-// net/textproto reads them.
-func (c *watchedConn) headersEnded(b []byte) bool {
+// headersEnd returns where in b the blank line that ends an answer's
+// headers ends, or -1 if b holds none, carrying a line end that b's end cut
+// over to the next read. A blank line is "\n" or "\r\n" right after a
+// line's "\n", as net/textproto reads them.
+func (c *watchedConn) headersEnd(b []byte) int {
 	// A line end cut by the last read: "\n" or "\n\r" before b.
 	switch {
-	case c.crlf == 1 && (b[0] == '\n' || (b[0] == '\r' && len(b) > 1 && b[1] == '\n')):
-		return true
-	case c.crlf == 2 && b[0] == '\n':
-		return true
+	case c.crlf == 1 && b[0] == '\n', c.crlf == 2 && b[0] == '\n':
+		return 1
+	case c.crlf == 1 && b[0] == '\r' && len(b) > 1 && b[1] == '\n':
+		return 2
 	case c.crlf == 1 && b[0] == '\r' && len(b) == 1:
 		c.crlf = 2
-		return false
+		return -1
 	}
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
 			c.crlf = 0
-			return false
+			return -1
 		}
 		i += j + 1
 		switch {
 		case i == len(b):
 			c.crlf = 1
-			return false
+			return -1
 		case b[i] == '\n':
-			return true
+			return i + 1
 		case b[i] == '\r' && i+1 == len(b):
 			c.crlf = 2
-			return false
+			return -1
 		case b[i] == '\r' && b[i+1] == '\n':
-			return true
+			return i + 2
 		}
 	}
 }
@@ -294,7 +321,7 @@ func (c *watchedConn) headersEnded(b []byte) bool {
 // readTimedOut answers the Transport with the made-up 504 if the origin
 // had sent nothing of its answer, or else fails the read.
 func (c *watchedConn) readTimedOut(p []byte) (int, error) {
-	if c.begun {
+	if c.at > 0 {
 		return 0, errHeaderTimeout
 	}
 	if c.replied == len(c.hw.reply) {
