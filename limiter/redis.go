@@ -432,6 +432,11 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndRea
 		r.cache.forget(userID, sessionID)
 	}
 	msg, err := r.script(ctx, r.endScript, userID, sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros)
+	if r.cache != nil {
+		// Again: an admission of the session that ran while the script
+		// was on its way may have cached it anew.
+		r.cache.forget(userID, sessionID)
+	}
 	if err != nil {
 		return false, fmt.Errorf("ending session: %w", err)
 	}
@@ -448,6 +453,9 @@ func (r *Redis) EndAll(ctx context.Context, userID string, reason EndReason) (in
 		r.cache.forgetUser(userID)
 	}
 	msg, err := r.script(ctx, r.endAllScript, userID, r.ttlMicros, reasonCode(reason), r.keepMicros)
+	if r.cache != nil {
+		r.cache.forgetUser(userID) // again, as End does
+	}
 	if err != nil {
 		return 0, fmt.Errorf("ending sessions: %w", err)
 	}

@@ -106,7 +106,7 @@ func (r *Redis) flushChunk(c rueidis.Client, chunk []touch, at int64) {
 		for j, p := range groups[i] {
 			switch replies[2*j] {
 			case 1:
-				r.cache.renewed(p.sessionRef, at, int(replies[2*j+1]))
+				r.cache.renewed(p.sessionRef, at, at-p.ago+int64(r.ttl), int(replies[2*j+1]))
 				p.ago += late
 				if m != nil && !(*m).renewed(p) {
 					// The replica's table lost it (its LRU let the user go):

@@ -285,9 +285,10 @@ func (c *refreshCache) renewals(now int64) []touch {
 }
 
 // renewed notes that the store found ref active, and renewed it with its
-// hits, in a call begun at at, when the user had active sessions. A session
-// forgotten meanwhile stays forgotten.
-func (c *refreshCache) renewed(ref sessionRef, at int64, active int) {
+// hits, in a call begun at at, when the user had active sessions; the
+// store's record then lasts until until at least (the last hit it was sent
+// plus the TTL). A session forgotten meanwhile stays forgotten.
+func (c *refreshCache) renewed(ref sessionRef, at, until int64, active int) {
 	sh := c.shardFor(ref.userID)
 	sh.Lock()
 	defer sh.Unlock()
@@ -302,7 +303,11 @@ func (c *refreshCache) renewed(ref sessionRef, at int64, active int) {
 	if at >= s.refreshed {
 		s.active = int32(active)
 	}
-	s.refreshed = max(s.refreshed, at)
+	// A renewal that comes late (renewals failed for most of a TTL) renews
+	// the record only to its last hit plus the TTL: the entry must not
+	// answer after Redis let the session go, when another replica may have
+	// admitted a fourth.
+	s.refreshed = max(s.refreshed, min(at, until-c.interval))
 	u.newest = max(u.newest, at)
 	// Hits since the call began are not in it: they stay pending.
 	s.pending = s.pending && s.lastHit >= at
@@ -363,7 +368,9 @@ func (c *refreshCache) dropStale(sh *cacheShard, now int64) {
 }
 
 // forget drops one session, so that a session ended through this replica is
-// never admitted from the cache again.
+// never admitted from the cache again. Under network binding the cache
+// names a session per network (boundField) where End and an eviction name
+// the id alone: the id drops its entries on every network.
 func (c *refreshCache) forget(userID, sessionID string) {
 	sh := c.shardFor(userID)
 	sh.Lock()
@@ -372,7 +379,10 @@ func (c *refreshCache) forget(userID, sessionID string) {
 	if !ok {
 		return
 	}
-	u.remove(sessionID)
+	u.keepOnly(func(_ *cachedSession, id string) bool {
+		rest, found := strings.CutPrefix(id, sessionID)
+		return !found || (rest != "" && rest[0] != '\t')
+	})
 	if len(u.sessions) == 0 {
 		sh.LRU.Remove(userID)
 	}

@@ -50,7 +50,7 @@ func BenchmarkRenewalScan(b *testing.B) {
 		start := time.Now()
 		at := c.now()
 		for _, t := range c.renewals(at) {
-			c.renewed(t.sessionRef, at, perUser)
+			c.renewed(t.sessionRef, at, at+int64(time.Minute), perUser)
 		}
 		flusher += time.Since(start)
 	}

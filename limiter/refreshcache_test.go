@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -63,6 +64,27 @@ func TestRefreshCache(t *testing.T) {
 			c.record("u", "t", 0, 2, c.now(), admitted{})
 			c.forget("u", "s")
 		}, false},
+		{"renewed late, it lasts as long as the store's record", func(c *refreshCache, clock *manualClock) {
+			c.record("u", "s", 0, 1, c.now(), admitted{})
+			until := c.now() + int64(10*time.Second) // the hit plus a TTL of 10 s
+			clock.Advance(8 * time.Second)
+			c.renewed(sessionRef{"u", "s"}, c.now(), until, 1)
+			clock.Advance(2*time.Second - time.Nanosecond)
+		}, true},
+		{"renewed late, it ends with the store's record", func(c *refreshCache, clock *manualClock) {
+			c.record("u", "s", 0, 1, c.now(), admitted{})
+			until := c.now() + int64(10*time.Second)
+			clock.Advance(8 * time.Second)
+			c.renewed(sessionRef{"u", "s"}, c.now(), until, 1)
+			clock.Advance(2 * time.Second)
+		}, false},
+		{"renewed in time, it lasts an interval from the renewal", func(c *refreshCache, clock *manualClock) {
+			c.record("u", "s", 0, 1, c.now(), admitted{})
+			until := c.now() + int64(time.Minute)
+			clock.Advance(4 * time.Second)
+			c.renewed(sessionRef{"u", "s"}, c.now(), until, 1)
+			clock.Advance(interval - time.Nanosecond)
+		}, true},
 		{"forgotten user", func(c *refreshCache, _ *manualClock) {
 			c.record("u", "s", 0, 1, c.now(), admitted{})
 			c.forgetUser("u")
@@ -123,6 +145,23 @@ func TestRefreshCacheBounded(t *testing.T) {
 		require.True(t, ok)
 		assert.LessOrEqual(t, len(u.sessions), 10)
 	})
+}
+
+// TestRefreshCacheForgetsEveryNetwork: under network binding the cache
+// names a session per network, and End or an eviction names the id alone;
+// forgetting the id drops it on every network and no other id.
+func TestRefreshCacheForgetsEveryNetwork(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestCache(t, 5*time.Second, 1000)
+	home, away := NetworkOf(netip.MustParseAddr("192.0.2.7")), NetworkOf(netip.MustParseAddr("198.51.100.7"))
+	for _, id := range []string{boundField("s", home), boundField("s", away), "s2", boundField("s2", home)} {
+		c.record("u", id, 0, 3, c.now(), admitted{})
+	}
+	c.forget("u", "s")
+	for id, want := range map[string]bool{boundField("s", home): false, boundField("s", away): false, "s2": true, boundField("s2", home): true} {
+		_, hit, _ := c.lookup(&Request{UserID: "u", SessionID: id}, 3)
+		assert.Equal(t, want, hit, "%q", id)
+	}
 }
 
 // TestCachedUserKeepsIDsWithSessions: a user's session ids live in one
