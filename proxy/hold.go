@@ -148,8 +148,11 @@ func (h *holdWriter) readmit() bool {
 	if err != nil {
 		return true
 	}
-	if d.Result == limiter.Rejected {
-		h.g.Logger.Debug("response cut: its session was refused on re-admission", "active", d.Active, "limit", d.Limit)
+	if !d.Admitted() {
+		// Refused (expired during a stall and its slot taken), or ended by
+		// the operator or replaced under evict-oldest: the session may not
+		// play, and its body would be a stream over the limit.
+		h.g.Logger.Debug("response cut: its session was not re-admitted", "result", d.Result.String(), "active", d.Active, "limit", d.Limit)
 		return false
 	}
 	return true

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
 )
 
@@ -137,4 +138,69 @@ func TestTrickledBodyEnds(t *testing.T) {
 		t.Fatal("the origin's request never ended")
 	}
 	assert.False(t, errors.Is(err, context.DeadlineExceeded))
+}
+
+// TestEndedDownloadIsCut: a download whose session is ended while its body
+// flows, by the operator or by a newer session under evict-oldest, is cut
+// at its next hold check instead of flowing on as one stream more than the
+// limit allows.
+func TestEndedDownloadIsCut(t *testing.T) {
+	t.Parallel()
+	for name, rules := range map[string]limiter.Rules{
+		"ended by the operator":   {},
+		"replaced (evict-oldest)": {OnLimit: limiter.EvictOldest},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const ttl = 1500 * time.Millisecond
+			flowing := make(chan struct{}, 1)
+			g := newHardGate(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/movie.mp4" {
+					return // the newer session's segment
+				}
+				w.Header().Set("Content-Type", "video/mp4")
+				rc := http.NewResponseController(w)
+				tick := time.NewTicker(50 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					if _, err := w.Write([]byte("x")); err != nil {
+						return
+					}
+					_ = rc.Flush()
+					select {
+					case flowing <- struct{}{}:
+					default:
+					}
+					select {
+					case <-r.Context().Done():
+						return
+					case <-tick.C:
+					}
+				}
+			}, hardOptions{ttl: ttl, limit: 1, rules: rules, hardening: proxy.Hardening{HoldEvery: ttl / 3}})
+
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/movie.mp4", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-User-Id", "erin")
+			req.Header.Set("X-Session-Id", "download")
+			resp, err := g.client.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			<-flowing
+
+			if rules.OnLimit == limiter.EvictOldest {
+				resp, body := g.raw(t, "GET /seg-1.ts HTTP/1.1", "X-User-Id: erin", "X-Session-Id: newer")
+				require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			} else {
+				ended, err := g.memory.End(ctx, "erin", "download", limiter.EndedByOperator)
+				require.NoError(t, err)
+				require.True(t, ended)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			require.NoError(t, ctx.Err(), "the download flowed on after its session was ended")
+		})
+	}
 }
