@@ -52,7 +52,7 @@ func TestDotSegmentsRefused(t *testing.T) {
 	for _, path := range []string{
 		"/%2e%2e/internal/secret", "/%2E%2E/internal/secret", "/%2e%2E/x", "/.%2e/x", "/%2e./x",
 		"/a/../b", "/./a", "/a/.", "/a/..", "/a/%2e/b", "/a/%2e", "/a%2f..%2fb", "/a/%252e%252e/b",
-		"/a/..%5cb", `/a/..\b`,
+		"/a/..%5cb", `/a/..\b`, "/..;/internal/secret", "/a/..;x/b", "/a/.;/b", "/a/%2e%2e;/b",
 	} {
 		t.Run(path, func(t *testing.T) {
 			resp, body := g.raw(t, "GET "+path+" HTTP/1.1", alice)
@@ -63,11 +63,32 @@ func TestDotSegmentsRefused(t *testing.T) {
 	assert.Zero(t, g.origin.hits.Load(), "nothing reached the origin")
 	assert.Empty(t, g.sessionsOf(t, "alice"), "nothing was stored")
 
-	for _, path := range []string{"/a/..b/c", "/a/.hidden", "/b../c", "/%2e%2ex", "/a/...", "/a/%2e%2e%2e"} {
+	for _, path := range []string{"/a/..b/c", "/a/.hidden", "/b../c", "/%2e%2ex", "/a/b;..", "/a/...", "/a/%2e%2e%2e"} {
 		resp, body := g.raw(t, "GET "+path+" HTTP/1.1", alice)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
 	}
 	assert.Equal(t, "/vod/a/...", g.origin.lastSeen().Path, "the path stays under -upstream's")
+}
+
+// TestSegmentDressedAsManifestNeedsASession: a manifest needs no session
+// id, so a segment's path that an origin cuts before a ".m3u8" ending (at
+// path parameters, a decoded "?" or "#", or NUL) must not pass for one:
+// every device could fetch segments without a slot.
+func TestSegmentDressedAsManifestNeedsASession(t *testing.T) {
+	t.Parallel()
+	g := newHardGate(t, okOrigin, hardOptions{})
+	for _, path := range []string{"/v/seg-1.ts;.m3u8", "/v/seg-1.ts;x=.mpd", "/v/seg-1.ts%3F.m3u8", "/v/seg-1.ts%23.mpd", "/v/seg-1.ts%00.m3u8", "/v/seg-1.ts%00/x.m3u8"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := g.raw(t, "GET "+path+" HTTP/1.1", "X-User-Id: alice")
+			p := proxytest.AssertProblem(t, resp, body, http.StatusBadRequest)
+			assert.Contains(t, p["detail"], "no session id")
+		})
+	}
+	assert.Zero(t, g.origin.hits.Load(), "nothing reached the origin")
+	assert.Equal(t, 6.0, proxytest.MetricValue(t, g.reg, "streamgate_invalid_requests_total", "reason", "missing_session"))
+
+	resp, body := g.raw(t, "GET /v/master.m3u8 HTTP/1.1", "X-User-Id: alice")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a manifest still needs no session: %s", body)
 }
 
 // TestReservedPathsRefused: under /_streamgate/ only the two control

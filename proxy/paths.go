@@ -23,7 +23,8 @@ const (
 // some origins decode again) counts as a dot too, and so does a segment
 // ended by a backslash, which some origins treat as a slash. Leading slashes
 // are folded for the reserved check so that "//_streamgate/session" cannot
-// pass as an ordinary path.
+// pass as an ordinary path. A segment's path parameters (from ";" on) are
+// left out, as Tomcat, Jetty and Spring drop them: "..;" climbs there.
 func checkPath(r *http.Request) pathVerdict {
 	p := r.URL.Path
 	start := 0
@@ -31,7 +32,11 @@ func checkPath(r *http.Request) pathVerdict {
 		if i < len(p) && p[i] != '/' && p[i] != '\\' {
 			continue
 		}
-		if i-start <= 6 && isDotSegment(p[start:i]) {
+		seg := p[start:i]
+		if j := strings.IndexByte(seg, ';'); j >= 0 {
+			seg = seg[:j]
+		}
+		if len(seg) <= 6 && isDotSegment(seg) {
 			return pathDot
 		}
 		start = i + 1

@@ -44,6 +44,18 @@ func TestValidID(t *testing.T) {
 	}
 }
 
+// TestIsManifest: manifests by their ending, and no path an origin may cut
+// before it.
+func TestIsManifest(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/v/master.m3u8": true, "/v/MANIFEST.MPD": true, "/v/a;b/master.m3u8": false,
+		"/v/seg-1.ts": false, "/v/seg-1.ts;.m3u8": false, "/v/seg-1.ts?.m3u8": false,
+		"/v/seg-1.ts#.mpd": false, "/v/seg-1.ts\x00.m3u8": false, "/v/m3u8": false,
+	} {
+		assert.Equal(t, want, identity.IsManifest(path), "%q", path)
+	}
+}
+
 func TestHeaderIdentityNamesAreConfigurable(t *testing.T) {
 	t.Parallel()
 	id := identity.NewHeaderIdentity("x-account", "X-PLAYBACK-ID") // any case, as operators type them

@@ -45,8 +45,13 @@ func (id *Identity) FinishSession(r *http.Request, cmcd, param bool, source stri
 
 // IsManifest reports whether path names a manifest: an HLS playlist or a
 // DASH MPD, by its ending (.m3u8 or .mpd, any case), as SPEC defines it.
+// A path an origin may cut before that ending is none: at ";" (path
+// parameters, which Tomcat, Jetty and Spring drop), at "?" or "#" (decoded
+// from %3F or %23, by an origin that decodes and parses again) or at NUL
+// (an origin in C). "/seg-1.ts;.m3u8" would otherwise be a segment
+// fetched as a manifest, which needs no session, and so no slot.
 func IsManifest(path string) bool {
-	return hasSuffixFold(path, ".m3u8") || hasSuffixFold(path, ".mpd")
+	return (hasSuffixFold(path, ".m3u8") || hasSuffixFold(path, ".mpd")) && !strings.ContainsAny(path, ";?#\x00")
 }
 
 func hasSuffixFold(s, suffix string) bool {
