@@ -87,6 +87,11 @@ func (h *hardening) screen(w http.ResponseWriter, r *http.Request, m *Metrics) b
 			return false
 		}
 	}
+	for k := range r.Header {
+		if strings.IndexByte(k, '_') >= 0 && h.looksGuarded(k) {
+			delete(r.Header, k)
+		}
+	}
 	switch checkPath(r) {
 	case pathDot:
 		refuse(w, m, http.StatusBadRequest, "dot_segment", "dot-segment", "Bad path",
@@ -117,6 +122,21 @@ func (h *hardening) connectionNamesGuarded(values []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// looksGuarded reports whether name, which holds an underscore, reads as
+// a guarded header once underscores are dashes: an origin that turns
+// header names into CGI variables (X_User_Id and X-User-Id both become
+// HTTP_X_USER_ID) could take it for the identity the gate decided on.
+// nginx drops such headers by default; the gate drops these.
+func (h *hardening) looksGuarded(name string) bool {
+	dashed := strings.ReplaceAll(name, "_", "-")
+	for _, g := range h.guarded {
+		if strings.EqualFold(dashed, g) {
+			return true
+		}
+	}
+	return false
 }
 
 // setIdentity puts the verified identity on the request the origin gets.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/streamgate/streamgate/proxy/proxytest"
@@ -89,6 +90,25 @@ func TestSegmentDressedAsManifestNeedsASession(t *testing.T) {
 
 	resp, body := g.raw(t, "GET /v/master.m3u8 HTTP/1.1", "X-User-Id: alice")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "a manifest still needs no session: %s", body)
+}
+
+// TestIdentityLookAlikesDropped: a header that reads as an identity
+// header once its underscores are dashes never reaches the origin, which
+// may map both to one CGI variable; other underscored headers do.
+func TestIdentityLookAlikesDropped(t *testing.T) {
+	t.Parallel()
+	g := newHardGate(t, okOrigin, hardOptions{limitHeader: "X-Plan"})
+	resp, body := g.raw(t, "GET /seg-1.ts HTTP/1.1", alice, "X_User_Id: mallory", "x_session-id: other", "X_PLAN: 99", "X_Trace_Id: kept")
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	seen := g.origin.lastSeen().Header
+	for name := range seen {
+		if strings.Contains(name, "_") {
+			assert.NotContains(t, []string{"X-USER-ID", "X-SESSION-ID", "X-PLAN"}, strings.ToUpper(strings.ReplaceAll(name, "_", "-")),
+				"%s reached the origin", name)
+		}
+	}
+	assert.Equal(t, "kept", seen.Get("X_Trace_Id"))
+	assert.Equal(t, []string{"alice"}, seen.Values("X-User-Id"))
 }
 
 // TestReservedPathsRefused: under /_streamgate/ only the two control
