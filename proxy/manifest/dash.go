@@ -63,16 +63,26 @@ type mpdReader struct {
 	off int
 	err error
 
-	st          mpdState
-	pending     []byte // the start tag or URI text being gathered
-	quote       byte   // the quote an attribute value is in, or 0
-	match       int    // how much of a comment's, CDATA's or PI's end has been seen
-	depth       int    // '[' nesting in a declaration
-	named       bool   // the start tag's name is complete
-	uriText     bool   // the text being gathered is a BaseURL or Location
-	textLen     int    // in mpdOpen after a URI text: its length in pending
-	started     bool   // the first element has been seen
-	passthrough bool   // not an MPD: copy the rest as is
+	st      mpdState
+	pending []byte // the start tag or URI text being gathered
+	quote   byte   // the quote an attribute value is in, or 0
+	match   int    // how much of a comment's, CDATA's or PI's end has been seen
+	depth   int    // '[' nesting in a declaration
+	named   bool   // the start tag's name is complete
+	uriText bool   // the text being gathered is a BaseURL or Location
+	textLen int    // in mpdOpen after a URI text: its length in pending
+	started bool   // the first element has been seen
+	// opened counts the elements open; slash says that the start tag being
+	// passed on ended its last chunk in '/', so that a '>' next closes it.
+	opened int
+	slash  bool
+	// baseText is set when the URI text being gathered is a BaseURL's.
+	baseText bool
+	// foreignAt is the depth (opened) of the element in which a BaseURL
+	// pointed away from the request's host, 0 for none: within it a
+	// relative URI may resolve against that base, and is left alone.
+	foreignAt   int
+	passthrough bool // not an MPD: copy the rest as is
 
 	scratch, scratch2 []byte
 }
@@ -204,6 +214,7 @@ func (r *mpdReader) feed(in []byte) {
 			}
 			r.out = append(r.out, in[:i+1]...)
 			r.st, in = mpdText, in[i+1:]
+			r.closeElement()
 		case mpdComment:
 			in = r.until(in, "-->")
 		case mpdCDATA:
@@ -338,6 +349,9 @@ func (r *mpdReader) tagPass(in []byte) []byte {
 		}
 		if j < 0 {
 			r.out = append(r.out, in...)
+			if r.quote == 0 && len(in) > 0 {
+				r.slash = in[len(in)-1] == '/'
+			}
 			return nil
 		}
 		i += j
@@ -347,6 +361,10 @@ func (r *mpdReader) tagPass(in []byte) []byte {
 		case c == '>':
 			r.out = append(r.out, in[:i+1]...)
 			r.st = mpdText
+			if !(i > 0 && in[i-1] == '/' || i == 0 && r.slash) {
+				r.opened++
+			}
+			r.slash = false
 			return in[i+1:]
 		default:
 			r.quote = c
@@ -376,6 +394,9 @@ func (r *mpdReader) tag(in []byte) []byte {
 		case c == '>':
 			r.pending = append(r.pending, in[:i+1]...)
 			r.out = r.appendTag(r.out, r.pending)
+			if !bytes.HasSuffix(r.pending, []byte("/>")) {
+				r.opened++
+			}
 			r.pending = r.pending[:0]
 			r.st = mpdText
 			return in[i+1:]
@@ -386,7 +407,7 @@ func (r *mpdReader) tag(in []byte) []byte {
 			if r.nameNotOurs(r.pending) {
 				r.out = append(r.out, r.pending...)
 				r.pending = r.pending[:0]
-				r.st = mpdTagPass
+				r.st, r.slash = mpdTagPass, false
 			}
 			return in[i:]
 		}
@@ -396,7 +417,10 @@ func (r *mpdReader) tag(in []byte) []byte {
 		r.out = append(r.out, r.pending...)
 		r.out = append(r.out, scan...)
 		r.pending = r.pending[:0]
-		r.st = mpdTagPass
+		r.st, r.slash = mpdTagPass, len(scan) > 0 && scan[len(scan)-1] == '/'
+		if r.quote != 0 {
+			r.slash = false
+		}
 		return in[len(scan):]
 	}
 	r.pending = append(r.pending, in...)
@@ -410,4 +434,13 @@ func (r *mpdReader) nameNotOurs(tag []byte) bool {
 		return false // appendTag decides
 	}
 	return mpdElementOf(localName(tagName(tag))) == elemOther
+}
+
+// closeElement notes an end tag: an element closed, and with it, perhaps,
+// the scope of a BaseURL that pointed away.
+func (r *mpdReader) closeElement() {
+	r.opened = max(r.opened-1, 0)
+	if r.opened < r.foreignAt {
+		r.foreignAt = 0
+	}
 }

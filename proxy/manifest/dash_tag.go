@@ -84,6 +84,7 @@ func (r *mpdReader) appendTag(dst, tag []byte) []byte {
 	switch elem {
 	case elemURIText:
 		r.uriText = !selfClosing
+		r.baseText = string(localName(tagName(tag))) == "BaseURL"
 		return append(dst, tag...)
 	case elemTemplate, elemSegmentURL, elemSourceURL:
 		return r.appendAttributes(dst, tag, elem)
@@ -194,12 +195,26 @@ func (r *mpdReader) appendSessionID(dst, tag []byte, selfClosing bool) []byte {
 }
 
 // appendURIText appends the text of a BaseURL or Location, the URI in it
-// rewritten and the whitespace around it kept.
+// rewritten and the whitespace around it kept. A BaseURL that is not
+// rewritten, because it points away from the request's host (a CDN's, or
+// one of a player's alternatives), is the base of the relative URIs that
+// follow it in its parent element: those are left alone from then on, so
+// that the token never travels there. A template given before such a
+// BaseURL, in an element that encloses it, is rewritten all the same: the
+// MPD is rewritten as it streams, and what was written is not taken back.
 func (r *mpdReader) appendURIText(dst, text []byte) []byte {
 	core := bytes.TrimRight(bytes.TrimLeft(text, " \t\r\n"), " \t\r\n")
 	lead := len(text) - len(bytes.TrimLeft(text, " \t\r\n"))
 	dst = append(dst, text[:lead]...)
+	n := len(dst)
 	dst = r.appendURIValue(dst, core, 0, r.uris)
+	if r.baseText && len(r.uris) > 0 && len(core) > 0 && len(dst)-n == len(core) {
+		// Left as it was. The BaseURL's parent is the element open
+		// before it.
+		if parent := r.opened - 1; r.foreignAt == 0 || parent < r.foreignAt {
+			r.foreignAt = max(parent, 1)
+		}
+	}
 	return append(dst, text[lead+len(core):]...)
 }
 
@@ -218,7 +233,7 @@ func (r *mpdReader) appendURIValue(dst, raw []byte, quote byte, rws []uriRewrite
 		}
 		uri = r.scratch
 	}
-	if !rws[0].pointsHome(uri) {
+	if !rws[0].pointsHome(uri) || (r.foreignAt > 0 && isRelativeRef(uri)) {
 		return append(dst, raw...)
 	}
 	for _, w := range rws {
@@ -326,4 +341,21 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 func isNameStart(c byte) bool { return isAlpha(c) || c == '_' || c == ':' || c >= 0x80 }
 func isNameByte(c byte) bool {
 	return isNameStart(c) || isDigit(c) || c == '-' || c == '.'
+}
+
+// isRelativeRef reports whether uri is a relative reference without an
+// authority (RFC 3986 §4.2), one that a BaseURL resolves.
+func isRelativeRef(uri []byte) bool {
+	if bytes.HasPrefix(uri, []byte("//")) {
+		return false
+	}
+	for _, c := range uri {
+		switch {
+		case c == ':':
+			return false // a scheme: absolute
+		case c == '/' || c == '?' || c == '#':
+			return true
+		}
+	}
+	return true
 }

@@ -101,6 +101,18 @@ func TestMPDRewritingCases(t *testing.T) {
 			want: head + `<SegmentURL media="a.m4s?x=1&amp;tkn=TOKEN"/>`},
 		{name: "another host is left alone", in: head + `<BaseURL>https://cdn.example.org/v/</BaseURL>`,
 			want: head + `<BaseURL>https://cdn.example.org/v/</BaseURL>`},
+		{name: "a template under another host's BaseURL is left alone",
+			in:   head + `<BaseURL>https://cdn.thirdparty.example/v/</BaseURL><Period><AdaptationSet><SegmentTemplate media="seg-$Number$.m4s" initialization="init.mp4"/></AdaptationSet></Period></MPD>`,
+			want: head + `<BaseURL>https://cdn.thirdparty.example/v/</BaseURL><Period><AdaptationSet><SegmentTemplate media="seg-$Number$.m4s" initialization="init.mp4"/></AdaptationSet></Period></MPD>`},
+		{name: "another host's BaseURL reaches as far as its parent",
+			in: head + `<Period><AdaptationSet><BaseURL>//cdn.example.org/a/</BaseURL><Representation><BaseURL>hi/</BaseURL></Representation>` +
+				`<SegmentTemplate media="a-$Number$.m4s" initialization="https://stream.example.com/a/init.mp4"/></AdaptationSet>` +
+				`<AdaptationSet><SegmentTemplate media="v-$Number$.m4s"/></AdaptationSet></Period><Period><BaseURL>p2/</BaseURL></Period></MPD>`,
+			want: head + `<Period><AdaptationSet><BaseURL>//cdn.example.org/a/</BaseURL><Representation><BaseURL>hi/</BaseURL></Representation>` +
+				`<SegmentTemplate media="a-$Number$.m4s" initialization="https://stream.example.com/a/init.mp4?tkn=TOKEN"/></AdaptationSet>` +
+				`<AdaptationSet><SegmentTemplate media="v-$Number$.m4s?tkn=TOKEN"/></AdaptationSet></Period><Period><BaseURL>p2/?tkn=TOKEN</BaseURL></Period></MPD>`},
+		{name: "a Location on another host is no base", in: head + `<Location>https://other.example.net/m.mpd</Location><SegmentURL media="s.m4s"/>`,
+			want: head + `<Location>https://other.example.net/m.mpd</Location><SegmentURL media="s.m4s?tkn=TOKEN"/>`},
 		{name: "same host, default port", in: head + `<BaseURL>https://STREAM.example.com:443/v/</BaseURL>`,
 			want: head + `<BaseURL>https://STREAM.example.com:443/v/?tkn=TOKEN</BaseURL>`},
 		{name: "other attributes untouched", in: head + `<SegmentURL mediaRange="0-99" media = 'a.m4s' x:media="b"/>`,
