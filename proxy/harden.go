@@ -87,11 +87,6 @@ func (h *hardening) screen(w http.ResponseWriter, r *http.Request, m *Metrics) b
 			return false
 		}
 	}
-	for k := range r.Header {
-		if strings.IndexByte(k, '_') >= 0 && h.looksGuarded(k) {
-			delete(r.Header, k)
-		}
-	}
 	switch checkPath(r) {
 	case pathDot:
 		refuse(w, m, http.StatusBadRequest, "dot_segment", "dot-segment", "Bad path",
@@ -128,7 +123,11 @@ func (h *hardening) connectionNamesGuarded(values []string) (string, bool) {
 // a guarded header once underscores are dashes: an origin that turns
 // header names into CGI variables (X_User_Id and X-User-Id both become
 // HTTP_X_USER_ID) could take it for the identity the gate decided on.
-// nginx drops such headers by default; the gate drops these.
+// nginx drops such headers by default; in token mode, where the gate sets
+// the identity headers and the client sends whatever else it likes, the
+// gate drops these (setIdentity). In header mode the front that sets the
+// identity headers decides what else passes: a pass over every header name
+// costs a tenth of a µs a request, a quarter of the gate's own work.
 func (h *hardening) looksGuarded(name string) bool {
 	dashed := strings.ReplaceAll(name, "_", "-")
 	for _, g := range h.guarded {
@@ -139,8 +138,14 @@ func (h *hardening) looksGuarded(name string) bool {
 	return false
 }
 
-// setIdentity puts the verified identity on the request the origin gets.
+// setIdentity puts the verified identity on the request the origin gets,
+// and drops the look-alikes of the identity headers (looksGuarded).
 func (h *hardening) setIdentity(r *http.Request, user, session string) {
+	for k := range r.Header {
+		if strings.IndexByte(k, '_') >= 0 && h.looksGuarded(k) {
+			delete(r.Header, k)
+		}
+	}
 	r.Header[h.userKey] = []string{user}
 	if session != "" {
 		r.Header[h.sessionKey] = []string{session}

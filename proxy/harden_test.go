@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/proxytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,12 +93,13 @@ func TestSegmentDressedAsManifestNeedsASession(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "a manifest still needs no session: %s", body)
 }
 
-// TestIdentityLookAlikesDropped: a header that reads as an identity
-// header once its underscores are dashes never reaches the origin, which
-// may map both to one CGI variable; other underscored headers do.
+// TestIdentityLookAlikesDropped: when the gate sets the identity (token
+// mode), a header that reads as an identity header once its underscores
+// are dashes never reaches the origin, which may map both to one CGI
+// variable; other underscored headers do.
 func TestIdentityLookAlikesDropped(t *testing.T) {
 	t.Parallel()
-	g := newHardGate(t, okOrigin, hardOptions{limitHeader: "X-Plan"})
+	g := newHardGate(t, okOrigin, hardOptions{limitHeader: "X-Plan", hardening: proxy.Hardening{SetIdentity: true}})
 	resp, body := g.raw(t, "GET /seg-1.ts HTTP/1.1", alice, "X_User_Id: mallory", "x_session-id: other", "X_PLAN: 99", "X_Trace_Id: kept")
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	seen := g.origin.lastSeen().Header
