@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // Validate returns every problem of c joined, one line each, each naming its
@@ -61,7 +62,7 @@ func (c Config) Validate() error {
 	}
 
 	for _, h := range []struct{ flag, name string }{{"user-header", c.UserHeader}, {"session-header", c.SessionHeader}} {
-		if !isToken(h.name) {
+		if !identity.IsToken(h.name) {
 			bad(h.flag, "%q is not a valid HTTP header name", h.name)
 		}
 	}
@@ -136,18 +137,4 @@ func redact(s string) string {
 		return s
 	}
 	return u.Redacted()
-}
-
-// isToken reports whether s is an RFC 9110 token, the syntax of a header name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }

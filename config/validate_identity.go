@@ -3,6 +3,8 @@ package config
 import (
 	"net/url"
 	"strings"
+
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // validateIdentity checks -identity and the flags that go with it. That key
@@ -21,7 +23,7 @@ func (c Config) validateIdentity(bad func(flagName, format string, args ...any))
 		}
 		if c.LimitHeader != "" {
 			switch {
-			case !isToken(c.LimitHeader):
+			case !identity.IsToken(c.LimitHeader):
 				bad("limit-header", "%q is not a valid HTTP header name", c.LimitHeader)
 			case strings.EqualFold(c.LimitHeader, c.UserHeader) || strings.EqualFold(c.LimitHeader, c.SessionHeader):
 				bad("limit-header", "%q is already the -user-header or -session-header", c.LimitHeader)
@@ -42,7 +44,7 @@ func (c Config) validateIdentity(bad func(flagName, format string, args ...any))
 		if c.JWTCacheSize < 0 {
 			bad("jwt-cache-size", "must not be negative (0 turns the cache off)")
 		}
-		if c.TokenCookie != "" && !isToken(c.TokenCookie) {
+		if c.TokenCookie != "" && !identity.IsToken(c.TokenCookie) {
 			bad("token-cookie", "%q is not a valid cookie name", c.TokenCookie)
 		}
 		if c.TokenParam != "" && strings.ContainsAny(c.TokenParam, "&=#;?% +\t") {

@@ -8,10 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // headerWatch bounds the wait for an origin's response headers
@@ -200,13 +201,8 @@ func beginsRequest(p []byte) bool {
 		return false
 	}
 	method, target, ok := bytes.Cut(line, []byte{' '})
-	if !ok || len(method) == 0 || len(target) == 0 || (target[0] != '/' && target[0] != '*') {
+	if !ok || !identity.IsToken(string(method)) || len(target) == 0 || (target[0] != '/' && target[0] != '*') {
 		return false
-	}
-	for _, b := range method {
-		if b <= ' ' || b >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, b) >= 0 {
-			return false
-		}
 	}
 	return bytes.HasSuffix(target, []byte(" HTTP/1.1\r"))
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 )
 
 // Identity is who a request belongs to.
@@ -51,6 +52,21 @@ func (e *Error) Error() string {
 // Identifier reads the identity of a request.
 type Identifier interface {
 	Identify(r *http.Request) (Identity, *Error)
+}
+
+// IsToken reports whether s is an RFC 9110 token: the syntax of a header
+// name, a cookie name and a request method.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxIDLength is the longest valid user or session id, in bytes.
