@@ -27,19 +27,21 @@ const (
 // left out, as Tomcat, Jetty and Spring drop them: "..;" climbs there.
 func checkPath(r *http.Request) pathVerdict {
 	p := r.URL.Path
-	start := 0
+	start, end := 0, -1 // the segment, up to its parameters once a ';' came
 	for i := 0; i <= len(p); i++ {
 		if i < len(p) && p[i] != '/' && p[i] != '\\' {
+			if p[i] == ';' && end < 0 {
+				end = i
+			}
 			continue
 		}
-		seg := p[start:i]
-		if j := strings.IndexByte(seg, ';'); j >= 0 {
-			seg = seg[:j]
+		if end < 0 {
+			end = i
 		}
-		if len(seg) <= 6 && isDotSegment(seg) {
+		if end-start <= 6 && isDotSegment(p[start:end]) {
 			return pathDot
 		}
-		start = i + 1
+		start, end = i+1, -1
 	}
 	q := strings.TrimLeft(p, "/")
 	const name = "_streamgate"
