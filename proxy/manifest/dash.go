@@ -349,9 +349,7 @@ func (r *mpdReader) tagPass(in []byte) []byte {
 		}
 		if j < 0 {
 			r.out = append(r.out, in...)
-			if r.quote == 0 && len(in) > 0 {
-				r.slash = in[len(in)-1] == '/'
-			}
+			r.slash = r.quote == 0 && len(in) > 0 && in[len(in)-1] == '/'
 			return nil
 		}
 		i += j
@@ -417,10 +415,7 @@ func (r *mpdReader) tag(in []byte) []byte {
 		r.out = append(r.out, r.pending...)
 		r.out = append(r.out, scan...)
 		r.pending = r.pending[:0]
-		r.st, r.slash = mpdTagPass, len(scan) > 0 && scan[len(scan)-1] == '/'
-		if r.quote != 0 {
-			r.slash = false
-		}
+		r.st, r.slash = mpdTagPass, r.quote == 0 && len(scan) > 0 && scan[len(scan)-1] == '/'
 		return in[len(scan):]
 	}
 	r.pending = append(r.pending, in...)

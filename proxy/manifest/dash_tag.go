@@ -9,7 +9,8 @@ type mpdElement uint8
 
 const (
 	elemOther          mpdElement = iota
-	elemURIText                   // BaseURL, Location: the text is a URI
+	elemBaseURL                   // the text is a URI, the base of relative ones
+	elemLocation                  // the text is a URI
 	elemTemplate                  // SegmentTemplate: media, initialization, index, bitstreamSwitching
 	elemSegmentURL                // SegmentURL: media, index
 	elemSourceURL                 // Initialization, RepresentationIndex, BitstreamSwitching: sourceURL
@@ -19,8 +20,10 @@ const (
 
 func mpdElementOf(name []byte) mpdElement {
 	switch string(name) {
-	case "BaseURL", "Location":
-		return elemURIText
+	case "BaseURL":
+		return elemBaseURL
+	case "Location":
+		return elemLocation
 	case "SegmentTemplate":
 		return elemTemplate
 	case "SegmentURL":
@@ -82,9 +85,8 @@ func (r *mpdReader) appendTag(dst, tag []byte) []byte {
 	}
 	selfClosing := bytes.HasSuffix(tag, []byte("/>"))
 	switch elem {
-	case elemURIText:
-		r.uriText = !selfClosing
-		r.baseText = string(localName(tagName(tag))) == "BaseURL"
+	case elemBaseURL, elemLocation:
+		r.uriText, r.baseText = !selfClosing, elem == elemBaseURL
 		return append(dst, tag...)
 	case elemTemplate, elemSegmentURL, elemSourceURL:
 		return r.appendAttributes(dst, tag, elem)
