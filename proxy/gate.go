@@ -115,11 +115,11 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			minted := identity.MintSessionID()
 			g.Metrics.minted.Inc()
 			w = g.learnHint(w, r, hintKey(id.UserID, minted), hasSuffixFold(r.URL.Path, ".mpd"), 0)
-			g.next.ServeHTTP(w, manifest.WithQuery(r, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
+			g.next.ServeHTTP(w, manifest.WithQuery(r, id.UserID, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
 			release(w)
 			return
 		}
-		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.UserID, id.PlaylistQuery))
 		return
 	}
 	client := g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])
@@ -131,9 +131,9 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w = g.learnHint(w, r, hintKey(id.UserID, id.SessionID), mpd, kept)
 		}
 		if id.SessionQuery == "" {
-			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.PlaylistQuery))
+			g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.UserID, id.PlaylistQuery))
 		} else {
-			g.next.ServeHTTP(w, manifest.WithQuery(r, id.SessionID, id.PlaylistQuery, id.SessionQuery))
+			g.next.ServeHTTP(w, manifest.WithQuery(r, id.UserID, id.SessionID, id.PlaylistQuery, id.SessionQuery))
 		}
 		release(w)
 	}

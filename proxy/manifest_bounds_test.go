@@ -47,11 +47,18 @@ var gzipBomb = sync.OnceValue(func() []byte {
 
 func queryTokenGate(t *testing.T, h http.HandlerFunc) (*proxytest.Gate, func(session string) string) {
 	t.Helper()
+	g, token := queryTokenGateUsers(t, h)
+	return g, func(session string) string { return token("ivy", session) }
+}
+
+// queryTokenGateUsers is queryTokenGate with tokens for any user.
+func queryTokenGateUsers(t *testing.T, h http.HandlerFunc) (*proxytest.Gate, func(user, session string) string) {
+	t.Helper()
 	k := proxytest.TestKeys()
 	opts := tokenauth.JWTOptions{SecretFile: proxytest.WriteFile(t, "secret", k.Secret), SessionClaim: "sid", Param: "token"}
 	g := proxytest.NewGate(t, proxytest.GateOptions{JWT: &opts, Limit: 1000, Handler: h})
-	return g, func(session string) string {
-		return proxytest.Mint(t, jwt.SigningMethodHS256, k.Secret, "", proxytest.ClaimsFor(g.Clock.Now(), "ivy", session))
+	return g, func(user, session string) string {
+		return proxytest.Mint(t, jwt.SigningMethodHS256, k.Secret, "", proxytest.ClaimsFor(g.Clock.Now(), user, session))
 	}
 }
 
@@ -87,37 +94,86 @@ func TestGzipBombPlaylist(t *testing.T) {
 }
 
 // TestSlowReadersOfARewrittenPlaylist: players that do not read a large
-// rewritten playlist hold it in the gate's memory; all of them together
-// hold at most the rewrite bound, and the rest are told to retry (503).
+// rewritten playlist hold it in the gate's memory. All of them together hold
+// at most the rewrite bound, one user's at most its share of it, and the
+// rest are told to retry (503): a client that opens connection after
+// connection under one account and reads nothing leaves every other user's
+// playlists served.
 func TestSlowReadersOfARewrittenPlaylist(t *testing.T) {
 	pl := bigPlaylist(20_000) // 0.7 MiB, about 4 MiB with a token on each URI
-	g, token := queryTokenGate(t, func(w http.ResponseWriter, _ *http.Request) {
+	g, token := queryTokenGateUsers(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		w.Header().Set("Content-Length", strconv.Itoa(len(pl)))
 		_, _ = w.Write(pl)
 	})
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-
 	const readers = 40
-	addr := strings.TrimPrefix(g.URL, "http://")
-	statuses := make(chan int, readers)
+	for _, tc := range []struct {
+		name  string
+		user  func(i int) string
+		bound int64
+	}{
+		{"one account", func(int) string { return "ivy" }, 16 << 20},
+		{"many accounts", func(i int) string { return "user-" + strconv.Itoa(i) }, 64 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			tokens := make([]string, readers)
+			for i := range tokens {
+				tokens[i] = token(tc.user(i), "slow-"+strconv.Itoa(i))
+			}
+			counts, hangUp := slowReaders(t, g.URL, "/vod/index.m3u8", tokens)
+			defer hangUp()
+			runtime.GC()
+			var during runtime.MemStats
+			runtime.ReadMemStats(&during)
+			grown := int64(during.HeapInuse) - int64(before.HeapInuse)
+			t.Logf("answers %v; heap in use grew by %d MiB while %d players did not read", counts, grown>>20, readers)
+			assert.Equal(t, readers, counts[200]+counts[503], "every player got its playlist or a 503: %v", counts)
+			assert.Positive(t, counts[200])
+			assert.Positive(t, counts[503], "the bound refused some")
+			assert.Less(t, grown, tc.bound+(24<<20), "the held playlists stay under the bound")
+
+			if tc.bound < 64<<20 {
+				// Another user, while the first's players still hold.
+				resp, body := g.Do(t, mustGet(t, g.URL+"/vod/index.m3u8?token="+token("june", "s")))
+				assert.Equal(t, http.StatusOK, resp.StatusCode, "another user's playlist is served: %s", body)
+				assert.Equal(t, 20_000, strings.Count(string(body), ".ts?token="), "whole, every URI with its token")
+			}
+			hangUp()
+			eventually(t, "the budget comes back once the players hang up", func() bool {
+				r, _ := g.Do(t, mustGet(t, g.URL+"/vod/index.m3u8?token="+token(tc.user(0), "later")))
+				return r.StatusCode == http.StatusOK
+			})
+		})
+	}
+}
+
+// slowReaders asks for path on one connection per token and reads only the
+// status line of each answer, through a small receive window. It returns
+// how many of each status came, and what closes the connections.
+func slowReaders(t *testing.T, url, path string, tokens []string) (map[int]int, func()) {
+	t.Helper()
+	addr := strings.TrimPrefix(url, "http://")
+	statuses := make(chan int, len(tokens))
 	var conns []net.Conn
-	defer func() {
+	hangUp := func() {
 		for _, c := range conns {
 			_ = c.Close()
 		}
-	}()
-	for i := range readers {
+		conns = nil
+	}
+	for _, tok := range tokens {
 		c, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
+		if !assert.NoError(t, err) {
+			break
+		}
 		conns = append(conns, c)
-		// A small receive window: the player reads the status line only.
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetReadBuffer(4 << 10)
 		}
-		_, err = fmt.Fprintf(c, "GET /vod/index.m3u8?token=%s HTTP/1.1\r\nHost: %s\r\n\r\n", token("slow-"+strconv.Itoa(i)), addr)
+		_, err = fmt.Fprintf(c, "GET %s?token=%s HTTP/1.1\r\nHost: %s\r\n\r\n", path, tok, addr)
 		require.NoError(t, err)
 		go func() {
 			buf := make([]byte, 12)
@@ -131,27 +187,10 @@ func TestSlowReadersOfARewrittenPlaylist(t *testing.T) {
 		}()
 	}
 	counts := map[int]int{}
-	for range readers {
+	for range conns {
 		counts[<-statuses]++
 	}
-	runtime.GC()
-	var during runtime.MemStats
-	runtime.ReadMemStats(&during)
-	grown := int64(during.HeapInuse) - int64(before.HeapInuse)
-	t.Logf("answers %v; heap in use grew by %d MiB while %d players did not read", counts, grown>>20, readers)
-	assert.Equal(t, readers, counts[200]+counts[503], "every player got its playlist or a 503: %v", counts)
-	assert.Positive(t, counts[200])
-	assert.Positive(t, counts[503], "the bound refused some")
-	assert.Less(t, grown, int64(64<<20)+(24<<20), "the held playlists stay under the rewrite bound")
-
-	for _, c := range conns {
-		_ = c.Close()
-	}
-	conns = nil
-	eventually(t, "the budget comes back once the players hang up", func() bool {
-		r, _ := g.Do(t, mustGet(t, g.URL+"/vod/index.m3u8?token="+token("later")))
-		return r.StatusCode == http.StatusOK
-	})
+	return counts, hangUp
 }
 
 func mustGet(t *testing.T, u string) *http.Request {

@@ -272,15 +272,15 @@ func upstreamErrorHandler(m *Metrics, logger *slog.Logger) func(http.ResponseWri
 			answerClientClosed(w, r, m, logger, phaseUpstream)
 		case errors.Is(err, manifest.ErrBusy):
 			m.upstreamErrors.WithLabelValues("rewrite_busy").Inc()
-			logger.Warn("manifest not rewritten: rewriting is at its memory bound", "path", r.URL.Path)
+			logger.Warn("manifest not rewritten: rewriting is at its memory bound, or this user's share of it", "path", r.URL.Path)
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "rewrite-busy",
 				"Busy", "Too many manifests are being rewritten at once; try again shortly."))
 		case errors.Is(err, manifest.ErrTooLarge):
 			m.upstreamErrors.WithLabelValues("manifest_too_large").Inc()
-			logger.Warn("manifest refused: it decodes to more than 16 MiB", "path", r.URL.Path)
+			logger.Warn("manifest refused: it decodes, or rewrites, to more than 16 MiB", "path", r.URL.Path)
 			writeProblem(w, http.StatusBadGateway, newProblem(http.StatusBadGateway, "manifest-too-large",
-				"Manifest too large", "The origin's manifest decodes to more than 16 MiB."))
+				"Manifest too large", "The origin's manifest decodes, or rewrites, to more than 16 MiB."))
 		case isHeaderTimeout(err):
 			m.upstreamErrors.WithLabelValues("timeout").Inc()
 			logger.Warn("upstream timed out", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -21,66 +21,130 @@ const (
 	// across all requests: a rewritten playlist is held whole to give it its
 	// Content-Length, until its player has read it.
 	MaxRewriteMemory = 64 << 20
+	// MaxUserRewriteMemory is how much one user's rewritten manifests may
+	// hold at once, and so the most one rewritten manifest may be. A
+	// player that does not read holds its manifest for as long as it keeps
+	// the connection, and one account may open connection after
+	// connection: without a share of its own, one client could hold the
+	// whole budget and leave every other user's manifests a 503.
+	MaxUserRewriteMemory = MaxRewriteMemory / 4
 	// budgetWait is how long a rewrite waits for its share before it is
 	// answered 503.
 	budgetWait = time.Second
 )
 
 // ErrTooLarge is a manifest that decodes to more than MaxManifest, or whose
-// rewritten form would not fit in MaxRewriteMemory on its own: 502.
-var ErrTooLarge = errors.New("manifest larger than 16 MiB decoded")
+// rewritten form would not fit in MaxUserRewriteMemory on its own: 502.
+var ErrTooLarge = errors.New("manifest larger than 16 MiB decoded or rewritten")
 
-// ErrBusy is a rewrite that could not get its share of MaxRewriteMemory
-// within a second: 503.
+// ErrBusy is a rewrite that could not get its memory within a second, from
+// its user's share or from MaxRewriteMemory: 503.
 var ErrBusy = errors.New("manifest rewriting is at its memory bound")
 
 var rewriteBudget = semaphore.NewWeighted(MaxRewriteMemory)
 
-// readHeld reads r, the rewritten manifest, whole, acquiring each growth of
-// its buffer from the global rewrite budget first. The decoded input is
-// capped at MaxManifest by the rewriter; the output, which a token appended
-// to every URI makes larger, at the whole budget. It returns the bytes and what it holds of
-// the budget, which heldBody releases when the player's copy is done.
-func readHeld(ctx context.Context, r io.Reader) ([]byte, int64, error) {
+// userShares are the users' shares of the rewrite budget. A user has an
+// entry only while one of its rewrites is read or held, so the map is
+// bounded by the requests in flight.
+var userShares = struct {
+	sync.Mutex
+	m map[string]*userShare
+}{m: make(map[string]*userShare)}
+
+type userShare struct {
+	sem *semaphore.Weighted
+	// refs counts the rewrites that use the entry: it goes with the last.
+	refs int
+}
+
+// hold is what one rewrite holds: n bytes of both the budget and its
+// user's share.
+type hold struct {
+	user  string
+	share *userShare
+	n     int64
+}
+
+func newHold(user string) *hold {
+	userShares.Lock()
+	s := userShares.m[user]
+	if s == nil {
+		s = &userShare{sem: semaphore.NewWeighted(MaxUserRewriteMemory)}
+		userShares.m[user] = s
+	}
+	s.refs++
+	userShares.Unlock()
+	return &hold{user: user, share: s}
+}
+
+// grow takes n more bytes, its user's share first, waiting at most
+// budgetWait in all.
+func (h *hold) grow(ctx context.Context, n int64) error {
+	wctx, cancel := context.WithTimeout(ctx, budgetWait)
+	defer cancel()
+	if err := h.share.sem.Acquire(wctx, n); err != nil {
+		return err
+	}
+	if err := rewriteBudget.Acquire(wctx, n); err != nil {
+		h.share.sem.Release(n)
+		return err
+	}
+	h.n += n
+	return nil
+}
+
+// release gives everything back; h is not used again.
+func (h *hold) release() {
+	rewriteBudget.Release(h.n)
+	h.share.sem.Release(h.n)
+	userShares.Lock()
+	if h.share.refs--; h.share.refs == 0 {
+		delete(userShares.m, h.user)
+	}
+	userShares.Unlock()
+}
+
+// readHeld reads r, the rewritten manifest of user's request, whole,
+// acquiring each growth of its buffer first. The decoded input is capped at
+// MaxManifest by the rewriter; the output, which a token appended to every
+// URI makes larger, at the user's share. It returns the bytes and what they
+// hold, which heldBody releases when the player's copy is done.
+func readHeld(ctx context.Context, user string, r io.Reader) ([]byte, *hold, error) {
 	const first = 64 << 10
-	var held int64
+	h := newHold(user)
 	var buf []byte
-	fail := func(err error) ([]byte, int64, error) {
-		rewriteBudget.Release(held)
-		return nil, 0, err
+	fail := func(err error) ([]byte, *hold, error) {
+		h.release()
+		return nil, nil, err
 	}
 	for {
 		if len(buf) == cap(buf) {
 			grow := max(int64(cap(buf)), first)
-			if held+grow > MaxRewriteMemory {
-				grow = MaxRewriteMemory - held
+			if h.n+grow > MaxUserRewriteMemory {
+				grow = MaxUserRewriteMemory - h.n
 			}
 			if grow <= 0 {
 				return fail(ErrTooLarge)
 			}
-			wctx, cancel := context.WithTimeout(ctx, budgetWait)
-			err := rewriteBudget.Acquire(wctx, grow)
-			cancel()
-			if err != nil {
+			if err := h.grow(ctx, grow); err != nil {
 				if ctx.Err() != nil {
 					return fail(ctx.Err())
 				}
 				return fail(ErrBusy)
 			}
-			held += grow
-			nb := make([]byte, len(buf), held)
+			nb := make([]byte, len(buf), h.n)
 			copy(nb, buf)
 			buf = nb
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, held, nil
+			return buf, h, nil
 		}
 		if err != nil {
 			return fail(err)
 		}
-		if len(buf) == MaxRewriteMemory {
+		if len(buf) == MaxUserRewriteMemory {
 			return fail(ErrTooLarge)
 		}
 	}
@@ -90,12 +154,12 @@ func readHeld(ctx context.Context, r io.Reader) ([]byte, int64, error) {
 // to the budget.
 type heldBody struct {
 	*bytes.Reader
-	held int64
+	held *hold
 	once sync.Once
 }
 
 func (b *heldBody) Close() error {
-	b.once.Do(func() { rewriteBudget.Release(b.held) })
+	b.once.Do(b.held.release)
 	return nil
 }
 

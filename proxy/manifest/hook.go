@@ -24,6 +24,9 @@ type playlistKey struct{}
 // what to add to their URIs, and the host the player believes it is
 // talking to.
 type playlistToken struct {
+	// user is whose request it is: its rewrites share one part of the
+	// rewrite budget (budget.go).
+	user  string
 	pairs []string
 	host  string
 	// session is the session id sg_session carries: an MPD also gets it in
@@ -34,24 +37,24 @@ type playlistToken struct {
 	self string
 }
 
-// WithPlaylistQuery marks r for manifest rewriting when its identity came
-// from the query: pair is the identity's PlaylistQuery. Requests with no
-// pair are returned as they are, at no cost.
-func WithPlaylistQuery(r *http.Request, pair string) *http.Request {
+// WithPlaylistQuery marks r, user's request, for manifest rewriting when
+// its identity came from the query: pair is the identity's PlaylistQuery.
+// Requests with no pair are returned as they are, at no cost.
+func WithPlaylistQuery(r *http.Request, user, pair string) *http.Request {
 	if pair == "" {
 		return r
 	}
-	return WithQuery(r, "", pair)
+	return WithQuery(r, user, "", pair)
 }
 
-// WithQuery marks r so that the manifest answered to it gets pairs (escaped
+// WithQuery marks r, user's request, so that the manifest answered to it gets pairs (escaped
 // name=value pairs: the query token, sg_session) added to every URI that
 // points back at this host, and that the URL sent to the origin goes
 // without them. session, when set, is the session id sg_session carries
 // (minted now, or brought back): an MPD also gets it in
 // CMCDParameters@sessionID, and a live one a Location naming itself with it.
 // Empty pairs are skipped; with none left r is returned as it is.
-func WithQuery(r *http.Request, session string, pairs ...string) *http.Request {
+func WithQuery(r *http.Request, user, session string, pairs ...string) *http.Request {
 	var kept []string
 	for _, p := range pairs {
 		if p != "" {
@@ -61,7 +64,7 @@ func WithQuery(r *http.Request, session string, pairs ...string) *http.Request {
 	if len(kept) == 0 {
 		return r
 	}
-	pt := &playlistToken{pairs: kept, host: r.Host, session: session}
+	pt := &playlistToken{user: user, pairs: kept, host: r.Host, session: session}
 	if session != "" && hasSuffixFold(r.URL.Path, ".mpd") {
 		p := r.URL.EscapedPath()
 		// "./" keeps a segment with a colon from reading as a scheme.
@@ -152,17 +155,18 @@ func rewritePlaylists(logger *slog.Logger) func(*http.Response) error {
 			}
 			resp.Body = mpd
 		}
-		return correctLength(resp)
+		return correctLength(resp, pt.user)
 	}
 }
 
-// correctLength gives a rewritten playlist its new Content-Length when the
+// correctLength gives user's rewritten playlist its new Content-Length when the
 // origin sent one: the origin had the whole playlist, so holding it costs the
 // player nothing. What is held counts against MaxRewriteMemory until the
-// player has it (budget.go); a playlist past MaxManifest is refused (502). A
+// player has it, and against the user's share of it (budget.go); a playlist
+// past MaxManifest is refused (502). A
 // playlist the origin streams without a length (chunked, as some LL-HLS
 // origins do) streams on, line by line, chunked, and is cut at MaxManifest.
-func correctLength(resp *http.Response) error {
+func correctLength(resp *http.Response, user string) error {
 	h := resp.Header
 	if resp.ContentLength < 0 || resp.Request.Method == http.MethodHead {
 		// A HEAD answer's length was the origin's playlist's, not ours.
@@ -170,7 +174,7 @@ func correctLength(resp *http.Response) error {
 		resp.ContentLength = -1
 		return nil
 	}
-	body, held, err := readHeld(resp.Request.Context(), resp.Body)
+	body, held, err := readHeld(resp.Request.Context(), user, resp.Body)
 	if err != nil {
 		return err // ReverseProxy closes resp.Body and answers 502 (503 when busy), or 499 when the player left
 	}

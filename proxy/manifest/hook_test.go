@@ -46,7 +46,7 @@ func TestMintedSessionInMPD(t *testing.T) {
 	in, err := os.ReadFile(filepath.Join("testdata", "dash", "cmcd-session.mpd"))
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodGet, "http://stream.example.com/live/manifest.mpd", nil)
-	req = WithQuery(req, "minted-1", "sg_session=minted-1")
+	req = WithQuery(req, "ivy", "minted-1", "sg_session=minted-1")
 	resp := &http.Response{StatusCode: http.StatusOK, Request: req, ContentLength: int64(len(in)),
 		Header: http.Header{"Content-Type": {"application/dash+xml"}, "Content-Length": {strconv.Itoa(len(in))}, "Etag": {`"1"`}},
 		Body:   io.NopCloser(bytes.NewReader(in))}
@@ -75,7 +75,7 @@ func TestAskPlainPlaylist(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			in := WithQuery(httptest.NewRequest(http.MethodGet, tt.target, nil), "", "token=t", "sg_session=s")
+			in := WithQuery(httptest.NewRequest(http.MethodGet, tt.target, nil), "ivy", "", "token=t", "sg_session=s")
 			in.Header.Set("Range", "bytes=0-")
 			in.Header.Set("Accept-Encoding", "gzip")
 			out := in.Clone(in.Context())
@@ -106,7 +106,7 @@ func TestMintedLiveMPDLocation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req := httptest.NewRequest(http.MethodGet, "http://stream.example.com/x/live.mpd?token=t", nil)
-			req = WithQuery(req, "m1", "token=t", "sg_session=m1")
+			req = WithQuery(req, "ivy", "m1", "token=t", "sg_session=m1")
 			resp := &http.Response{StatusCode: http.StatusOK, Request: req, ContentLength: -1,
 				Header: http.Header{"Content-Type": {"application/dash+xml"}}, Body: io.NopCloser(bytes.NewReader([]byte(tt.mpd)))}
 			require.NoError(t, rewritePlaylists(slog.New(slog.DiscardHandler))(resp))
