@@ -15,6 +15,14 @@ func ReseedPasses(r *Redis) uint64 { return r.reseed.losses.Load() }
 // Reseeded is the number of sessions r wrote back into an empty Redis.
 func Reseeded(r *Redis) uint64 { return r.reseed.seeded.Load() }
 
+// WindowStarts is how many of r's starts a loss found now would undo
+// (redis_window.go).
+func WindowStarts(r *Redis) int {
+	r.reseed.window.mu.Lock()
+	defer r.reseed.window.mu.Unlock()
+	return len(r.reseed.window.list)
+}
+
 // ExtendReseedGrace makes r's current re-seed grace last d from now, so that
 // a test on a loaded machine acts within it.
 func ExtendReseedGrace(r *Redis, d time.Duration) {

@@ -84,6 +84,8 @@ func (m guardMirror) renewed(t touch) bool { return m.g.local.renew(t) }
 
 func (m guardMirror) now() time.Time { return m.g.local.now() }
 
+func (m guardMirror) unconfirm(userID, sessionID string) { m.g.provisional.add(userID, sessionID) }
+
 func (m guardMirror) confirmed(userID string, sessions []Session) []Session {
 	out := sessions[:0]
 	for _, s := range sessions {

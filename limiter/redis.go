@@ -338,7 +338,12 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 		}
 	}
 	if err == nil && d.Result == Started {
-		return r.inGrace(ctx, req, d)
+		d, err = r.inGrace(ctx, req, d)
+		// A loss found while this ran may have taken the window before
+		// this start was in it: it is decided again here.
+		if err == nil && r.reseed.noteStart(ctx, req) && r.reseed.losses.Load() != losses {
+			return r.redecide(ctx, req, d)
+		}
 	}
 	return d, err
 }

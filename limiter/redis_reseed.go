@@ -61,6 +61,9 @@ type mirror interface {
 	// seen t.ago before now and had t.left buffered per track then. It
 	// reports whether the mirror holds the session.
 	renewed(t touch) bool
+	// unconfirm leaves a session out of what re-seeds Redis until the
+	// store admits it again (redis_window.go).
+	unconfirm(userID, sessionID string)
 }
 
 // reseeder checks the marker and re-seeds Redis when it changed.
@@ -89,6 +92,8 @@ type reseeder struct {
 
 	// losses counts the losses noticed.
 	losses atomic.Uint64
+	// window holds the starts a loss may have let in (redis_window.go).
+	window windowStarts
 
 	passes, seeded atomic.Uint64 // re-seed passes and sessions written, for tests
 }
@@ -145,6 +150,7 @@ func (s *reseeder) verify(stop <-chan struct{}) {
 	s.mu.Lock()
 	known := s.known
 	s.mu.Unlock()
+	began := monoNow()
 	fresh := newMarker()
 	msg, err := s.r.roundTrip(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return s.marker.Exec(ctx, c, []string{markerKey}, []string{fresh})
@@ -160,14 +166,17 @@ func (s *reseeder) verify(stop <-chan struct{}) {
 	s.mu.Lock()
 	s.known = current
 	s.mu.Unlock()
-	if lost && s.mirror.Load() != nil {
+	if m := s.mirror.Load(); lost && m != nil {
 		s.r.logger.Warn("redis lost its sessions (restarted empty or failed over); re-seeding it from this replica's table")
-		s.losses.Add(1)
+		s.losses.Add(1) // before the window is taken: a start noted after it sees this (Admit)
 		s.graceUntil.Store(monoNow() + int64(reseedGrace))
 		s.seeding.Store(true)
 		if s.r.cache != nil {
 			s.r.cache.clear() // its entries say Redis has sessions it no longer has
 		}
+		s.undoWindow(ctx, *m, gen)
+	} else if !lost {
+		s.window.checked(began)
 	}
 	s.release(gen)
 	// A user whose script failed (a loaded machine, a call past its
