@@ -339,10 +339,15 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 	}
 	if err == nil && d.Result == Started {
 		d, err = r.inGrace(ctx, req, d)
-		// A loss found while this ran may have taken the window before
-		// this start was in it: it is decided again here.
-		if err == nil && r.reseed.noteStart(ctx, req) && r.reseed.losses.Load() != losses {
-			return r.redecide(ctx, req, d)
+		// Redis may have lost its sessions before it started this one
+		// (redis_window.go): once the check says, it is decided again.
+		if err == nil && r.reseed.noteStart(ctx, req) {
+			if err := r.reseed.ready(ctx, req.UserID); err != nil {
+				return Decision{}, fmt.Errorf("admitting session: %w", err)
+			}
+			if r.reseed.losses.Load() != losses {
+				return r.redecide(ctx, req, d)
+			}
 		}
 	}
 	return d, err

@@ -174,7 +174,7 @@ func (s *reseeder) verify(stop <-chan struct{}) {
 		if s.r.cache != nil {
 			s.r.cache.clear() // its entries say Redis has sessions it no longer has
 		}
-		s.undoWindow(ctx, *m, gen)
+		s.undoWindow(ctx, *m)
 	} else if !lost {
 		s.window.checked(began)
 	}

@@ -3,22 +3,24 @@ package limiter
 import (
 	"context"
 	"sync"
+
+	"github.com/redis/rueidis"
 )
 
 // A loss that breaks no connection (FLUSHALL, a failover that kept them) is
 // noticed by the next marker check, up to markerCheckEvery later. Meanwhile
 // Redis starts sessions against an empty table: the fourth device of a
 // household whose three play is started, and the re-seed then writes the
-// three back beside it. So a replica remembers the sessions Redis started
-// for it that its mirror did not know, since the last check that found the
-// marker. When a check finds it gone, those are undone in Redis and left out
-// of the re-seed (provisional, as the failure policy's are), and each one's
-// next request is decided again: by the failure policy during the grace, by
-// the re-seeded Redis after it. A loss that a new connection shows (a
-// restart) needs none of this: the admissions it could touch wait for the
-// check (reseeder.ready), and the starts before it were answered by the
-// Redis that still had its sessions, over the connections it broke. So only
-// the starts answered since the last new connection are undone.
+// three back beside it. So when Redis starts a session this replica did not
+// know, the replica reads the marker after it: still the one it knows, and
+// Redis had its sessions when it decided. Otherwise the start is
+// remembered, and the admission waits for a check, as after a new
+// connection (reseeder.suspect). When the check finds the loss, the starts
+// remembered are undone in Redis and left out of the re-seed (provisional,
+// as the failure policy's are), and each one is decided again: the
+// admission that waited at once, a start whose admission had returned at
+// its next request; by the failure policy during the grace, by the
+// re-seeded Redis after it.
 
 // maxWindowStarts bounds the starts remembered while no check succeeds: a
 // start past it is not undone should a loss be found, as before.
@@ -28,8 +30,7 @@ const maxWindowStarts = 1 << 16
 type windowStart struct {
 	userID, sessionID string
 	network           Network
-	at                int64  // monoNow when Redis's answer came
-	gen               uint64 // the reseeder's gen then
+	at                int64 // monoNow when Redis's answer came
 }
 
 // windowStarts are the starts since the last check that found the marker.
@@ -39,10 +40,10 @@ type windowStarts struct {
 }
 
 // note remembers req's start.
-func (w *windowStarts) note(req Request, gen uint64) {
+func (w *windowStarts) note(req Request) {
 	w.mu.Lock()
 	if len(w.list) < maxWindowStarts {
-		w.list = append(w.list, windowStart{userID: req.UserID, sessionID: req.SessionID, network: req.Network, at: monoNow(), gen: gen})
+		w.list = append(w.list, windowStart{userID: req.UserID, sessionID: req.SessionID, network: req.Network, at: monoNow()})
 	}
 	w.mu.Unlock()
 }
@@ -72,35 +73,44 @@ func (w *windowStarts) take() []windowStart {
 }
 
 // noteStart remembers a session Redis started, unless the mirror knew it
-// (a playing session that an emptied Redis took for new), and reports
-// whether it did.
+// (a playing session that an emptied Redis took for new) or the marker
+// read after the start is the one this replica knows, and reports whether
+// it did: then a check is due, which the admission waits for. One more
+// round trip, for the starts of sessions new to this replica only.
 func (s *reseeder) noteStart(ctx context.Context, req Request) bool {
 	if s.mirror.Load() == nil || s.knows(ctx, req) {
 		return false
 	}
-	s.window.note(req, s.gen.Load())
+	s.mu.Lock()
+	known := s.known
+	s.mu.Unlock()
+	if known != "" {
+		msg, err := s.r.roundTrip(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+			return c.Do(ctx, c.B().Get().Key(markerKey).Build())
+		})
+		if v, verr := msg.ToString(); err == nil && verr == nil && v == known {
+			return false
+		}
+	}
+	s.window.note(req)
+	s.suspect() // after note: the check it asks for takes this start
 	return true
 }
 
-// undoWindow undoes the starts of the window before a check of gen found
-// a loss, and leaves them out of the re-seed. It runs before the re-seed
-// pass.
-func (s *reseeder) undoWindow(ctx context.Context, m mirror, gen uint64) {
+// undoWindow undoes the starts remembered when a check found a loss, and
+// leaves them out of the re-seed. It runs before the re-seed pass.
+func (s *reseeder) undoWindow(ctx context.Context, m mirror) {
 	starts := s.window.take()
-	n, failed := 0, 0
+	failed := 0
 	for _, st := range starts {
-		if st.gen != gen {
-			continue // answered over a connection made before the loss was shown
-		}
-		n++
 		m.unconfirm(st.userID, st.sessionID)
 		req := Request{UserID: st.userID, SessionID: st.sessionID, Network: st.network}
 		if err := s.r.undoStart(ctx, req); err != nil {
 			failed++
 		}
 	}
-	if n > 0 {
-		s.r.logger.Warn("redis lost its sessions: sessions it started since the last check are decided again",
-			"sessions", n, "not_undone", failed)
+	if len(starts) > 0 {
+		s.r.logger.Warn("redis lost its sessions: sessions it started before the loss was found are decided again",
+			"sessions", len(starts), "not_undone", failed)
 	}
 }
