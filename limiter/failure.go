@@ -115,13 +115,13 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 	if err == nil {
 		g.succeeded(wasFailing, start)
 		if d.Evicted != "" {
-			_, _ = g.local.End(ctx, req.UserID, d.Evicted, Replaced)
+			g.endHere(ctx, req.UserID, d.Evicted, Replaced)
 		}
 		if d.Result == Ended {
 			// Ended through another replica: this table must not keep it
 			// playing under the local policy, nor re-seed an empty Redis
 			// with it.
-			_, _ = g.local.End(ctx, req.UserID, req.SessionID, d.EndReason)
+			g.endHere(ctx, req.UserID, req.SessionID, d.EndReason)
 			g.provisional.confirm(req.UserID, req.SessionID)
 		}
 		// A decision of the refresh cache reached no store. The local
@@ -159,6 +159,16 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 	return d, nil
 }
 
+// endHere ends a session the store ended in the local table, which keeps
+// its tombstone even when another replica admitted it: a re-seed of an
+// empty Redis then writes it back ended from here too (redis_reseed.lua lets
+// a tombstone win), where that replica's table still holds it playing.
+func (g *Guard) endHere(ctx context.Context, userID, sessionID string, reason EndReason) {
+	if ended, _ := g.local.End(ctx, userID, sessionID, reason); !ended {
+		g.local.rememberEnd(userID, sessionID, reason)
+	}
+}
+
 // remember records an admitted session in the local table whatever that
 // table thinks of the limit: the store, which knows every replica, decided.
 func (g *Guard) remember(ctx context.Context, req Request) Decision {
@@ -181,7 +191,11 @@ func (g *Guard) touch(ctx context.Context, req Request) {
 func (g *Guard) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
 	wasFailing, start := g.started()
 	ended, err := g.store.End(ctx, userID, sessionID, reason)
-	_, _ = g.local.End(ctx, userID, sessionID, reason)
+	if ended {
+		g.endHere(ctx, userID, sessionID, reason)
+	} else {
+		_, _ = g.local.End(ctx, userID, sessionID, reason)
+	}
 	g.provisional.confirm(userID, sessionID)
 	if err != nil {
 		return false, g.failedCall(ctx, err)
@@ -193,10 +207,16 @@ func (g *Guard) End(ctx context.Context, userID, sessionID string, reason EndRea
 // EndAll implements Store, like End.
 func (g *Guard) EndAll(ctx context.Context, userID string, reason EndReason) (int, error) {
 	wasFailing, start := g.started()
+	// The store ends them without naming them: named first, they are kept
+	// ended here too, as End keeps one (endHere).
+	held, _ := g.store.List(ctx, userID)
 	n, err := g.store.EndAll(ctx, userID, reason)
 	_, _ = g.local.EndAll(ctx, userID, reason)
 	if err != nil {
 		return 0, g.failedCall(ctx, err)
+	}
+	for _, s := range held {
+		g.local.rememberEnd(userID, s.ID, reason)
 	}
 	g.succeeded(wasFailing, start)
 	return n, nil

@@ -1,0 +1,33 @@
+package limiter
+
+import "strings"
+
+// rememberEnd records sessionID as ended for reason when this table does
+// not hold it, and reports whether it did. Guard's table is what re-seeds
+// an empty Redis: a session another replica admitted and this one replaced
+// or saw ended must come back ended, not playing, from this replica's word
+// too. A user the table does not know gets a record for the tombstone
+// alone, which goes when the tombstone does.
+func (m *Memory) rememberEnd(userID, sessionID string, reason EndReason) bool {
+	if reason == EndedByPlayer || reason == lapsed || m.tombTTL <= 0 {
+		return false // a player's end leaves no tombstone (evict)
+	}
+	sh, uk, sk, u, now := m.lockedSession(userID, sessionID)
+	defer sh.Unlock()
+	t := tomb{key: sk, until: now + m.tombTTL, reason: reason, meta: strings.Clone(sessionID)}
+	if u == nil {
+		if m.refuse && !m.makeRoom(sh, now) {
+			return false
+		}
+		nu := user{k1: uk[1], bumped: now}
+		nu.setBlob(newBlob(m.heap, userID))
+		nu.bury(m.heap, t)
+		m.insert(sh, uk, &nu, now)
+		return true
+	}
+	if u.find(sk) >= 0 {
+		return false // held here: End buries it
+	}
+	u.bury(m.heap, t)
+	return true
+}
