@@ -7,8 +7,6 @@ import (
 	"io"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Bounds on manifest rewriting (SPEC: Hardening, bounded work).
@@ -41,7 +39,7 @@ var ErrTooLarge = errors.New("manifest larger than 16 MiB decoded or rewritten")
 // its user's share or from MaxRewriteMemory: 503.
 var ErrBusy = errors.New("manifest rewriting is at its memory bound")
 
-var rewriteBudget = semaphore.NewWeighted(MaxRewriteMemory)
+var rewriteBudget = newMemBudget(MaxRewriteMemory)
 
 // userShares are the users' shares of the rewrite budget. A user has an
 // entry only while one of its rewrites is read or held, so the map is
@@ -52,7 +50,7 @@ var userShares = struct {
 }{m: make(map[string]*userShare)}
 
 type userShare struct {
-	sem *semaphore.Weighted
+	sem *memBudget
 	// refs counts the rewrites that use the entry: it goes with the last.
 	refs int
 }
@@ -69,7 +67,7 @@ func newHold(user string) *hold {
 	userShares.Lock()
 	s := userShares.m[user]
 	if s == nil {
-		s = &userShare{sem: semaphore.NewWeighted(MaxUserRewriteMemory)}
+		s = &userShare{sem: newMemBudget(MaxUserRewriteMemory)}
 		userShares.m[user] = s
 	}
 	s.refs++
@@ -82,11 +80,11 @@ func newHold(user string) *hold {
 func (h *hold) grow(ctx context.Context, n int64) error {
 	wctx, cancel := context.WithTimeout(ctx, budgetWait)
 	defer cancel()
-	if err := h.share.sem.Acquire(wctx, n); err != nil {
+	if err := h.share.sem.acquire(wctx, n); err != nil {
 		return err
 	}
-	if err := rewriteBudget.Acquire(wctx, n); err != nil {
-		h.share.sem.Release(n)
+	if err := rewriteBudget.acquire(wctx, n); err != nil {
+		h.share.sem.release(n)
 		return err
 	}
 	h.n += n
@@ -95,8 +93,8 @@ func (h *hold) grow(ctx context.Context, n int64) error {
 
 // release gives everything back; h is not used again.
 func (h *hold) release() {
-	rewriteBudget.Release(h.n)
-	h.share.sem.Release(h.n)
+	rewriteBudget.release(h.n)
+	h.share.sem.release(h.n)
 	userShares.Lock()
 	if h.share.refs--; h.share.refs == 0 {
 		delete(userShares.m, h.user)
