@@ -133,7 +133,7 @@ func (g *Guard) Admit(ctx context.Context, req Request) (Decision, error) {
 		// next request asks the store and is remembered here again.
 		// Remembering every hit cost a second lookup per request.
 		if d.Admitted() && !d.cached {
-			g.remember(ctx, req)
+			g.rememberAdmitted(ctx, req)
 			g.provisional.confirm(req.UserID, req.SessionID)
 		}
 		return d, nil
@@ -175,6 +175,16 @@ func (g *Guard) remember(ctx context.Context, req Request) Decision {
 	req.Limit = math.MaxInt32
 	d, _ := g.local.Admit(ctx, req)
 	return d
+}
+
+// rememberAdmitted is remember for a session the store admitted: a
+// tombstone this table keeps of it goes, as the store, which ended it once,
+// has forgotten that and decided.
+func (g *Guard) rememberAdmitted(ctx context.Context, req Request) {
+	if d := g.remember(ctx, req); d.Result == Ended {
+		g.local.forgetEnd(req.UserID, req.SessionID)
+		g.remember(ctx, req)
+	}
 }
 
 // touch refreshes a session the local table knows, and adds nothing: a

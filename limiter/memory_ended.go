@@ -1,6 +1,9 @@
 package limiter
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // rememberEnd records sessionID as ended for reason when this table does
 // not hold it, and reports whether it did. Guard's table is what re-seeds
@@ -28,6 +31,25 @@ func (m *Memory) rememberEnd(userID, sessionID string, reason EndReason) bool {
 	if u.find(sk) >= 0 {
 		return false // held here: End buries it
 	}
+	if i := u.tomb(sk); i >= 0 && u.ended()[i].reason != lapsed {
+		// Kept already: a player asking again and again for an ended
+		// session must not keep it ended here past the store's own word.
+		return false
+	}
 	u.bury(m.heap, t)
 	return true
+}
+
+// forgetEnd drops the tombstone of sessionID, which the store admitted:
+// its word wins over what this table remembers of an end.
+func (m *Memory) forgetEnd(userID, sessionID string) {
+	sh, _, sk, u, now := m.lockedSession(userID, sessionID)
+	defer sh.Unlock()
+	if u == nil {
+		return
+	}
+	if i := u.tomb(sk); i >= 0 {
+		u.setEnded(m.heap, slices.Delete(u.ended(), i, i+1))
+		m.dropIfEmpty(sh, u, now)
+	}
 }

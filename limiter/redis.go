@@ -327,7 +327,7 @@ func (r *Redis) script(ctx context.Context, s *rueidis.Lua, userID string, args 
 // other than a refresh taken while a new connection was made is taken again
 // once Redis is known not to have lost its sessions (redis_reseed.go).
 func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
-	gen, losses := r.reseed.gen.Load(), r.reseed.losses.Load()
+	gen, losses, marker := r.reseed.gen.Load(), r.reseed.losses.Load(), r.reseed.seen.Load()
 	d, err := r.admit(ctx, req)
 	if err == nil && d.Result != Refreshed && r.reseed.gen.Load() != gen {
 		if err := r.reseed.ready(ctx, req.UserID); err != nil {
@@ -341,7 +341,7 @@ func (r *Redis) Admit(ctx context.Context, req Request) (Decision, error) {
 		d, err = r.inGrace(ctx, req, d)
 		// Redis may have lost its sessions before it started this one
 		// (redis_window.go): once the check says, it is decided again.
-		if err == nil && r.reseed.noteStart(ctx, req) {
+		if err == nil && r.reseed.noteStart(ctx, req, marker) {
 			if err := r.reseed.ready(ctx, req.UserID); err != nil {
 				return Decision{}, fmt.Errorf("admitting session: %w", err)
 			}

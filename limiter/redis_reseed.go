@@ -87,6 +87,9 @@ type reseeder struct {
 
 	mu     sync.Mutex
 	known  string        // the marker this replica last saw
+	// seen is known, for the admissions that read it without the lock
+	// (redis_window.go).
+	seen atomic.Pointer[string]
 	waitCh chan struct{} // closed when a verification completes
 	kick   chan struct{}
 
@@ -165,6 +168,7 @@ func (s *reseeder) verify(stop <-chan struct{}) {
 	lost := known != "" && current != known
 	s.mu.Lock()
 	s.known = current
+	s.seen.Store(&current)
 	s.mu.Unlock()
 	if m := s.mirror.Load(); lost && m != nil {
 		s.r.logger.Warn("redis lost its sessions (restarted empty or failed over); re-seeding it from this replica's table")

@@ -74,21 +74,20 @@ func (w *windowStarts) take() []windowStart {
 
 // noteStart remembers a session Redis started, unless the mirror knew it
 // (a playing session that an emptied Redis took for new) or the marker
-// read after the start is the one this replica knows, and reports whether
-// it did: then a check is due, which the admission waits for. One more
-// round trip, for the starts of sessions new to this replica only.
-func (s *reseeder) noteStart(ctx context.Context, req Request) bool {
+// read after the start is before, the one this replica knew before it,
+// and reports whether it did: then a check is due, which the admission
+// waits for. One more round trip, for the starts of sessions new to this
+// replica only. The marker known before is compared, not the one known
+// now: a check that found the loss meanwhile knows the new one.
+func (s *reseeder) noteStart(ctx context.Context, req Request, before *string) bool {
 	if s.mirror.Load() == nil || s.knows(ctx, req) {
 		return false
 	}
-	s.mu.Lock()
-	known := s.known
-	s.mu.Unlock()
-	if known != "" {
+	if before != nil {
 		msg, err := s.r.roundTrip(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 			return c.Do(ctx, c.B().Get().Key(markerKey).Build())
 		})
-		if v, verr := msg.ToString(); err == nil && verr == nil && v == known {
+		if v, verr := msg.ToString(); err == nil && verr == nil && v == *before {
 			return false
 		}
 	}

@@ -91,3 +91,37 @@ func TestRedisReseedKeepsEndsFromOtherReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardForgetsAnEndTheStoreForgot: a session ended through replica A
+// is asked for again and again through replica B, which keeps the end
+// (Redis answers Ended). Once Redis's tombstone has run out, Redis admits
+// it again, and B's table must hold it playing, not ended: it is what B
+// re-seeds an empty Redis with, and what its local policy decides by.
+func TestGuardForgetsAnEndTheStoreForgot(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	rules := limiter.Rules{TombstoneTTL: time.Second}
+	srv := redistest.Start(t)
+	_, a := guardedReplica(t, srv.URL(), ttl, limiter.FailLocal, rules)
+	_, b := guardedReplica(t, srv.URL(), ttl, limiter.FailLocal, rules)
+	ctx := context.Background()
+	req := limiter.Request{UserID: "u", SessionID: "s", Limit: 3}
+	d, err := a.Admit(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, limiter.Started, d.Result)
+	ended, err := a.End(ctx, "u", "s", limiter.EndedByOperator)
+	require.NoError(t, err)
+	require.True(t, ended)
+
+	var answers []limiter.Result
+	require.Eventually(t, func() bool {
+		d, err = b.Admit(ctx, req)
+		require.NoError(t, err)
+		answers = append(answers, d.Result)
+		return d.Admitted()
+	}, 10*time.Second, 50*time.Millisecond, "Redis admits the session once its tombstone ran out")
+	assert.Equal(t, limiter.Ended, answers[0], "ended at first")
+	local := limiter.LocalSessions(b, "u")
+	require.Len(t, local, 1, "B's table holds the session Redis admitted (answers %v)", answers)
+	assert.Equal(t, "s", local[0].ID)
+}
