@@ -35,6 +35,10 @@ type UpstreamOptions struct {
 	// MintSessions removes identity.SessionParam from every URL sent to the
 	// origin (-mint-sessions).
 	MintSessions bool
+	// TokenParam, in token mode, is removed from every URL sent to the
+	// origin, wherever the token the gate verified came from: a second
+	// token in the query must not reach an origin that may read it.
+	TokenParam string
 	// SharedCache keeps the origin's Cache-Control unchanged (-shared-cache);
 	// by default answers are made private (cachecontrol.go).
 	SharedCache bool
@@ -79,6 +83,9 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 				// Also when the session came from elsewhere: the origin has
 				// no use for it, and its logs should not keep it.
 				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, identity.SessionParam)
+			}
+			if opts.TokenParam != "" {
+				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, opts.TokenParam)
 			}
 		},
 		ModifyResponse: modifyResponse(watch, opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),

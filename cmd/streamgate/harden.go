@@ -23,3 +23,12 @@ func hardening(cfg config.Config) proxy.Hardening {
 	}
 	return h
 }
+
+// tokenParam is the query parameter the upstream removes from every URL it
+// sends: the token's, in token mode.
+func tokenParam(cfg config.Config) string {
+	if cfg.Identity != config.IdentityJWT {
+		return ""
+	}
+	return cfg.TokenParam
+}

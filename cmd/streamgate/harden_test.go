@@ -20,8 +20,9 @@ import (
 // request it receives.
 type recordingOrigin struct {
 	*httptest.Server
-	mu   sync.Mutex
-	seen []http.Header
+	mu      sync.Mutex
+	seen    []http.Header
+	queries []string
 }
 
 func newRecordingOrigin(t *testing.T) *recordingOrigin {
@@ -29,6 +30,7 @@ func newRecordingOrigin(t *testing.T) *recordingOrigin {
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
 		o.seen = append(o.seen, r.Header.Clone())
+		o.queries = append(o.queries, r.URL.RawQuery)
 		o.mu.Unlock()
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		_, _ = io.WriteString(w, "segment")
@@ -41,6 +43,13 @@ func (o *recordingOrigin) requests() []http.Header {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]http.Header(nil), o.seen...)
+}
+
+// rawQueries are the queries of the requests received, in order.
+func (o *recordingOrigin) rawQueries() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.queries...)
 }
 
 // TestRunTokenModeIdentityToOrigin: with -identity jwt the origin sees the

@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, rt runti
 	})
 	origin := proxy.NewUpstream(proxy.UpstreamOptions{URL: upstream, HeaderTimeout: cfg.UpstreamTimeout, Metrics: metrics, Logger: logger,
 		RewritePlaylists: cfg.Identity == config.IdentityJWT || cfg.MintSessions, MintSessions: cfg.MintSessions,
-		SharedCache: cfg.SharedCache})
+		TokenParam: tokenParam(cfg), SharedCache: cfg.SharedCache})
 	proxyHandler, closeAccessLog := withAccessLog(proxy.Handler(logger, gate, origin, proxy.CORS(corsOptions(cfg))), accessOut, reg, logger)
 	// After shutdown has drained the proxy listener, so its last lines are written.
 	defer closeAccessLog()

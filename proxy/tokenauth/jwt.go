@@ -204,6 +204,9 @@ func (j *JWTIdentity) Identify(r *http.Request) (identity.Identity, *identity.Er
 	if ierr := id.FinishSession(r, j.cmcd, j.sessionParam, "the token's "+j.sessionClaim+" claim"); ierr != nil {
 		return identity.Identity{}, ierr
 	}
+	if j.cookie != "" && len(r.Header["Cookie"]) > 0 {
+		keepOnlyCookie(r.Header, j.cookie, token)
+	}
 	return id, nil
 }
 

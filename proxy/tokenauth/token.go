@@ -114,10 +114,7 @@ func cookieValue(h http.Header, name string) string {
 			if !ok || k != name {
 				continue
 			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			return v
+			return unquote(v)
 		}
 	}
 	return ""
@@ -128,4 +125,70 @@ func cookieValue(h http.Header, name string) string {
 // token of several hundred bytes.
 func needsUnescape(s string) bool {
 	return strings.IndexByte(s, '%') >= 0 || strings.IndexByte(s, '+') >= 0
+}
+
+// keepOnlyCookie removes from the Cookie headers every cookie called name
+// whose value is not keep, the token the gate verified: a second token
+// there, which the gate did not use, must not reach an origin that may read
+// the cookie. Nothing is written when no other such cookie is there, the
+// common case.
+func keepOnlyCookie(h http.Header, name, keep string) {
+	lines := h["Cookie"]
+	other := false
+	for _, line := range lines {
+		if strings.Contains(line, name) && hasOtherCookie(line, name, keep) {
+			other = true
+			break
+		}
+	}
+	if !other {
+		return
+	}
+	kept := lines[:0:0]
+	for _, line := range lines {
+		var b strings.Builder
+		for rest := line; rest != ""; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == name && unquote(v) != keep {
+				continue
+			}
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(strings.TrimSpace(part))
+		}
+		if b.Len() > 0 {
+			kept = append(kept, b.String())
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = kept
+}
+
+// hasOtherCookie reports whether line holds a cookie called name whose
+// value is not keep.
+func hasOtherCookie(line, name, keep string) bool {
+	for line != "" {
+		var part string
+		part, line, _ = strings.Cut(line, ";")
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == name && unquote(v) != keep {
+			return true
+		}
+	}
+	return false
+}
+
+// unquote removes a cookie value's double quotes (RFC 6265 §4.1.1).
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
