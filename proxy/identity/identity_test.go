@@ -51,6 +51,9 @@ func TestIsManifest(t *testing.T) {
 		"/v/master.m3u8": true, "/v/MANIFEST.MPD": true, "/v/a;b/master.m3u8": false,
 		"/v/seg-1.ts": false, "/v/seg-1.ts;.m3u8": false, "/v/seg-1.ts?.m3u8": false,
 		"/v/seg-1.ts#.mpd": false, "/v/seg-1.ts\x00.m3u8": false, "/v/m3u8": false,
+		// Decoded once by the gate, again by some origins.
+		"/v/seg-1.ts%3B.m3u8": false, "/v/seg-1.ts%3f.mpd": false, "/v/seg-1.ts%23.m3u8": false, "/v/seg-1.ts%00.m3u8": false,
+		"/v/seg-1.ts/.m3u8": false, "/.mpd": false, ".m3u8": false, "/v/a.m3u8": true, "/a.b/index.mpd": true,
 	} {
 		assert.Equal(t, want, identity.IsManifest(path), "%q", path)
 	}

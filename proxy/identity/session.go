@@ -49,9 +49,24 @@ func (id *Identity) FinishSession(r *http.Request, cmcd, param bool, source stri
 // parameters, which Tomcat, Jetty and Spring drop), at "?" or "#" (decoded
 // from %3F or %23, by an origin that decodes and parses again) or at NUL
 // (an origin in C). "/seg-1.ts;.m3u8" would otherwise be a segment
-// fetched as a manifest, which needs no session, and so no slot.
+// fetched as a manifest, which needs no session, and so no slot. So is a
+// path with "%" once decoded (%253B is ";" to an origin that decodes twice,
+// as the dot-segment rule has it too), and one whose last segment is the
+// ending alone: "/seg-1.ts/.m3u8" is seg-1.ts with path info to Apache.
 func IsManifest(path string) bool {
-	return (hasSuffixFold(path, ".m3u8") || hasSuffixFold(path, ".mpd")) && !strings.ContainsAny(path, ";?#\x00")
+	var n int
+	switch {
+	case hasSuffixFold(path, ".m3u8"):
+		n = len(".m3u8")
+	case hasSuffixFold(path, ".mpd"):
+		n = len(".mpd")
+	default:
+		return false
+	}
+	if len(path) == n || path[len(path)-n-1] == '/' {
+		return false
+	}
+	return !strings.ContainsAny(path, ";?#%\x00")
 }
 
 func hasSuffixFold(s, suffix string) bool {
