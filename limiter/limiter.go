@@ -77,6 +77,12 @@ const (
 	EndedByOperator
 	// Replaced is an end by OnLimit EvictOldest, to make room for a newer session.
 	Replaced
+	// StoppedByPlayer is the player's own stop (DELETE /_streamgate/session):
+	// EndedByPlayer, but the media the session was given still counts
+	// until it runs out, as the player may still be playing it. A player
+	// that stops after each segment would otherwise hold its slot only
+	// while a segment downloads, and hand it to another device in between.
+	StoppedByPlayer
 )
 
 // String returns the reason as SPEC names it: "ended-by-operator",

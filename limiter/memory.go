@@ -66,6 +66,7 @@ type Memory struct {
 	keys     keyer
 	table    Sharded[userRef, struct{}, shardUsers] // by value: one load less per request
 	heap     *tableHeap                             // the table's memory, out of Go's heap
+	stops    freeStops                              // the players' free stops (memory_stop.go)
 	arena    userArena
 	maxUsers int64
 	refuse   bool // OnFullRefuse
@@ -303,7 +304,7 @@ func (m *Memory) Admit(_ context.Context, req Request) (Decision, error) {
 func (m *Memory) evict(u *user, i int, reason EndReason, now int64) string {
 	// A copy: the blob it is cut from is freed when it is rebuilt without it.
 	e, meta := u.sessions()[i], strings.Clone(u.meta(i))
-	if reason != EndedByPlayer && m.tombTTL > 0 {
+	if reason != EndedByPlayer && reason != StoppedByPlayer && m.tombTTL > 0 {
 		u.bury(m.heap, tomb{key: e.key, until: now + m.tombTTL, reason: reason, meta: meta})
 	} else if t := u.tomb(e.key); t >= 0 {
 		u.setEnded(m.heap, slices.Delete(u.ended(), t, t+1))
@@ -359,7 +360,10 @@ func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReas
 	}
 	// Under BindNetwork one id may hold a session per network: end them all.
 	sk, ended := m.keys.session(sessionID), false
-	for i := u.find(sk); i >= 0; i = u.find(sk) {
+	if reason == StoppedByPlayer {
+		ended = m.stopSessions(u, userID, sk, now)
+	}
+	for i := u.find(sk); i >= 0 && reason != StoppedByPlayer; i = u.find(sk) {
 		m.evict(u, i, reason, now)
 		ended = true
 	}

@@ -12,7 +12,7 @@ import (
 // too. A user the table does not know gets a record for the tombstone
 // alone, which goes when the tombstone does.
 func (m *Memory) rememberEnd(userID, sessionID string, reason EndReason) bool {
-	if reason == EndedByPlayer || reason == lapsed || m.tombTTL <= 0 {
+	if reason == EndedByPlayer || reason == StoppedByPlayer || reason == lapsed || m.tombTTL <= 0 {
 		return false // a player's end leaves no tombstone (evict)
 	}
 	sh, uk, sk, u, now := m.lockedSession(userID, sessionID)
@@ -53,3 +53,4 @@ func (m *Memory) forgetEnd(userID, sessionID string) {
 		m.dropIfEmpty(sh, u, now)
 	}
 }
+

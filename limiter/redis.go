@@ -441,7 +441,14 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndRea
 	if r.cache != nil {
 		r.cache.forget(userID, sessionID)
 	}
-	msg, err := r.script(ctx, r.endScript, userID, sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros)
+	stop := "0"
+	if reason == StoppedByPlayer {
+		stop = "1"
+	}
+	msg, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return r.endScript.Exec(ctx, c, []string{redisKey(userID), stopKey(userID)},
+			[]string{sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros, stop, r.leaseMicros})
+	})
 	if r.cache != nil {
 		// Again: an admission of the session that ran while the script
 		// was on its way may have cached it anew.

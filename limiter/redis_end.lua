@@ -1,8 +1,12 @@
--- Ends one session. KEYS[1] the user's hash; ARGV[1] session id; ARGV[2] TTL
--- µs; ARGV[3] tombstone reason (o, r) or '' for none; ARGV[4] tombstone TTL
--- µs. Returns 1 when the session was active, else 0. An expired record is
--- removed too, but is not reported as ended and leaves no tombstone. Under
--- network binding one id may have a record per network: all of them end.
+-- Ends one session. KEYS[1] the user's hash; KEYS[2] the user's free-stop
+-- key; ARGV[1] session id; ARGV[2] TTL µs; ARGV[3] tombstone reason (o, r)
+-- or '' for none; ARGV[4] tombstone TTL µs; ARGV[5] '1' for a player's stop
+-- (the memory store's memory_stop.go: three free stops per TTL, counted in
+-- KEYS[2]; past them a session that holds media stays active until that
+-- media runs out); ARGV[6] max lease µs. Returns 1 when the session was active, else
+-- 0. An expired record is removed too, but is not reported as ended and
+-- leaves no tombstone. Under network binding one id may have a record per
+-- network: all of them end.
 local key, sid = KEYS[1], ARGV[1]
 local ttl = tonumber(ARGV[2])
 local gone = {}
@@ -19,9 +23,39 @@ if #gone == 0 then
   return 0
 end
 local now, active = now_us(), 0
+local stop, lease = ARGV[5] == '1', tonumber(ARGV[6])
+local media = false
 for _, g in ipairs(gone) do
-  redis.call('HDEL', key, g[1])
-  if now < expires_of(g[2], ttl) then active = 1 end
+  if now < expires_of(g[2], ttl) then
+    active = 1
+    if stop and lease > ttl then
+      local s = parse(g[2], ttl)
+      if math.max(s.bu[1], s.bu[2], s.bu[3]) > now then media = true end
+    end
+  end
+end
+local hold = false
+if media then
+  local n = redis.call('INCR', KEYS[2])
+  if n == 1 then redis.call('PEXPIRE', KEYS[2], math.max(math.floor(ttl / 1000), 1)) end
+  hold = n > 3 -- freeStopsPerTTL
+end
+for _, g in ipairs(gone) do
+  local kept = false
+  if hold and now < expires_of(g[2], ttl) then
+    local s = parse(g[2], ttl)
+    local b = math.max(s.bu[1], s.bu[2], s.bu[3])
+    if b > now then
+      s.seen = math.min(s.seen, b - ttl)
+      for k = 1, 3 do
+        if s.bu[k] > 0 then s.bu[k] = s.bu[k] - ttl end
+      end
+      s.exp = expiry(s, ttl, lease)
+      redis.call('HSET', key, g[1], encode(s))
+      kept = true
+    end
+  end
+  if not kept then redis.call('HDEL', key, g[1]) end
 end
 local keep = tonumber(ARGV[4])
 if active == 1 and ARGV[3] ~= '' and keep > 0 then

@@ -22,6 +22,12 @@ func redisKey(userID string) string {
 	return keyPrefix + "{" + userID + "}"
 }
 
+// stopKey holds the time of the user's last free stop (redis_end.lua), in
+// the slot of redisKey(userID).
+func stopKey(userID string) string {
+	return redisKey(userID) + ":stop"
+}
+
 // encodeDevice packs a Device as "<len(ua)>:<ua><address>", so that neither
 // field needs escaping. The Lua scripts store it and never read it.
 func encodeDevice(d Device) string {

@@ -229,7 +229,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 }
 
 func (g *gate) end(w http.ResponseWriter, r *http.Request, id identity.Identity) {
-	if _, err := g.Store.End(r.Context(), id.UserID, id.SessionID, limiter.EndedByPlayer); err != nil {
+	if _, err := g.Store.End(r.Context(), id.UserID, id.SessionID, limiter.StoppedByPlayer); err != nil {
 		g.Logger.Warn("ending session failed", "err", err)
 		writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "store-unavailable",
 			"Session store unavailable", "The session could not be ended; it will expire on its own after the session TTL."))

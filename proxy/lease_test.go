@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/limiter"
+	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/demo"
 	"github.com/streamgate/streamgate/proxy/proxytest"
 )
@@ -206,4 +207,34 @@ func TestMintedSessionLearnsItsSegmentDuration(t *testing.T) {
 	}
 	assert.Equal(t, t0.Add(20*time.Second+testTTL), expiresAt(t, g, "alice", minted),
 		"ten segments of the minting playlist's target duration, 2 s")
+}
+
+// TestStoppingAfterEachSegmentHoldsTheSlot: devices of one account that
+// each fetch a segment and stop their session at once (DELETE) would hold
+// the slot only while a segment downloads, and take turns at it. A person
+// who closes a page and opens another device gets in at once; past three
+// free stops per TTL, the media a stopped session was given holds its slot
+// until it runs out.
+func TestStoppingAfterEachSegmentHoldsTheSlot(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, okOrigin, gatewayOptions{limit: 1, rules: limiter.Rules{MaxLease: 5 * time.Minute}})
+	segment := http.Header{"Cmcd-Object": {"d=10000,ot=v"}}
+	stop := func(session string) {
+		resp, body := g.do(t, g.request(t, http.MethodDelete, proxy.SessionPath, "alice", session))
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
+	}
+	for _, device := range []string{"tv", "tablet", "console"} {
+		g.mustGet(t, "/vod/360p/seg-0.m4s", "alice", device, segment)
+		stop(device)
+	}
+	g.mustGet(t, "/vod/360p/seg-0.m4s", "alice", "phone", segment)
+
+	g.clock.Advance(5 * time.Second)
+	stop("phone")
+	resp, body := g.get(t, "/vod/360p/seg-0.m4s", "alice", "laptop")
+	proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
+	assert.Equal(t, "5", resp.Header.Get("Retry-After"), "until the 5 s of media the phone holds run out")
+
+	g.clock.Advance(5 * time.Second)
+	g.mustGet(t, "/vod/360p/seg-0.m4s", "alice", "laptop", segment)
 }

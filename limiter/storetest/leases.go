@@ -89,6 +89,38 @@ func runLeases(t *testing.T, h Harness) {
 		assert.Equal(t, T/4, d.SegmentHint, "a new one replaces it")
 	})
 
+	t.Run("three free stops per TTL: past them a stop keeps the slot while its media lasts", func(t *testing.T) {
+		s := h.open(t, T, leases)
+		u := newUser("stop")
+		stop := func(session string) {
+			t.Helper()
+			ended, err := s.End(context.Background(), u, session, limiter.StoppedByPlayer)
+			require.NoError(t, err)
+			assert.True(t, ended)
+		}
+		// A stop without media left frees the slot and uses nothing.
+		require.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s1", NoMedia: true}).Result)
+		stop("s1")
+		// The first three stops with media free the slot at once: a
+		// household that closes its pages and opens other devices gets in.
+		for _, id := range []string{"a", "b", "c"} {
+			require.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: id, Media: T}).Result)
+			stop(id)
+		}
+		require.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s3", Media: T}).Result)
+		// A fourth within the TTL keeps it until the media runs out.
+		mediaEnd := only(t, s, u).BufferedUntil
+		stop("s3")
+		got := only(t, s, u)
+		assert.WithinDuration(t, mediaEnd, got.ExpiresAt, time.Millisecond, "active until its media runs out, no TTL after it")
+		assert.Equal(t, limiter.Rejected, decide(t, s, limiter.Request{UserID: u, SessionID: "s4"}).Result,
+			"another device does not take the slot of media still to play")
+		h.Advance(t, T+T/4)
+		assert.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s4", Media: T}).Result, "the media ran out")
+		stop("s4")
+		assert.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s5"}).Result, "a TTL later, free stops again")
+	})
+
 	t.Run("without a max lease media changes nothing", func(t *testing.T) {
 		s := h.open(t, T, limiter.Rules{})
 		u := newUser("ttlonly")

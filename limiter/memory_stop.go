@@ -1,0 +1,106 @@
+package limiter
+
+import "sync"
+
+// A player's stop (DELETE /_streamgate/session) frees its slot at once: a
+// person who closes a page, or a household's three, and opens another
+// device gets in. But devices that share an account and each stop after
+// every segment would hold the slot only while a segment downloads, and
+// take turns at it. So a user has freeStopsPerTTL free stops per TTL: past
+// them, a stop of a session that still holds media leaves it active until
+// that media runs out, as its player may still be playing it, with no TTL
+// after it. A stop of a session without media left frees its slot and uses
+// none. The turns a crowd gains are then at most that many segments a TTL.
+
+// freeStopsPerTTL is the default limit's three: a household that closes all
+// its players at once frees every slot.
+const freeStopsPerTTL = 3
+
+// maxFreeStops bounds the users remembered; past it, a stop with media is
+// not free.
+const maxFreeStops = 1 << 16
+
+// freeStops counts each user's free stops in its current window.
+type freeStops struct {
+	mu sync.Mutex
+	m  map[string]stopWindow
+}
+
+type stopWindow struct {
+	start int64
+	n     int
+}
+
+// take reports whether userID may stop a session that holds media and free
+// its slot at now, and counts it if so.
+func (f *freeStops) take(userID string, now, window int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w, ok := f.m[userID]
+	if !ok || now >= w.start+window {
+		w = stopWindow{start: now}
+	}
+	if w.n >= freeStopsPerTTL {
+		return false
+	}
+	if f.m == nil {
+		f.m = make(map[string]stopWindow)
+	}
+	if !ok && len(f.m) >= 1024 && len(f.m)%1024 == 0 {
+		for k, o := range f.m {
+			if now >= o.start+window {
+				delete(f.m, k)
+			}
+		}
+	}
+	if !ok && len(f.m) >= maxFreeStops {
+		return false
+	}
+	w.n++
+	f.m[userID] = w
+	return true
+}
+
+// stopSessions applies a player's stop to userID's sessions of key sk, and
+// reports whether any was active.
+func (m *Memory) stopSessions(u *user, userID string, sk uint64, now int64) bool {
+	held, media := false, false
+	for i := range u.sessions() {
+		if e := &u.sessions()[i]; e.key == sk {
+			held = true
+			media = media || (m.maxLease > m.ttl && e.bufferedUntil() > now)
+		}
+	}
+	keep := media && !m.stops.take(userID, now, m.ttl)
+	for i := len(u.sessions()) - 1; i >= 0; i-- {
+		e := &u.sessions()[i]
+		if e.key != sk {
+			continue
+		}
+		if !keep || !stopMedia(e, now, m.ttl, m.maxLease) {
+			m.evict(u, i, StoppedByPlayer, now)
+		}
+	}
+	return held
+}
+
+// stopMedia makes e active until its media runs out, as if its player
+// played what it was given and stopped there, and reports whether any is
+// left. Both times move back by the TTL, so that expiry, which adds the
+// TTL to the later of them, gives the media's end: the table, the state
+// file, a re-seed and the admin API all read it from those two (the
+// session's last heartbeat then reads as that end less the TTL).
+func stopMedia(e *entry, now, ttl, maxLease int64) bool {
+	b := e.bufferedUntil()
+	if maxLease <= ttl || b <= now {
+		return false
+	}
+	e.lastSeen = min(e.lastSeen, b-ttl)
+	for t := range e.buffered {
+		if e.buffered[t] > 0 {
+			e.buffered[t] -= ttl
+		}
+	}
+	e.expires = expiry(e.lastSeen, e.bufferedUntil(), ttl, maxLease)
+	return true
+}
