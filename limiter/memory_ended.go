@@ -53,4 +53,3 @@ func (m *Memory) forgetEnd(userID, sessionID string) {
 		m.dropIfEmpty(sh, u, now)
 	}
 }
-

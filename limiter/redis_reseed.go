@@ -85,11 +85,11 @@ type reseeder struct {
 	// graceUntil (monoNow) ends the reseedGrace of the last loss.
 	graceUntil atomic.Int64
 
-	mu     sync.Mutex
-	known  string        // the marker this replica last saw
+	mu    sync.Mutex
+	known string // the marker this replica last saw
 	// seen is known, for the admissions that read it without the lock
 	// (redis_window.go).
-	seen atomic.Pointer[string]
+	seen   atomic.Pointer[string]
 	waitCh chan struct{} // closed when a verification completes
 	kick   chan struct{}
 
