@@ -16,14 +16,17 @@ import "sync"
 // its players at once frees every slot.
 const freeStopsPerTTL = 3
 
-// maxFreeStops bounds the users remembered; past it, a stop with media is
-// not free.
+// maxFreeStops bounds the users remembered in a window; past it, a stop
+// with media is not free.
 const maxFreeStops = 1 << 16
 
-// freeStops counts each user's free stops in its current window.
+// freeStops counts each user's free stops in its window. Two generations of
+// maps, turned every window, drop the users of a window gone whole, with
+// no scan.
 type freeStops struct {
-	mu sync.Mutex
-	m  map[string]stopWindow
+	mu       sync.Mutex
+	cur, old map[string]stopWindow
+	turned   int64
 }
 
 type stopWindow struct {
@@ -36,28 +39,27 @@ type stopWindow struct {
 func (f *freeStops) take(userID string, now, window int64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w, ok := f.m[userID]
+	if last := f.turned; now >= last+window {
+		f.old, f.cur, f.turned = f.cur, nil, now
+		if now >= last+2*window {
+			f.old = nil
+		}
+	}
+	w, ok := f.cur[userID]
+	if !ok {
+		w, ok = f.old[userID]
+	}
 	if !ok || now >= w.start+window {
 		w = stopWindow{start: now}
 	}
-	if w.n >= freeStopsPerTTL {
+	if w.n >= freeStopsPerTTL || len(f.cur) >= maxFreeStops {
 		return false
 	}
-	if f.m == nil {
-		f.m = make(map[string]stopWindow)
-	}
-	if !ok && len(f.m) >= 1024 && len(f.m)%1024 == 0 {
-		for k, o := range f.m {
-			if now >= o.start+window {
-				delete(f.m, k)
-			}
-		}
-	}
-	if !ok && len(f.m) >= maxFreeStops {
-		return false
+	if f.cur == nil {
+		f.cur = make(map[string]stopWindow)
 	}
 	w.n++
-	f.m[userID] = w
+	f.cur[userID] = w
 	return true
 }
 
@@ -68,6 +70,9 @@ func (m *Memory) stopSessions(u *user, userID string, sk uint64, now int64) bool
 	for i := range u.sessions() {
 		if e := &u.sessions()[i]; e.key == sk {
 			held = true
+			if e.stopped {
+				return true // stopped already and kept for its media: as it was
+			}
 			media = media || (m.maxLease > m.ttl && e.bufferedUntil() > now)
 		}
 	}
@@ -102,5 +107,6 @@ func stopMedia(e *entry, now, ttl, maxLease int64) bool {
 		}
 	}
 	e.expires = expiry(e.lastSeen, e.bufferedUntil(), ttl, maxLease)
+	e.stopped = true
 	return true
 }

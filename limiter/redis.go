@@ -446,7 +446,7 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndRea
 		stop = "1"
 	}
 	msg, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
-		return r.endScript.Exec(ctx, c, []string{redisKey(userID), stopKey(userID)},
+		return r.endScript.Exec(ctx, c, []string{redisKey(userID), stopKey(userID), heldKey(userID, sessionID)},
 			[]string{sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros, stop, r.leaseMicros})
 	})
 	if r.cache != nil {

@@ -1,5 +1,6 @@
 -- Ends one session. KEYS[1] the user's hash; KEYS[2] the user's free-stop
--- key; ARGV[1] session id; ARGV[2] TTL µs; ARGV[3] tombstone reason (o, r)
+-- key; KEYS[3] the session's held key, set while a stop keeps it for its
+-- media, so that a further stop changes nothing; ARGV[1] session id; ARGV[2] TTL µs; ARGV[3] tombstone reason (o, r)
 -- or '' for none; ARGV[4] tombstone TTL µs; ARGV[5] '1' for a player's stop
 -- (the memory store's memory_stop.go: three free stops per TTL, counted in
 -- KEYS[2]; past them a session that holds media stays active until that
@@ -34,18 +35,23 @@ for _, g in ipairs(gone) do
     end
   end
 end
+if stop and redis.call('EXISTS', KEYS[3]) == 1 then
+  return active -- stopped already and kept for its media: as it was
+end
 local hold = false
 if media then
   local n = redis.call('INCR', KEYS[2])
   if n == 1 then redis.call('PEXPIRE', KEYS[2], math.max(math.floor(ttl / 1000), 1)) end
   hold = n > 3 -- freeStopsPerTTL
 end
+local heldUntil = 0
 for _, g in ipairs(gone) do
   local kept = false
   if hold and now < expires_of(g[2], ttl) then
     local s = parse(g[2], ttl)
     local b = math.max(s.bu[1], s.bu[2], s.bu[3])
     if b > now then
+      heldUntil = math.max(heldUntil, b)
       s.seen = math.min(s.seen, b - ttl)
       for k = 1, 3 do
         if s.bu[k] > 0 then s.bu[k] = s.bu[k] - ttl end
@@ -56,6 +62,9 @@ for _, g in ipairs(gone) do
     end
   end
   if not kept then redis.call('HDEL', key, g[1]) end
+end
+if heldUntil > 0 then
+  redis.call('SET', KEYS[3], '1', 'PX', math.max(math.ceil((heldUntil - now) / 1000), 1))
 end
 local keep = tonumber(ARGV[4])
 if active == 1 and ARGV[3] ~= '' and keep > 0 then

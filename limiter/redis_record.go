@@ -28,6 +28,12 @@ func stopKey(userID string) string {
 	return redisKey(userID) + ":stop"
 }
 
+// heldKey is set while a player's stop keeps sessionID active for its media
+// (redis_end.lua), in the slot of redisKey(userID).
+func heldKey(userID, sessionID string) string {
+	return redisKey(userID) + ":held:" + sessionID
+}
+
 // encodeDevice packs a Device as "<len(ua)>:<ua><address>", so that neither
 // field needs escaping. The Lua scripts store it and never read it.
 func encodeDevice(d Device) string {

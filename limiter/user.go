@@ -29,6 +29,10 @@ type entry struct {
 	// live is set in every session held, so that user.first says whether
 	// it holds one (it sits in padding: no byte more).
 	live bool
+	// stopped is set when a player's stop left the session active for
+	// the media it holds (stopMedia), until its next heartbeat: a further
+	// stop changes nothing (in padding too).
+	stopped bool
 	// metaLen is the length of the session's meta in the user's blob (in
 	// padding too).
 	metaLen uint32
@@ -409,7 +413,7 @@ func (u *user) start(h *tableHeap, sessionID string, sk uint64, now int64, dev D
 // request made the session shared (Decision.Shared).
 func (e *entry) heartbeat(req *Request, now int64, r *rulesNs) (shared bool) {
 	ttl, maxLease := r.ttl, r.maxLease
-	e.lastSeen = now
+	e.lastSeen, e.stopped = now, false
 	if req.Network != 0 {
 		shared = e.seeNetwork(req.Network, now, ttl, r.window)
 	}

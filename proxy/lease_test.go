@@ -231,6 +231,7 @@ func TestStoppingAfterEachSegmentHoldsTheSlot(t *testing.T) {
 
 	g.clock.Advance(5 * time.Second)
 	stop("phone")
+	stop("phone") // and again, as a page may
 	resp, body := g.get(t, "/vod/360p/seg-0.m4s", "alice", "laptop")
 	proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
 	assert.Equal(t, "5", resp.Header.Get("Retry-After"), "until the 5 s of media the phone holds run out")

@@ -115,6 +115,11 @@ func runLeases(t *testing.T, h Harness) {
 		assert.WithinDuration(t, mediaEnd, got.ExpiresAt, time.Millisecond, "active until its media runs out, no TTL after it")
 		assert.Equal(t, limiter.Rejected, decide(t, s, limiter.Request{UserID: u, SessionID: "s4"}).Result,
 			"another device does not take the slot of media still to play")
+		// Stopped again, and again: as it was.
+		stop("s3")
+		stop("s3")
+		assert.WithinDuration(t, mediaEnd, only(t, s, u).ExpiresAt, time.Millisecond, "a further stop changes nothing")
+		assert.Equal(t, limiter.Rejected, decide(t, s, limiter.Request{UserID: u, SessionID: "s4"}).Result)
 		h.Advance(t, T+T/4)
 		assert.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s4", Media: T}).Result, "the media ran out")
 		stop("s4")
