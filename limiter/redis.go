@@ -438,8 +438,9 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 
 // End implements Store.
 func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
+	var left [numTracks]int64
 	if r.cache != nil {
-		r.cache.forget(userID, sessionID)
+		left = r.cache.forgetCarried(userID, sessionID)
 	}
 	stop := "0"
 	if reason == StoppedByPlayer {
@@ -447,7 +448,8 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndRea
 	}
 	msg, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return r.endScript.Exec(ctx, c, []string{redisKey(userID), stopKey(userID), heldKey(userID, sessionID)},
-			[]string{sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros, stop, r.leaseMicros})
+			[]string{sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros, stop, r.leaseMicros,
+				nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2])})
 	})
 	if r.cache != nil {
 		// Again: an admission of the session that ran while the script

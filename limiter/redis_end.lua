@@ -1,13 +1,15 @@
 -- Ends one session. KEYS[1] the user's hash; KEYS[2] the user's free-stop
 -- key; KEYS[3] the session's held key, set while a stop keeps it for its
--- media, so that a further stop changes nothing; ARGV[1] session id; ARGV[2] TTL µs; ARGV[3] tombstone reason (o, r)
--- or '' for none; ARGV[4] tombstone TTL µs; ARGV[5] '1' for a player's stop
--- (the memory store's memory_stop.go: three free stops per TTL, counted in
--- KEYS[2]; past them a session that holds media stays active until that
--- media runs out); ARGV[6] max lease µs. Returns 1 when the session was active, else
--- 0. An expired record is removed too, but is not reported as ended and
--- leaves no tombstone. Under network binding one id may have a record per
--- network: all of them end.
+-- media, so that a further stop changes nothing. ARGV[1] session id; ARGV[2]
+-- TTL µs; ARGV[3] tombstone reason (o, r) or '' for none; ARGV[4]
+-- tombstone TTL µs; ARGV[5] '1' for a player's stop (the memory store's
+-- memory_stop.go: three free stops per TTL, counted in KEYS[2]; past them a
+-- session that holds media stays active until that media runs out);
+-- ARGV[6] max lease µs; ARGV[7..9] per track, µs of media from now that the
+-- replica's refresh cache knew of and Redis may not yet. Returns 1 when the
+-- session was active, else 0. An expired record is removed too, but is not
+-- reported as ended and leaves no tombstone. Under network binding one id
+-- may have a record per network: all of them end.
 local key, sid = KEYS[1], ARGV[1]
 local ttl = tonumber(ARGV[2])
 local gone = {}
@@ -25,12 +27,20 @@ if #gone == 0 then
 end
 local now, active = now_us(), 0
 local stop, lease = ARGV[5] == '1', tonumber(ARGV[6])
+-- carried folds in the media the replica's cache knew of.
+local function carried(s)
+  for k = 1, 3 do
+    local l = tonumber(ARGV[6 + k]) or 0
+    if l > 0 then s.bu[k] = math.max(s.bu[k], now + l) end
+  end
+  return s
+end
 local media = false
 for _, g in ipairs(gone) do
   if now < expires_of(g[2], ttl) then
     active = 1
     if stop and lease > ttl then
-      local s = parse(g[2], ttl)
+      local s = carried(parse(g[2], ttl))
       if math.max(s.bu[1], s.bu[2], s.bu[3]) > now then media = true end
     end
   end
@@ -48,7 +58,7 @@ local heldUntil = 0
 for _, g in ipairs(gone) do
   local kept = false
   if hold and now < expires_of(g[2], ttl) then
-    local s = parse(g[2], ttl)
+    local s = carried(parse(g[2], ttl))
     local b = math.max(s.bu[1], s.bu[2], s.bu[3])
     if b > now then
       heldUntil = math.max(heldUntil, b)

@@ -388,6 +388,33 @@ func (c *refreshCache) forget(userID, sessionID string) {
 	}
 }
 
+// forgetCarried is forget that returns, per track, the media the dropped
+// entries knew of and Redis may not yet (their hits since the last store
+// call): what a player's stop must count (redis_end.lua).
+func (c *refreshCache) forgetCarried(userID, sessionID string) [numTracks]int64 {
+	var left [numTracks]int64
+	now := c.now()
+	sh := c.shardFor(userID)
+	sh.Lock()
+	u, ok := sh.LRU.Peek(userID)
+	if ok {
+		off := 0
+		for i := range u.sessions {
+			s := &u.sessions[i]
+			id := u.sids[off : off+int(s.idLen)]
+			off += int(s.idLen)
+			if rest, found := strings.CutPrefix(id, sessionID); found && (rest == "" || rest[0] == '\t') {
+				for t, b := range s.buffered {
+					left[t] = max(left[t], b-now)
+				}
+			}
+		}
+	}
+	sh.Unlock()
+	c.forget(userID, sessionID)
+	return left
+}
+
 // forgetUser drops every session of a user.
 func (c *refreshCache) forgetUser(userID string) {
 	sh := c.shardFor(userID)
