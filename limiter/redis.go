@@ -440,7 +440,7 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
 	var left [numTracks]int64
 	if r.cache != nil {
-		left = r.cache.forgetCarried(userID, sessionID)
+		left = r.cache.forget(userID, sessionID)
 	}
 	stop := "0"
 	if reason == StoppedByPlayer {

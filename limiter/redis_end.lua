@@ -35,13 +35,15 @@ local function carried(s)
   end
   return s
 end
+-- g[3] is the record, parsed with the cache's media, of each active
+-- session a stop may keep.
 local media = false
 for _, g in ipairs(gone) do
   if now < expires_of(g[2], ttl) then
     active = 1
     if stop and lease > ttl then
-      local s = carried(parse(g[2], ttl))
-      if math.max(s.bu[1], s.bu[2], s.bu[3]) > now then media = true end
+      g[3] = carried(parse(g[2], ttl))
+      if math.max(g[3].bu[1], g[3].bu[2], g[3].bu[3]) > now then media = true end
     end
   end
 end
@@ -57,8 +59,8 @@ end
 local heldUntil = 0
 for _, g in ipairs(gone) do
   local kept = false
-  if hold and now < expires_of(g[2], ttl) then
-    local s = carried(parse(g[2], ttl))
+  local s = g[3]
+  if hold and s then
     local b = math.max(s.bu[1], s.bu[2], s.bu[3])
     if b > now then
       heldUntil = math.max(heldUntil, b)

@@ -370,48 +370,32 @@ func (c *refreshCache) dropStale(sh *cacheShard, now int64) {
 // forget drops one session, so that a session ended through this replica is
 // never admitted from the cache again. Under network binding the cache
 // names a session per network (boundField) where End and an eviction name
-// the id alone: the id drops its entries on every network.
-func (c *refreshCache) forget(userID, sessionID string) {
+// the id alone: the id drops its entries on every network. It returns, per
+// track, the media the dropped entries knew of and Redis may not yet (their
+// hits since the last store call), which a player's stop counts
+// (redis_end.lua).
+func (c *refreshCache) forget(userID, sessionID string) (left [numTracks]int64) {
+	now := c.now()
 	sh := c.shardFor(userID)
 	sh.Lock()
 	defer sh.Unlock()
 	u, ok := sh.LRU.Peek(userID)
 	if !ok {
-		return
+		return left
 	}
-	u.keepOnly(func(_ *cachedSession, id string) bool {
+	u.keepOnly(func(s *cachedSession, id string) bool {
 		rest, found := strings.CutPrefix(id, sessionID)
-		return !found || (rest != "" && rest[0] != '\t')
+		if !found || (rest != "" && rest[0] != '\t') {
+			return true
+		}
+		for t, b := range s.buffered {
+			left[t] = max(left[t], b-now)
+		}
+		return false
 	})
 	if len(u.sessions) == 0 {
 		sh.LRU.Remove(userID)
 	}
-}
-
-// forgetCarried is forget that returns, per track, the media the dropped
-// entries knew of and Redis may not yet (their hits since the last store
-// call): what a player's stop must count (redis_end.lua).
-func (c *refreshCache) forgetCarried(userID, sessionID string) [numTracks]int64 {
-	var left [numTracks]int64
-	now := c.now()
-	sh := c.shardFor(userID)
-	sh.Lock()
-	u, ok := sh.LRU.Peek(userID)
-	if ok {
-		off := 0
-		for i := range u.sessions {
-			s := &u.sessions[i]
-			id := u.sids[off : off+int(s.idLen)]
-			off += int(s.idLen)
-			if rest, found := strings.CutPrefix(id, sessionID); found && (rest == "" || rest[0] == '\t') {
-				for t, b := range s.buffered {
-					left[t] = max(left[t], b-now)
-				}
-			}
-		}
-	}
-	sh.Unlock()
-	c.forget(userID, sessionID)
 	return left
 }
 
