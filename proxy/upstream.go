@@ -67,6 +67,17 @@ type Upstream struct {
 func NewUpstream(opts UpstreamOptions) Upstream {
 	target := opts.URL
 	transport, watch := newTransport(target, opts.HeaderTimeout)
+	// The query parameters of ours that the origin never gets, whatever
+	// the request's identity came from: a minted session id (it has no use
+	// for it, and its logs should not keep it) and a token (one the gate
+	// did not verify must not reach an origin that may read it).
+	var strip []string
+	if opts.MintSessions {
+		strip = append(strip, identity.SessionParam)
+	}
+	if opts.TokenParam != "" {
+		strip = append(strip, opts.TokenParam)
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -79,13 +90,8 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 			if opts.RewritePlaylists {
 				manifest.AskPlainPlaylist(pr)
 			}
-			if opts.MintSessions {
-				// Also when the session came from elsewhere: the origin has
-				// no use for it, and its logs should not keep it.
-				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, identity.SessionParam)
-			}
-			if opts.TokenParam != "" {
-				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, opts.TokenParam)
+			if len(strip) > 0 {
+				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, strip...)
 			}
 		},
 		ModifyResponse: modifyResponse(watch, opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -58,11 +55,7 @@ func (o *recordingOrigin) rawQueries() []string {
 // the way is refused.
 func TestRunTokenModeIdentityToOrigin(t *testing.T) {
 	t.Parallel()
-	secret := make([]byte, 32)
-	_, err := rand.Read(secret)
-	require.NoError(t, err)
-	secretFile := filepath.Join(t.TempDir(), "secret")
-	require.NoError(t, os.WriteFile(secretFile, secret, 0o600))
+	secret, secretFile := writeSecret(t)
 	origin := newRecordingOrigin(t)
 	in := start(t, "-upstream", origin.URL, "-identity", "jwt", "-jwt-secret-file", secretFile,
 		"-user-header", "X-Account", "-session-header", "X-Stream")

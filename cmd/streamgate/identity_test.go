@@ -60,11 +60,7 @@ func TestIdentityFlagsExitCodes(t *testing.T) {
 // headers does.
 func TestRunJWTDemo(t *testing.T) {
 	t.Parallel()
-	secret := make([]byte, 32)
-	_, err := rand.Read(secret)
-	require.NoError(t, err)
-	secretFile := filepath.Join(t.TempDir(), "secret")
-	require.NoError(t, os.WriteFile(secretFile, secret, 0o600))
+	secret, secretFile := writeSecret(t)
 	in := start(t, "-demo", "-identity", "jwt", "-jwt-secret-file", secretFile, "-max-streams", "3")
 	p := newPlayer(t, in.proxyURL)
 
@@ -93,4 +89,16 @@ func TestRunJWTDemo(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a one-screen plan: %s", body)
 	assert.Contains(t, body, `"limit":1`)
 	require.NoError(t, in.stop(t))
+}
+
+// writeSecret writes a random HS256 secret to a file for -jwt-secret-file,
+// and returns it and the file.
+func writeSecret(t *testing.T) ([]byte, string) {
+	t.Helper()
+	secret := make([]byte, 32)
+	_, err := rand.Read(secret)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(file, secret, 0o600))
+	return secret, file
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/rand"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +19,7 @@ import (
 // user while the gate charged another.
 func TestRunTokenModeOnlyTheVerifiedTokenReachesTheOrigin(t *testing.T) {
 	t.Parallel()
-	secret := make([]byte, 32)
-	_, err := rand.Read(secret)
-	require.NoError(t, err)
-	secretFile := filepath.Join(t.TempDir(), "secret")
-	require.NoError(t, os.WriteFile(secretFile, secret, 0o600))
+	secret, secretFile := writeSecret(t)
 	origin := newRecordingOrigin(t)
 	in := start(t, "-upstream", origin.URL, "-identity", "jwt", "-jwt-secret-file", secretFile)
 	token := func(user string) string {

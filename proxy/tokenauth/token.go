@@ -3,6 +3,7 @@ package tokenauth
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -134,35 +135,21 @@ func needsUnescape(s string) bool {
 // common case.
 func keepOnlyCookie(h http.Header, name, keep string) {
 	lines := h["Cookie"]
-	other := false
-	for _, line := range lines {
-		if strings.Contains(line, name) && hasOtherCookie(line, name, keep) {
-			other = true
-			break
-		}
-	}
-	if !other {
+	if !slices.ContainsFunc(lines, func(line string) bool { return hasOtherCookie(line, name, keep) }) {
 		return
 	}
 	kept := lines[:0:0]
 	for _, line := range lines {
-		var b strings.Builder
-		for rest := line; rest != ""; {
-			var part string
-			part, rest, _ = strings.Cut(rest, ";")
-			if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == name && unquote(v) != keep {
+		var parts []string
+		for _, part := range strings.Split(line, ";") {
+			p := strings.TrimSpace(part)
+			if k, v, ok := strings.Cut(p, "="); p == "" || ok && k == name && unquote(v) != keep {
 				continue
 			}
-			if strings.TrimSpace(part) == "" {
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(strings.TrimSpace(part))
+			parts = append(parts, p)
 		}
-		if b.Len() > 0 {
-			kept = append(kept, b.String())
+		if len(parts) > 0 {
+			kept = append(kept, strings.Join(parts, "; "))
 		}
 	}
 	if len(kept) == 0 {
@@ -175,6 +162,9 @@ func keepOnlyCookie(h http.Header, name, keep string) {
 // hasOtherCookie reports whether line holds a cookie called name whose
 // value is not keep.
 func hasOtherCookie(line, name, keep string) bool {
+	if !strings.Contains(line, name) {
+		return false
+	}
 	for line != "" {
 		var part string
 		part, line, _ = strings.Cut(line, ";")
