@@ -199,6 +199,9 @@ func (g *Guard) touch(ctx context.Context, req Request) {
 // End implements Store. The session leaves the local table even when the
 // store cannot be asked, so that the local policy frees its slot here.
 func (g *Guard) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
+	if s, ok := g.store.(stopper); ok && reason == StoppedByPlayer {
+		return g.stop(ctx, s, userID, sessionID)
+	}
 	wasFailing, start := g.started()
 	ended, err := g.store.End(ctx, userID, sessionID, reason)
 	if ended {
@@ -212,6 +215,35 @@ func (g *Guard) End(ctx context.Context, userID, sessionID string, reason EndRea
 	}
 	g.succeeded(wasFailing, start)
 	return ended, nil
+}
+
+// stopper is a store that says what a player's stop did with the session:
+// freed its slot, or kept it for the media it holds (memory_stop.go).
+type stopper interface {
+	playerStop(ctx context.Context, userID, sessionID string) (held, kept bool, err error)
+}
+
+// stop is End for a player's stop: the local table does what the store
+// did, rather than count free stops of its own, which this replica alone
+// sees. Else it would free a session the store kept, which a re-seed or
+// the local policy would then not count, or keep one the store freed.
+func (g *Guard) stop(ctx context.Context, s stopper, userID, sessionID string) (bool, error) {
+	wasFailing, start := g.started()
+	held, kept, err := s.playerStop(ctx, userID, sessionID)
+	v := stopFreed
+	switch {
+	case err != nil:
+		v = stopHere // the store could not say: this table decides, as its policy will
+	case kept:
+		v = stopKept
+	}
+	g.local.stopAs(userID, sessionID, v)
+	g.provisional.confirm(userID, sessionID)
+	if err != nil {
+		return false, g.failedCall(ctx, err)
+	}
+	g.succeeded(wasFailing, start)
+	return held, nil
 }
 
 // EndAll implements Store, like End.

@@ -353,6 +353,10 @@ func (m *Memory) insert(sh *shard, uk key, u *user, now int64) {
 
 // End implements Store.
 func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReason) (bool, error) {
+	if reason == StoppedByPlayer {
+		held, _ := m.stopAs(userID, sessionID, stopHere)
+		return held, nil
+	}
 	sh, _, u, now := m.locked(userID)
 	defer sh.Unlock()
 	if u == nil {
@@ -360,10 +364,7 @@ func (m *Memory) End(_ context.Context, userID, sessionID string, reason EndReas
 	}
 	// Under BindNetwork one id may hold a session per network: end them all.
 	sk, ended := m.keys.session(sessionID), false
-	if reason == StoppedByPlayer {
-		ended = m.stopSessions(u, userID, sk, now)
-	}
-	for i := u.find(sk); i >= 0 && reason != StoppedByPlayer; i = u.find(sk) {
+	for i := u.find(sk); i >= 0; i = u.find(sk) {
 		m.evict(u, i, reason, now)
 		ended = true
 	}

@@ -1,6 +1,9 @@
 package limiter
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // A player's stop (DELETE /_streamgate/session) frees its slot at once: a
 // person who closes a page, or a household's three, and opens another
@@ -63,30 +66,68 @@ func (f *freeStops) take(userID string, now, window int64) bool {
 	return true
 }
 
+// stopVerdict says who decides whether a stop frees the slot: this table,
+// by its free stops, or the shared store, whose answer a replica's table
+// mirrors (Guard), so that both hold the same sessions for a re-seed or a
+// failure policy to read.
+type stopVerdict uint8
+
+const (
+	stopHere  stopVerdict = iota // count the free stops here
+	stopKept                     // the store kept the session for its media
+	stopFreed                    // the store freed the slot
+)
+
 // stopSessions applies a player's stop to userID's sessions of key sk, and
-// reports whether any was active.
-func (m *Memory) stopSessions(u *user, userID string, sk uint64, now int64) bool {
-	held, media := false, false
+// reports whether any was active and whether one stays for its media.
+func (m *Memory) stopSessions(u *user, userID string, sk uint64, now int64, v stopVerdict) (held, kept bool) {
+	media := false
 	for i := range u.sessions() {
 		if e := &u.sessions()[i]; e.key == sk {
 			held = true
-			if e.stopped {
-				return true // stopped already and kept for its media: as it was
+			if e.stopped && v != stopFreed {
+				return true, true // stopped already and kept for its media: as it was
 			}
 			media = media || (m.maxLease > m.ttl && e.bufferedUntil() > now)
 		}
 	}
-	keep := media && !m.stops.take(userID, now, m.ttl)
+	keep := false
+	switch v {
+	case stopHere:
+		keep = media && !m.stops.take(userID, now, m.ttl)
+	case stopKept:
+		keep = media
+	}
 	for i := len(u.sessions()) - 1; i >= 0; i-- {
 		e := &u.sessions()[i]
 		if e.key != sk {
 			continue
 		}
-		if !keep || !stopMedia(e, now, m.ttl, m.maxLease) {
-			m.evict(u, i, StoppedByPlayer, now)
+		if keep && stopMedia(e, now, m.ttl, m.maxLease) {
+			kept = true
+			continue
 		}
+		m.evict(u, i, StoppedByPlayer, now)
 	}
-	return held
+	return held, kept
+}
+
+// stopAs applies a player's stop of sessionID as v says (stopSessions).
+func (m *Memory) stopAs(userID, sessionID string, v stopVerdict) (held, kept bool) {
+	sh, _, u, now := m.locked(userID)
+	defer sh.Unlock()
+	if u == nil {
+		return false, false
+	}
+	held, kept = m.stopSessions(u, userID, m.keys.session(sessionID), now, v)
+	m.dropIfEmpty(sh, u, now)
+	return held, kept
+}
+
+// playerStop implements stopper.
+func (m *Memory) playerStop(_ context.Context, userID, sessionID string) (held, kept bool, err error) {
+	held, kept = m.stopAs(userID, sessionID, stopHere)
+	return held, kept, nil
 }
 
 // stopMedia makes e active until its media runs out, as if its player

@@ -438,9 +438,31 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 
 // End implements Store.
 func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndReason) (bool, error) {
+	n, err := r.end(ctx, userID, sessionID, reason)
+	return n > 0, err
+}
+
+// playerStop implements stopper.
+func (r *Redis) playerStop(ctx context.Context, userID, sessionID string) (held, kept bool, err error) {
+	n, err := r.end(ctx, userID, sessionID, StoppedByPlayer)
+	return n > 0, n == 2, err
+}
+
+// end runs the end script: 0 when the session was not active, 1 when it
+// ended, 2 when a player's stop keeps it for its media.
+func (r *Redis) end(ctx context.Context, userID, sessionID string, reason EndReason) (int64, error) {
 	var left [numTracks]int64
 	if r.cache != nil {
 		left = r.cache.forget(userID, sessionID)
+	}
+	// The cache's media end, in Redis's time: a time from now would be
+	// read when the script runs, a round trip later, and reach past it.
+	carried := [numTracks]string{"0", "0", "0"}
+	now := r.offset.clock().UnixNano()
+	for t, l := range left {
+		if at, ok := r.offset.redisTime(now + l); l > 0 && ok {
+			carried[t] = strconv.FormatInt(at, 10)
+		}
 	}
 	stop := "0"
 	if reason == StoppedByPlayer {
@@ -449,7 +471,7 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndRea
 	msg, err := r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return r.endScript.Exec(ctx, c, []string{redisKey(userID), stopKey(userID), heldKey(userID, sessionID)},
 			[]string{sessionID, r.ttlMicros, reasonCode(reason), r.keepMicros, stop, r.leaseMicros,
-				nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2])})
+				carried[0], carried[1], carried[2]})
 	})
 	if r.cache != nil {
 		// Again: an admission of the session that ran while the script
@@ -457,13 +479,13 @@ func (r *Redis) End(ctx context.Context, userID, sessionID string, reason EndRea
 		r.cache.forget(userID, sessionID)
 	}
 	if err != nil {
-		return false, fmt.Errorf("ending session: %w", err)
+		return 0, fmt.Errorf("ending session: %w", err)
 	}
 	n, err := msg.AsInt64()
 	if err != nil {
-		return false, fmt.Errorf("ending session: %w", err)
+		return 0, fmt.Errorf("ending session: %w", err)
 	}
-	return n == 1, nil
+	return n, nil
 }
 
 // EndAll implements Store.

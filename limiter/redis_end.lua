@@ -5,9 +5,11 @@
 -- tombstone TTL µs; ARGV[5] '1' for a player's stop (the memory store's
 -- memory_stop.go: three free stops per TTL, counted in KEYS[2]; past them a
 -- session that holds media stays active until that media runs out);
--- ARGV[6] max lease µs; ARGV[7..9] per track, µs of media from now that the
--- replica's refresh cache knew of and Redis may not yet. Returns 1 when the
--- session was active, else 0. An expired record is removed too, but is not
+-- ARGV[6] max lease µs; ARGV[7..9] per track, the end in Redis's time (µs,
+-- 0 for none) of the media that the replica's refresh cache knew of and
+-- Redis may not yet. Returns 1 when the
+-- session was active, 2 when it was and a stop keeps it for its media, else
+-- 0. An expired record is removed too, but is not
 -- reported as ended and leaves no tombstone. Under network binding one id
 -- may have a record per network: all of them end.
 local key, sid = KEYS[1], ARGV[1]
@@ -30,8 +32,8 @@ local stop, lease = ARGV[5] == '1', tonumber(ARGV[6])
 -- carried folds in the media the replica's cache knew of.
 local function carried(s)
   for k = 1, 3 do
-    local l = tonumber(ARGV[6 + k]) or 0
-    if l > 0 then s.bu[k] = math.max(s.bu[k], now + l) end
+    local at = tonumber(ARGV[6 + k]) or 0
+    if at > 0 then s.bu[k] = math.max(s.bu[k], at) end
   end
   return s
 end
@@ -48,7 +50,7 @@ for _, g in ipairs(gone) do
   end
 end
 if stop and redis.call('EXISTS', KEYS[3]) == 1 then
-  return active -- stopped already and kept for its media: as it was
+  return active * 2 -- stopped already and kept for its media: as it was
 end
 local hold = false
 if media then
@@ -82,5 +84,8 @@ local keep = tonumber(ARGV[4])
 if active == 1 and ARGV[3] ~= '' and keep > 0 then
   redis.call('HSET', key, ' ' .. sid, string.format('%d;%s', now + keep, ARGV[3]))
   extend(key, now + keep, now)
+end
+if heldUntil > 0 then
+  return 2
 end
 return active
