@@ -3,9 +3,14 @@ package limiter
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/rueidis"
+	"golang.org/x/sync/errgroup"
 )
+
+// undoParallel is how many undos undoWindow has in flight at once.
+const undoParallel = 16
 
 // A loss that breaks no connection (FLUSHALL, a failover that kept them) is
 // noticed by the next marker check, up to markerCheckEvery later. Meanwhile
@@ -100,16 +105,25 @@ func (s *reseeder) noteStart(ctx context.Context, req Request, before *string) b
 // leaves them out of the re-seed. It runs before the re-seed pass.
 func (s *reseeder) undoWindow(ctx context.Context, m mirror) {
 	starts := s.window.take()
-	failed := 0
+	// The undos are independent, and the re-seed waits for them: a few at
+	// once, which the client pipelines, rather than a round trip each in
+	// turn.
+	var undos errgroup.Group
+	undos.SetLimit(undoParallel)
+	var failed atomic.Int64
 	for _, st := range starts {
 		m.unconfirm(st.userID, st.sessionID)
 		req := Request{UserID: st.userID, SessionID: st.sessionID, Network: st.network}
-		if err := s.r.undoStart(ctx, req); err != nil {
-			failed++
-		}
+		undos.Go(func() error {
+			if err := s.r.undoStart(ctx, req); err != nil {
+				failed.Add(1)
+			}
+			return nil
+		})
 	}
+	_ = undos.Wait()
 	if len(starts) > 0 {
 		s.r.logger.Warn("redis lost its sessions: sessions it started before the loss was found are decided again",
-			"sessions", len(starts), "not_undone", failed)
+			"sessions", len(starts), "not_undone", failed.Load())
 	}
 }
