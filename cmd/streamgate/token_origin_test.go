@@ -14,7 +14,7 @@ import (
 
 // TestRunTokenModeOnlyTheVerifiedTokenReachesTheOrigin: a client sends two
 // users' tokens, one where the gate looks first and another where an origin
-// or CDN may look. The gate charges the first; the origin must not get the
+// or CDN may look, spelt as it may read it. The gate charges the first; the origin must not get the
 // second, in the query or in a second token cookie, or it would serve one
 // user while the gate charged another.
 func TestRunTokenModeOnlyTheVerifiedTokenReachesTheOrigin(t *testing.T) {
@@ -43,6 +43,15 @@ func TestRunTokenModeOnlyTheVerifiedTokenReachesTheOrigin(t *testing.T) {
 			wantCookie: "streamgate_token=" + alice + "; lang=fr"},
 		{name: "cookie, and another token in the query", query: "q=1&token=" + bob, cookies: []string{"streamgate_token=\"" + alice + "\""},
 			wantCookie: "streamgate_token=\"" + alice + "\""},
+		// Spellings an origin reads as the token: Go trims a cookie's name,
+		// PHP reads "token[]" and "streamgate.token", many ignore case.
+		{name: "bearer, and another token cookie with a space before its =", query: "q=1", bearer: alice,
+			cookies: []string{"streamgate_token =" + bob}},
+		{name: "cookie, and another after a tab", query: "q=1", cookies: []string{"streamgate_token\t=" + bob + "; streamgate_token=" + alice},
+			wantCookie: "streamgate_token=" + alice},
+		{name: "bearer, and other spellings of the token in the query and the cookie",
+			query: "Token=" + bob + "&token%20=" + bob + "&q=1&token[]=" + bob, bearer: alice,
+			cookies: []string{"Streamgate_Token=" + bob + "; streamgate.token=" + bob + "; lang=fr"}, wantCookie: "lang=fr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodGet, in.proxyURL+"/vod/seg-1.ts?"+tc.query, nil)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/url"
 	"strings"
+
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // uriRewriter appends query pairs to the URIs that point back at host.
@@ -80,6 +82,12 @@ func pairNames(pairs []string) []string {
 
 // isParamOf reports whether a raw query key decodes to one of names.
 func isParamOf(rawKey []byte, names []string) bool {
+	return paramOf(rawKey, names, func(k, n string) bool { return k == n })
+}
+
+// paramOf reports whether a raw query key decodes to a name of names, as
+// same says.
+func paramOf(rawKey []byte, names []string, same func(k, n string) bool) bool {
 	k := string(rawKey)
 	if bytes.IndexByte(rawKey, '%') >= 0 || bytes.IndexByte(rawKey, '+') >= 0 {
 		var err error
@@ -88,20 +96,22 @@ func isParamOf(rawKey []byte, names []string) bool {
 		}
 	}
 	for _, n := range names {
-		if k == n {
+		if same(k, n) {
 			return true
 		}
 	}
 	return false
 }
 
-// StripQuery returns rawQuery without the parameters named names, the rest
-// as it was: what the gate took from the query (a token, sg_session) is not
-// the origin's to see.
+// StripQuery returns rawQuery, a request's query, without the parameters
+// named names, in any spelling an origin may read as them
+// (identity.SameName), the rest as it was: what the gate took from the
+// query (a token, sg_session) is not the origin's to see. The URIs of an
+// origin's manifests keep what the origin wrote (uriRewriter).
 func StripQuery(rawQuery string, names ...string) string {
 	found := false
 	for _, n := range names {
-		if strings.Contains(rawQuery, n) {
+		if identity.MayHoldName(rawQuery, n) {
 			found = true
 			break
 		}
@@ -114,7 +124,7 @@ func StripQuery(rawQuery string, names ...string) string {
 		var param string
 		param, rest, _ = strings.Cut(rest, "&")
 		key, _, _ := strings.Cut(param, "=")
-		if param == "" || isParamOf([]byte(key), names) {
+		if param == "" || paramOf([]byte(key), names, identity.SameName) {
 			continue
 		}
 		if len(out) > 0 {

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/streamgate/streamgate/proxy/identity"
 )
 
 // tokenSource says where a request's token came from.
@@ -128,10 +130,10 @@ func needsUnescape(s string) bool {
 	return strings.IndexByte(s, '%') >= 0 || strings.IndexByte(s, '+') >= 0
 }
 
-// keepOnlyCookie removes from the Cookie headers every cookie called name
-// whose value is not keep, the token the gate verified: a second token
-// there, which the gate did not use, must not reach an origin that may read
-// the cookie. Nothing is written when no other such cookie is there, the
+// keepOnlyCookie removes from the Cookie headers every cookie an origin may
+// read as name (identity.SameName) but the one, spelt exactly, that holds
+// keep, the token the gate verified: a second token there, which the gate
+// did not use, must not reach an origin that may read the cookie. Nothing is written when no other such cookie is there, the
 // common case.
 func keepOnlyCookie(h http.Header, name, keep string) {
 	lines := h["Cookie"]
@@ -143,7 +145,7 @@ func keepOnlyCookie(h http.Header, name, keep string) {
 		var parts []string
 		for _, part := range strings.Split(line, ";") {
 			p := strings.TrimSpace(part)
-			if k, v, ok := strings.Cut(p, "="); p == "" || ok && k == name && unquote(v) != keep {
+			if k, v, _ := strings.Cut(p, "="); p == "" || identity.SameName(k, name) && !(k == name && unquote(v) == keep) {
 				continue
 			}
 			parts = append(parts, p)
@@ -159,16 +161,16 @@ func keepOnlyCookie(h http.Header, name, keep string) {
 	h["Cookie"] = kept
 }
 
-// hasOtherCookie reports whether line holds a cookie called name whose
-// value is not keep.
+// hasOtherCookie reports whether line holds a cookie keepOnlyCookie
+// removes.
 func hasOtherCookie(line, name, keep string) bool {
-	if !strings.Contains(line, name) {
+	if !identity.MayHoldName(line, name) {
 		return false
 	}
 	for line != "" {
 		var part string
 		part, line, _ = strings.Cut(line, ";")
-		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == name && unquote(v) != keep {
+		if k, v, _ := strings.Cut(strings.TrimSpace(part), "="); identity.SameName(k, name) && !(k == name && unquote(v) == keep) {
 			return true
 		}
 	}
