@@ -58,6 +58,8 @@ type gate struct {
 	// hints are the segment durations learnt from manifests, waiting for
 	// their session's next request.
 	hints segmentHints
+	// dirs are the segment durations of the manifests, by directory.
+	dirs dirHints
 }
 
 // epoch anchors monotonic timings: time.Since costs half of time.Now.
@@ -115,11 +117,14 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			minted := identity.MintSessionID()
 			g.Metrics.minted.Inc()
 			w = g.learnHint(w, r, hintKey(id.UserID, minted), hasSuffixFold(r.URL.Path, ".mpd"), 0)
-			g.next.ServeHTTP(w, manifest.WithQuery(r, id.UserID, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
+			g.next.ServeHTTP(w, manifest.WithQuery(sessionless(r), id.UserID, minted, id.PlaylistQuery, identity.SessionParam+"="+minted))
 			release(w)
 			return
 		}
+		r = sessionless(r)
+		w = g.learnDirHint(w, r) // for its directory
 		g.next.ServeHTTP(w, manifest.WithPlaylistQuery(r, id.UserID, id.PlaylistQuery))
+		release(w)
 		return
 	}
 	client := g.hard.Client.of(r.RemoteAddr, r.Header["X-Forwarded-For"])
@@ -167,6 +172,9 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	start := time.Since(epoch)
 	if g.hints.n.Load() != 0 {
 		req.SegmentHint = g.hints.take(hintKey(id.UserID, id.SessionID), start)
+	}
+	if !heartbeat && mediaByPath(r.URL.Path) {
+		g.dirMedia(&req, r.URL.Path)
 	}
 	d, err := g.Store.Admit(r.Context(), req)
 	g.Metrics.observeDecision(time.Since(epoch) - start)

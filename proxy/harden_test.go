@@ -202,12 +202,12 @@ func TestCacheControlMadePrivate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			g := newHardGate(t, func(w http.ResponseWriter, _ *http.Request) {
+			g := newHardGate(t, func(w http.ResponseWriter, r *http.Request) {
 				if tc.origin != "" {
 					w.Header().Set("Cache-Control", tc.origin)
 				}
 				w.Header().Set("Surrogate-Control", "max-age=600")
-				okOrigin(w, nil)
+				okOrigin(w, r)
 			}, hardOptions{sharedCache: tc.shared})
 			resp, body := g.raw(t, "GET /seg-1.ts HTTP/1.1", alice)
 			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))

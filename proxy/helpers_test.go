@@ -70,11 +70,9 @@ func (o *origin) lastSeen() seen {
 	return o.last
 }
 
-// okOrigin answers every request 200 with a short body.
-func okOrigin(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "video/mp2t")
-	_, _ = io.WriteString(w, "segment-bytes")
-}
+// okOrigin answers every request 200: a manifest path with a small manifest,
+// anything else with a short body (proxytest.OKOrigin).
+func okOrigin(w http.ResponseWriter, r *http.Request) { proxytest.OKOrigin(w, r) }
 
 type gatewayOptions struct {
 	// upstream overrides the origin's URL (e.g. a closed port, a base path).

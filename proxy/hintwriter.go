@@ -18,6 +18,11 @@ type hintWriter struct {
 	http.ResponseWriter
 	hints *segmentHints
 	key   uint64
+	// session is set when key names a session, which takes the hint.
+	session bool
+	// dirs takes the hint for dir, the manifest's directory (dirHints).
+	dirs *dirHints
+	dir  string
 	// kept is the duration the store already keeps for the session: a
 	// manifest that tells the same one (nearly every reload) hands nothing on.
 	kept time.Duration
@@ -37,12 +42,28 @@ var hintWriters = sync.Pool{New: func() any { return new(hintWriter) }}
 // is asked for uncompressed, so that its bytes can be read as they pass.
 func (g *gate) learnHint(w http.ResponseWriter, r *http.Request, key uint64, mpd bool, kept time.Duration) http.ResponseWriter {
 	r.Header.Del("Accept-Encoding")
+	h := g.hintWriter(w, r, mpd)
+	h.key, h.session, h.kept = key, true, kept
+	return h
+}
+
+// learnDirHint wraps w to learn the segment duration of the manifest r
+// asks for, for its directory only.
+func (g *gate) learnDirHint(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	mpd := hasSuffixFold(r.URL.Path, ".mpd")
+	if !mpd && !hasSuffixFold(r.URL.Path, ".m3u8") {
+		return w
+	}
+	return g.hintWriter(w, r, mpd)
+}
+
+func (g *gate) hintWriter(w http.ResponseWriter, r *http.Request, mpd bool) *hintWriter {
 	scan := manifest.NewHLSDurationScanner()
 	if mpd {
 		scan = manifest.NewMPDDurationScanner()
 	}
 	h := hintWriters.Get().(*hintWriter)
-	*h = hintWriter{ResponseWriter: w, hints: &g.hints, key: key, kept: kept, scan: scan, learning: true}
+	*h = hintWriter{ResponseWriter: w, hints: &g.hints, dirs: &g.dirs, dir: dirOf(r.URL.Path), scan: scan, learning: true}
 	return h
 }
 
@@ -77,10 +98,12 @@ func (w *hintWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// learnt keeps d for the session's next request, unless the store keeps it
-// already: then the hint map is not touched at all.
+// learnt keeps d for the manifest's directory, and for the session's next
+// request unless the store keeps it already: then the hint map is not
+// touched at all.
 func (w *hintWriter) learnt(d time.Duration) {
-	if d != w.kept {
+	w.dirs.put(w.dir, d)
+	if w.session && d != w.kept {
 		w.hints.put(w.key, d, time.Since(epoch))
 	}
 }

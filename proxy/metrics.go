@@ -60,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer, stats limiter.StatsReporter) *Metrics
 		}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_upstream_errors_total",
-			Help: "Requests that got no answer from the origin: unreachable (502) or timeout (504); and manifests refused past 16 MiB (502, manifest_too_large) or while rewriting was at its memory bound (503, rewrite_busy).",
+			Help: "Requests that got no answer from the origin: unreachable (502) or timeout (504); and manifests refused past 16 MiB (502, manifest_too_large) or while rewriting was at its memory bound (503, rewrite_busy); and answers to a manifest request without a session that were no manifest (502, not_manifest).",
 		}, []string{"reason"}),
 		clientClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streamgate_client_closed_total",

@@ -94,7 +94,7 @@ func NewUpstream(opts UpstreamOptions) Upstream {
 				pr.Out.URL.RawQuery = manifest.StripQuery(pr.Out.URL.RawQuery, strip...)
 			}
 		},
-		ModifyResponse: modifyResponse(watch, opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger)),
+		ModifyResponse: checkingManifests(modifyResponse(watch, opts.SharedCache, manifest.PlaylistHook(opts.RewritePlaylists, opts.Logger))),
 		Transport:      transport,
 		BufferPool:     bufferPool{},
 		ErrorHandler:   upstreamErrorHandler(opts.Metrics, opts.Logger),
@@ -289,6 +289,11 @@ func upstreamErrorHandler(m *Metrics, logger *slog.Logger) func(http.ResponseWri
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusServiceUnavailable, newProblem(http.StatusServiceUnavailable, "rewrite-busy",
 				"Busy", "Too many manifests are being rewritten at once; try again shortly."))
+		case errors.Is(err, errNotManifest):
+			m.upstreamErrors.WithLabelValues("not_manifest").Inc()
+			logger.Warn("manifest request without a session refused: the origin answered with something else", "path", r.URL.Path)
+			writeProblem(w, http.StatusBadGateway, newProblem(http.StatusBadGateway, "not-a-manifest",
+				"Not a manifest", "The origin's answer to this manifest request is no HLS playlist or DASH MPD; media needs a session id."))
 		case errors.Is(err, manifest.ErrTooLarge):
 			m.upstreamErrors.WithLabelValues("manifest_too_large").Inc()
 			logger.Warn("manifest refused: it decodes, or rewrites, to more than 16 MiB", "path", r.URL.Path)

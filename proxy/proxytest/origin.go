@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,10 +26,7 @@ type Origin struct {
 func NewOrigin(t testing.TB, h http.HandlerFunc) *Origin {
 	o := &Origin{paths: map[string]bool{}}
 	if h == nil {
-		h = func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "video/mp2t")
-			_, _ = io.WriteString(w, "segment-bytes")
-		}
+		h = OKOrigin
 	}
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.Hits.Add(1)
@@ -40,6 +38,23 @@ func NewOrigin(t testing.TB, h http.HandlerFunc) *Origin {
 	}))
 	t.Cleanup(o.Close)
 	return o
+}
+
+// OKOrigin answers a manifest path with a small manifest of its kind, as an
+// origin does (the gate checks the answer to a manifest request without a
+// session), and anything else with "segment-bytes".
+func OKOrigin(w http.ResponseWriter, r *http.Request) {
+	switch p := strings.ToLower(r.URL.Path); {
+	case strings.HasSuffix(p, ".m3u8"):
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg-1.ts\n")
+	case strings.HasSuffix(p, ".mpd"):
+		w.Header().Set("Content-Type", "application/dash+xml")
+		_, _ = io.WriteString(w, `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011"/>`)
+	default:
+		w.Header().Set("Content-Type", "video/mp2t")
+		_, _ = io.WriteString(w, "segment-bytes")
+	}
 }
 
 // PathSeen reports whether the origin was ever asked for path.
