@@ -36,6 +36,11 @@ type Request struct {
 	// duration or the DASH segment duration of the last manifest the session
 	// fetched). It also applies to this request.
 	SegmentHint time.Duration
+	// FallbackMedia is the media time of a request that tells none and
+	// whose session keeps no SegmentHint: the segment duration of the
+	// manifests of its folder, which the proxy saw others fetch. 0 = none.
+	// It is not stored: a session's own manifest still decides for it.
+	FallbackMedia time.Duration
 	// NoMedia says the request delivers no media time (a manifest, the
 	// heartbeat endpoint): neither Media nor the hint is added. Buffer and
 	// SegmentHint still apply.

@@ -412,7 +412,8 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 		msg, err = r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros,
 			encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
 			micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
-			nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros)
+			nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros,
+			micros(req.FallbackMedia))
 		if err != nil {
 			return Decision{}, fmt.Errorf("admitting session: %w", err)
 		}

@@ -13,6 +13,8 @@
 -- ARGV[18] 1 when sessions are bound to their network
 -- ARGV[19] the shared window µs: another network used a session at the
 --          same time when less than this ago
+-- ARGV[20] media µs of a request that tells none when the session keeps no
+--          hint (Request.FallbackMedia), not stored
 -- Returns
 --   {-1, now}                                       past the deadline
 --   {0, active, now, lapsed, shared, field1, rec1, ...}
@@ -172,6 +174,7 @@ end
 if lease > ttl then
   if hint > 0 then s.hint = hint end
   if not nomedia and d <= 0 then d = s.hint end
+  if not nomedia and d <= 0 then d = tonumber(ARGV[20]) end
   if nomedia then d = 0 end
   if d > 0 or bl > 0 then
     s.bu[track] = math.max(s.bu[track], now + bl) + d

@@ -104,8 +104,10 @@ func (req *Request) media(hint int64) int64 {
 		return int64(req.Media)
 	case req.SegmentHint > 0:
 		return int64(req.SegmentHint)
+	case hint > 0:
+		return hint
 	}
-	return hint
+	return int64(req.FallbackMedia)
 }
 
 func (req *Request) track() int {

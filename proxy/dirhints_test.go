@@ -1,22 +1,26 @@
 package proxy_test
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/limiter"
 	"github.com/streamgate/streamgate/proxy"
 	"github.com/streamgate/streamgate/proxy/proxytest"
 )
 
 // TestMediaTimeThePlayerLeavesOut: a client that fetches its playlists
-// without a session id, and sends no CMCD d or claims its segments are init
-// segments (ot=i) or a millisecond long (d=1), still holds its slot for the
-// media the origin's manifests say it was given. Before, such a session held
+// without a session id, and sends no CMCD d, or claims its segments are init
+// segments (ot=i) or keys (ot=k), still holds its slot for the media the
+// origin's manifests say it was given. Before, such a session held
 // media of no length: a burst of segments kept it only a TTL, and a stop
 // after each segment was always free (a red-team pass).
 func TestMediaTimeThePlayerLeavesOut(t *testing.T) {
@@ -25,10 +29,14 @@ func TestMediaTimeThePlayerLeavesOut(t *testing.T) {
 		name     string
 		manifest string // fetched with no session id
 		segment  http.Header
+		media    time.Duration // 62 s unless said
 	}{
 		{name: "no CMCD", manifest: "/vod/360p/index.m3u8"},
 		{name: "ot=i on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"ot=i"}}},
-		{name: "d=1 on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"d=1,ot=v"}}},
+		{name: "ot=k on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"ot=k"}}},
+		// ot=v puts the segments on the video track, beside the init
+		// segment's 2 s on the main one: 60 s, not 62.
+		{name: "d=1 on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"d=1,ot=v"}}, media: 60 * time.Second},
 		{name: "an MPD above the segments' folder", manifest: "/vod/manifest.mpd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,13 +48,15 @@ func TestMediaTimeThePlayerLeavesOut(t *testing.T) {
 			for n := range 30 {
 				g.mustGet(t, fmt.Sprintf("/vod/360p/seg-%d.m4s", n), "alice", "tv", tc.segment)
 			}
-			assert.Equal(t, t0.Add(60*time.Second+testTTL), expiresAt(t, g, "alice", "tv"),
-				"60 s of media (the 2 s segments of the manifest, times 30), then the TTL")
+			media := cmp.Or(tc.media, 62*time.Second)
+			assert.Equal(t, t0.Add(media+testTTL), expiresAt(t, g, "alice", "tv"),
+				"60 s of media (the 2 s segments of the manifest, times 30) and the init segment's 2 s, then the TTL")
 
 			g.clock.Advance(testTTL + 10*time.Second)
 			resp, body := g.get(t, "/vod/360p/seg-0.m4s", "alice", "phone")
 			proxytest.AssertProblem(t, resp, body, http.StatusTooManyRequests)
-			assert.Equal(t, "50", resp.Header.Get("Retry-After"), "until the TV's 60 s of media and the TTL run out")
+			assert.Equal(t, strconv.Itoa(int((media-10*time.Second)/time.Second)), resp.Header.Get("Retry-After"),
+				"until the TV's media and the TTL run out")
 		})
 	}
 }
@@ -75,4 +85,67 @@ func TestStoppingWithoutMediaTimesHoldsTheSlot(t *testing.T) {
 
 	g.clock.Advance(2 * time.Second)
 	g.mustGet(t, "/vod/360p/seg-1.m4s", "alice", "laptop", nil)
+}
+
+// titlesOrigin serves two titles of different segment durations in one
+// folder, and a low-latency playlist that lists parts.
+func titlesOrigin(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/flat/a.m3u8":
+		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na-1.ts\n")
+	case "/flat/b.m3u8":
+		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nb-1.ts\n")
+	case "/ll/index.m3u8":
+		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-PART-INF:PART-TARGET=1.0\n"+
+			"#EXT-X-PART:DURATION=1.0,URI=\"p-1.mp4\"\n")
+	default:
+		_, _ = io.WriteString(w, "segment-bytes")
+	}
+}
+
+// TestDirHintsLeaveHonestPlayersAlone: what other viewers' manifests taught
+// the gate must not add to the media of a player that tells its own (SPEC:
+// CMCD d first, then the session's own manifest). A closed page would
+// otherwise hold its slot up to -max-lease.
+func TestDirHintsLeaveHonestPlayersAlone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		others   []string // manifests other viewers fetched first
+		own      string   // the player's own manifest, with its session
+		segments []string
+		header   http.Header
+		media    time.Duration
+	}{
+		{name: "CMCD d in a folder of two titles", others: []string{"/flat/b.m3u8", "/flat/a.m3u8"},
+			segments: repeat("/flat/a-1.ts", 15), header: http.Header{"Cmcd-Object": {"d=2000"}}, media: 30 * time.Second},
+		{name: "its own manifest, after another title's", own: "/flat/a.m3u8", others: []string{"/flat/b.m3u8"},
+			segments: repeat("/flat/a-1.ts", 15), media: 30 * time.Second},
+		{name: "LL-HLS parts", others: []string{"/ll/index.m3u8"},
+			segments: repeat("/ll/p-1.mp4", 6), header: http.Header{"Cmcd-Object": {"d=1000"}}, media: 6 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGateway(t, titlesOrigin, gatewayOptions{limit: 1, rules: limiter.Rules{MaxLease: 5 * time.Minute}})
+			t0 := g.clock.Now()
+			for _, m := range tc.others {
+				g.mustGet(t, m, "bob", "", nil)
+			}
+			if tc.own != "" {
+				g.mustGet(t, tc.own, "alice", "tv", nil)
+			}
+			for _, s := range tc.segments {
+				g.mustGet(t, s, "alice", "tv", tc.header)
+			}
+			assert.Equal(t, t0.Add(tc.media+testTTL), expiresAt(t, g, "alice", "tv"))
+		})
+	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
 }

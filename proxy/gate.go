@@ -173,7 +173,7 @@ func (g *gate) admit(w http.ResponseWriter, r *http.Request, id identity.Identit
 	if g.hints.n.Load() != 0 {
 		req.SegmentHint = g.hints.take(hintKey(id.UserID, id.SessionID), start)
 	}
-	if !heartbeat && mediaByPath(r.URL.Path) {
+	if !heartbeat && !identity.IsManifest(r.URL.Path) {
 		g.dirMedia(&req, r.URL.Path)
 	}
 	d, err := g.Store.Admit(r.Context(), req)

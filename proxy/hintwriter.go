@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"sync"
@@ -31,6 +32,10 @@ type hintWriter struct {
 	// a write failed) or the duration is known.
 	learning    bool
 	wroteHeader bool
+	// mpd is set for an MPD; checking until the answer's first bytes said
+	// whether it is a manifest at all; parts once a playlist's bytes read
+	// so far list parts (LL-HLS: its header names them before any segment).
+	mpd, checking, parts bool
 }
 
 // hintWriters are reused: a manifest's writer goes back once its handler
@@ -63,7 +68,7 @@ func (g *gate) hintWriter(w http.ResponseWriter, r *http.Request, mpd bool) *hin
 		scan = manifest.NewMPDDurationScanner()
 	}
 	h := hintWriters.Get().(*hintWriter)
-	*h = hintWriter{ResponseWriter: w, hints: &g.hints, dirs: &g.dirs, dir: dirOf(r.URL.Path), scan: scan, learning: true}
+	*h = hintWriter{ResponseWriter: w, hints: &g.hints, dirs: &g.dirs, dir: dirOf(r.URL.Path), scan: scan, learning: true, mpd: mpd}
 	return h
 }
 
@@ -77,16 +82,33 @@ func (w *hintWriter) WriteHeader(code int) {
 // settle decides at the status line whether the body can tell anything.
 func (w *hintWriter) settle(code int) {
 	w.wroteHeader = true
-	if enc := w.Header().Get("Content-Encoding"); code != http.StatusOK || enc != "" && !strings.EqualFold(enc, "identity") {
+	enc := w.Header().Get("Content-Encoding")
+	plain := enc == "" || strings.EqualFold(enc, "identity")
+	if code != http.StatusOK || !plain {
 		w.learning = false // the origin compressed it anyway: no hint from this one
 	}
+	w.checking = code >= 200 && code <= 299 && plain
 }
 
 func (w *hintWriter) Write(b []byte) (int, error) {
 	if !w.wroteHeader {
 		w.settle(http.StatusOK)
 	}
+	if w.checking {
+		// A session's manifest took its slot but delivers no media time:
+		// behind an origin that serves path info, /seg-1.m4s/x.m3u8 is
+		// the segment. Its answer is cut before its first byte.
+		start, ok := manifestStart(b, w.mpd)
+		if ok && !start {
+			w.learning, w.checking = false, false
+			return 0, errNotManifest
+		}
+		w.checking = !ok
+	}
 	n, err := w.ResponseWriter.Write(b)
+	if w.learning && !w.mpd && !w.parts {
+		w.parts = bytes.Contains(b[:n], []byte("#EXT-X-PART-INF"))
+	}
 	if w.learning {
 		if d, ok := w.scan.Scan(b[:n]); ok {
 			w.learning = false
@@ -102,7 +124,7 @@ func (w *hintWriter) Write(b []byte) (int, error) {
 // request unless the store keeps it already: then the hint map is not
 // touched at all.
 func (w *hintWriter) learnt(d time.Duration) {
-	w.dirs.put(w.dir, d)
+	w.dirs.put(w.dir, dirHint{d: d, parts: w.parts})
 	if w.session && d != w.kept {
 		w.hints.put(w.key, d, time.Since(epoch))
 	}

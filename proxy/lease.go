@@ -177,9 +177,9 @@ func trackOf(c identity.CMCD, path string) (track limiter.Track, noMedia bool) {
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		dir, file = path[:i], path[i+1:]
 	}
-	if hasPrefixFold(file, "init") {
-		return limiter.TrackMain, true
-	}
+	// An init segment delivers none, but on its folder's track: where the
+	// folder's manifests are known it counts a segment (dirhints.go).
+	noMedia = hasPrefixFold(file, "init")
 	for dir != "" {
 		seg := dir
 		if i := strings.LastIndexByte(dir, '/'); i >= 0 {
@@ -189,12 +189,12 @@ func trackOf(c identity.CMCD, path string) (track limiter.Track, noMedia bool) {
 		}
 		switch {
 		case hasPrefixFold(seg, "audio"), strings.EqualFold(seg, "aac"), strings.EqualFold(seg, "a"):
-			return limiter.TrackAudio, false
+			return limiter.TrackAudio, noMedia
 		case hasPrefixFold(seg, "video"), strings.EqualFold(seg, "v"):
-			return limiter.TrackVideo, false
+			return limiter.TrackVideo, noMedia
 		}
 	}
-	return limiter.TrackMain, false
+	return limiter.TrackMain, noMedia
 }
 
 func hasSuffixFold(s, suffix string) bool {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -48,35 +49,74 @@ func checkManifest(resp *http.Response) error {
 		return nil
 	}
 	mpd := hasSuffixFold(resp.Request.URL.Path, ".mpd")
-	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		if ct := strings.ToLower(resp.Header.Get("Content-Type")); strings.Contains(ct, "mpegurl") || strings.Contains(ct, "dash+xml") {
-			return nil
+	enc := strings.ToLower(resp.Header.Get("Content-Encoding"))
+	switch enc {
+	case "", "identity":
+		br := bufio.NewReaderSize(resp.Body, manifestHead)
+		head, err := br.Peek(manifestHead)
+		resp.Body = readCloser{br, resp.Body}
+		if !looksLikeManifest(head, mpd, err != nil) {
+			return errNotManifest
 		}
-		return errNotManifest
+		return nil
+	case "gzip", "x-gzip":
+		// Stored compressed (S3, a CDN): the first bytes decoded tell.
+		br := bufio.NewReaderSize(resp.Body, gzipHead)
+		raw, err := br.Peek(gzipHead)
+		resp.Body = readCloser{br, resp.Body}
+		var head []byte
+		whole := false
+		if zr, zerr := gzip.NewReader(bytes.NewReader(raw)); zerr == nil {
+			head = make([]byte, manifestHead)
+			n, rerr := io.ReadFull(zr, head)
+			head, whole = head[:n], rerr == io.EOF || rerr == io.ErrUnexpectedEOF && err != nil
+		}
+		if !looksLikeManifest(head, mpd, whole) {
+			return errNotManifest
+		}
+		return nil
 	}
-	br := bufio.NewReaderSize(resp.Body, manifestHead)
-	head, _ := br.Peek(manifestHead)
-	resp.Body = readCloser{br, resp.Body}
-	if !looksLikeManifest(head, mpd) {
-		return errNotManifest
+	// Another coding: its type must name a manifest.
+	ct := strings.ToLower(resp.Header.Get("Content-Type"))
+	if strings.Contains(ct, "mpegurl") || strings.Contains(ct, "dash+xml") || mpd && strings.Contains(ct, "xml") {
+		return nil
 	}
-	return nil
+	return errNotManifest
 }
 
+// gzipHead is how much of a compressed body checkManifest reads ahead to
+// decode the first bytes of the manifest.
+const gzipHead = 4 << 10
+
 // looksLikeManifest reports whether head, a body's first bytes, may start
-// an HLS playlist (#EXTM3U) or, for an MPD, an XML document. An empty body
-// holds nothing to play.
-func looksLikeManifest(head []byte, mpd bool) bool {
-	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
-	head = bytes.TrimLeft(head, " \t\r\n")
-	if len(head) == 0 {
-		return true
-	}
-	if mpd {
+// an HLS playlist (#EXTM3U) or, for an MPD, an XML document, after a
+// byte-order mark and blanks; whole says head is the whole body. A body of
+// blanks alone holds nothing to play; a head of blanks alone tells nothing.
+func looksLikeManifest(head []byte, mpd, whole bool) bool {
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	switch {
+	case len(head) == 0:
+		return whole
+	case mpd:
 		return head[0] == '<'
 	}
 	const tag = "#EXTM3U"
-	return bytes.HasPrefix(head, []byte(tag)) || len(head) < len(tag) && strings.HasPrefix(tag, string(head))
+	return bytes.HasPrefix(head, []byte(tag)) || whole && strings.HasPrefix(tag, string(head))
+}
+
+// manifestStart reports whether b, the first bytes written of a manifest's
+// answer that are not a byte-order mark or blanks, may start one; ok is
+// false while b holds only those (hintWriter reads the answers of sessions
+// as they pass, and cannot wait for more).
+func manifestStart(b []byte, mpd bool) (start, ok bool) {
+	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(b) == 0 {
+		return false, false
+	}
+	if mpd {
+		return b[0] == '<', true
+	}
+	return b[0] == '#', true
 }
 
 type readCloser struct {

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,6 +43,14 @@ func pathInfoOrigin(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011"/>`))
 	case p == "/vod/gz.m3u8":
 		gz("application/vnd.apple.mpegurl", playlist)
+	case p == "/vod/stored.mpd": // an object stored compressed, typed loosely
+		gz("binary/octet-stream", `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011"/>`)
+	case p == "/vod/blank.m3u8":
+		_, _ = w.Write([]byte(strings.Repeat(" ", 70) + "segment-bytes"))
+	case p == "/vod/br/seg-1.m4s/x.m3u8":
+		w.Header().Set("Content-Type", "video/iso.segment")
+		w.Header().Set("Content-Encoding", "br")
+		_, _ = w.Write([]byte("segment-bytes"))
 	default:
 		http.NotFound(w, r)
 	}
@@ -55,24 +64,38 @@ func pathInfoOrigin(w http.ResponseWriter, r *http.Request) {
 func TestSegmentBehindPathInfoIsNoManifest(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t, pathInfoOrigin, gatewayOptions{})
-	for _, path := range []string{"/vod/360p/seg-1.m4s/x.m3u8", "/vod/360p/seg-1.m4s/x.mpd", "/cgi/seg/x.m3u8?n=1", "/vod/gz/seg-1.m4s/x.m3u8"} {
+	refused := []string{"/vod/360p/seg-1.m4s/x.m3u8", "/vod/360p/seg-1.m4s/x.mpd", "/cgi/seg/x.m3u8?n=1", "/vod/gz/seg-1.m4s/x.m3u8",
+		"/vod/br/seg-1.m4s/x.m3u8", "/vod/blank.m3u8"}
+	for _, path := range refused {
 		resp, body := g.get(t, path, "alice", "")
 		p := proxytest.AssertProblem(t, resp, body, http.StatusBadGateway)
 		assert.Contains(t, p["type"], "not-a-manifest", path)
 		assert.NotContains(t, string(body), "segment-bytes", path)
 	}
-	assert.Equal(t, 4.0, proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "not_manifest"))
+	assert.Equal(t, float64(len(refused)), proxytest.MetricValue(t, g.reg, "streamgate_upstream_errors_total", "reason", "not_manifest"))
 
 	// Manifests still pass without a session: plain, after a byte-order
-	// mark, as XML, compressed with a manifest's type, and a 404 as it is.
-	for _, path := range []string{"/vod/index.m3u8", "/vod/bom.m3u8", "/vod/manifest.mpd", "/vod/gz.m3u8"} {
+	// mark, as XML, compressed (read decoded), and a 404 as it is.
+	for _, path := range []string{"/vod/index.m3u8", "/vod/bom.m3u8", "/vod/manifest.mpd", "/vod/gz.m3u8", "/vod/stored.mpd"} {
 		resp, body := g.get(t, path, "alice", "")
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
 	}
-	resp, _ := g.get(t, "/vod/missing.m3u8", "alice", "")
+	resp, body := g.get(t, "/vod/missing.m3u8", "alice", "")
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 
-	// With a session, the segment behind path info takes a slot as media does.
-	resp, body := g.get(t, "/vod/360p/seg-1.m4s/x.m3u8", "alice", "tv")
+	// With a session the request took a slot, but a manifest delivers no
+	// media time: the segment behind path info is cut before its first
+	// byte. A playlist with the session passes.
+	for _, path := range []string{"/vod/360p/seg-1.m4s/x.m3u8", "/cgi/seg/x.mpd"} {
+		resp, err := g.client.Do(g.request(t, http.MethodGet, path, "alice", "tv"))
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			assert.Error(t, rerr, "%s: the answer is cut", path)
+			assert.NotContains(t, string(body), "segment-bytes", path)
+		}
+	}
+	resp, body = g.get(t, "/vod/bom.m3u8", "alice", "tv")
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Contains(t, string(body), "#EXTM3U")
 }

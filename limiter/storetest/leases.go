@@ -62,6 +62,30 @@ func runLeases(t *testing.T, h Harness) {
 		assert.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s2"}).Result, "the media ran out a TTL ago")
 	})
 
+	t.Run("a request that tells no media counts the fallback, after d and the session's hint", func(t *testing.T) {
+		s := h.open(t, T, leases)
+		u := newUser("fallback")
+		for _, tc := range []struct {
+			req  limiter.Request
+			want time.Duration
+		}{
+			{limiter.Request{SessionID: "fallback"}, T / 4},
+			{limiter.Request{SessionID: "d", Media: T / 8}, T / 8},
+			{limiter.Request{SessionID: "hint", SegmentHint: T / 2}, T / 2},
+			{limiter.Request{SessionID: "none", NoMedia: true}, 0},
+		} {
+			tc.req.UserID, tc.req.Limit, tc.req.FallbackMedia = u, 4, T/4
+			require.Equal(t, limiter.Started, decide(t, s, tc.req).Result)
+			list, err := s.List(context.Background(), u)
+			require.NoError(t, err)
+			for _, got := range list {
+				if got.ID == tc.req.SessionID {
+					assert.Equal(t, tc.want, max(got.BufferedUntil.Sub(got.LastSeen), 0), tc.req.SessionID)
+				}
+			}
+		}
+	})
+
 	t.Run("the max lease caps the media", func(t *testing.T) {
 		s := h.open(t, T, limiter.Rules{MaxLease: T + T/2})
 		u := newUser("cap")
