@@ -44,14 +44,16 @@ func TestRunTokenModeOnlyTheVerifiedTokenReachesTheOrigin(t *testing.T) {
 		{name: "cookie, and another token in the query", query: "q=1&token=" + bob, cookies: []string{"streamgate_token=\"" + alice + "\""},
 			wantCookie: "streamgate_token=\"" + alice + "\""},
 		// Spellings an origin reads as the token: Go trims a cookie's name,
-		// PHP reads "token[]" and "streamgate.token", many ignore case.
+		// PHP reads "token[]", "streamgate.token" and "streamgate[token",
+		// older PHP decodes "%5F", many ignore case.
 		{name: "bearer, and another token cookie with a space before its =", query: "q=1", bearer: alice,
 			cookies: []string{"streamgate_token =" + bob}},
 		{name: "cookie, and another after a tab", query: "q=1", cookies: []string{"streamgate_token\t=" + bob + "; streamgate_token=" + alice},
 			wantCookie: "streamgate_token=" + alice},
 		{name: "bearer, and other spellings of the token in the query and the cookie",
 			query: "Token=" + bob + "&token%20=" + bob + "&q=1&token[]=" + bob, bearer: alice,
-			cookies: []string{"Streamgate_Token=" + bob + "; streamgate.token=" + bob + "; lang=fr"}, wantCookie: "lang=fr"},
+			cookies: []string{"Streamgate_Token=" + bob + "; streamgate.token=" + bob + "; lang=fr", "streamgate[token=" + bob + "; streamgate%5Ftoken=" + bob},
+			wantCookie: "lang=fr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodGet, in.proxyURL+"/vod/seg-1.ts?"+tc.query, nil)

@@ -1,5 +1,10 @@
 package identity
 
+import (
+	"net/url"
+	"strings"
+)
+
 // SameName reports whether an origin may read the parameter or cookie name
 // k as name. Frameworks read names loosely: Go trims the spaces around a
 // cookie's name, PHP turns spaces and dots into underscores and reads
@@ -8,11 +13,17 @@ package identity
 // the gate never read (a red-team pass: "streamgate_token =B" beside the
 // verified token reached a Go origin as the token).
 func SameName(k, name string) bool {
+	if strings.IndexByte(k, '%') >= 0 {
+		if u, err := url.PathUnescape(k); err == nil {
+			k = u // a framework that decodes cookie names (older PHP, HHVM)
+		}
+	}
 	k = trimBlank(k)
-	for i := 0; i < len(k); i++ {
-		if k[i] == '[' {
-			k = trimBlank(k[:i])
-			break
+	if i := strings.IndexByte(k, '['); i >= 0 {
+		if strings.IndexByte(k[i:], ']') >= 0 {
+			k = trimBlank(k[:i]) // "name[...]" is name's array
+		} else {
+			k = k[:i] + "_" + k[i+1:] // PHP reads an unclosed '[' as '_'
 		}
 	}
 	if len(k) != len(name) {
@@ -28,7 +39,7 @@ func SameName(k, name string) bool {
 
 func looseByte(c byte) byte {
 	switch {
-	case c == ' ' || c == '.':
+	case c == ' ' || c == '.' || c == '[':
 		return '_'
 	case 'A' <= c && c <= 'Z':
 		return c + 'a' - 'A'
@@ -46,9 +57,12 @@ func trimBlank(s string) string {
 	return s
 }
 
-// MayHoldName reports whether s holds name in a spelling SameName takes,
-// escapes aside: a cheap test before a query or cookie header is parsed.
+// MayHoldName reports whether s may hold name in a spelling SameName takes:
+// a cheap test before a query or cookie header is parsed.
 func MayHoldName(s, name string) bool {
+	if strings.IndexByte(s, '%') >= 0 {
+		return true // an escape may spell any of it
+	}
 	for i := 0; i+len(name) <= len(s); i++ {
 		j := 0
 		for j < len(name) && looseByte(s[i+j]) == looseByte(name[j]) {
