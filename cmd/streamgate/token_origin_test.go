@@ -52,7 +52,7 @@ func TestRunTokenModeOnlyTheVerifiedTokenReachesTheOrigin(t *testing.T) {
 			wantCookie: "streamgate_token=" + alice},
 		{name: "bearer, and other spellings of the token in the query and the cookie",
 			query: "Token=" + bob + "&token%20=" + bob + "&q=1&token[]=" + bob, bearer: alice,
-			cookies: []string{"Streamgate_Token=" + bob + "; streamgate.token=" + bob + "; lang=fr", "streamgate[token=" + bob + "; streamgate%5Ftoken=" + bob},
+			cookies:    []string{"Streamgate_Token=" + bob + "; streamgate.token=" + bob + "; lang=fr", "streamgate[token=" + bob + "; streamgate%5Ftoken=" + bob},
 			wantCookie: "lang=fr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
