@@ -81,7 +81,7 @@ func TestSegmentBehindPathInfoIsNoManifest(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
 	}
 	resp, body := g.get(t, "/vod/missing.m3u8", "alice", "")
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, string(body))
 
 	// With a session the request took a slot, but a manifest delivers no
 	// media time: the segment behind path info is cut before its first
