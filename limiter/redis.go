@@ -409,11 +409,14 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	hard := monoNow() + int64(max(hardDeadlineFactor*r.timeout, minHardDeadline))
 	for {
 		deadline := r.deadline(ctx)
-		msg, err = r.script(ctx, r.admitScript, req.UserID, req.SessionID, strconv.Itoa(limit), r.ttlMicros,
+		args := []string{req.SessionID, strconv.Itoa(limit), r.ttlMicros,
 			encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
 			micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
 			nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros,
-			micros(req.FallbackMedia))
+			micros(req.FallbackMedia)}
+		msg, err = r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+			return r.admitScript.Exec(ctx, c, []string{redisKey(req.UserID), heldKey(req.UserID, req.SessionID)}, args)
+		})
 		if err != nil {
 			return Decision{}, fmt.Errorf("admitting session: %w", err)
 		}

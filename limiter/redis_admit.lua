@@ -1,5 +1,6 @@
 -- Admission of one session, atomic because Redis runs one script at a time.
 -- KEYS[1]  the user's hash (see redis_lib.lua)
+-- KEYS[2]  the session's held key, set while a stop keeps it (redis_end.lua)
 -- ARGV[1]  session id            ARGV[2]  limit (>= 1)
 -- ARGV[3]  TTL µs                ARGV[4]  device, stored, never read here
 -- ARGV[5]  max lease µs          ARGV[6]  1 when the request adds no media
@@ -124,6 +125,14 @@ end
 local result, would, evicted, s = 1, 0, '', nil
 if mine then
   s = parse(mine, ttl)
+  if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+    -- A stop kept it for its media (redis_end.lua), shifted back by the
+    -- TTL; it plays again: its media is what it was.
+    for k = 1, 3 do
+      if s.bu[k] > 0 then s.bu[k] = s.bu[k] + ttl end
+    end
+    redis.call('DEL', KEYS[2])
+  end
   if bind and net ~= '' and s.bound ~= '' then s.bound = net end
 else
   if active >= limit then

@@ -413,6 +413,15 @@ func (u *user) start(h *tableHeap, sessionID string, sk uint64, now int64, dev D
 // request made the session shared (Decision.Shared).
 func (e *entry) heartbeat(req *Request, now int64, r *rulesNs) (shared bool) {
 	ttl, maxLease := r.ttl, r.maxLease
+	if e.stopped {
+		// A stop kept it for its media (stopMedia), shifted back by the
+		// TTL; it plays again: its media is what it was.
+		for t := range e.buffered {
+			if e.buffered[t] > 0 {
+				e.buffered[t] += ttl
+			}
+		}
+	}
 	e.lastSeen, e.stopped = now, false
 	if req.Network != 0 {
 		shared = e.seeNetwork(req.Network, now, ttl, r.window)

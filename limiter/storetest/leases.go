@@ -150,6 +150,29 @@ func runLeases(t *testing.T, h Harness) {
 		assert.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s5"}).Result, "a TTL later, free stops again")
 	})
 
+	t.Run("a session kept by a stop that plays again keeps its media, and a new stop weighs it again", func(t *testing.T) {
+		s := h.open(t, T, leases)
+		u := newUser("resume")
+		stop := func(session string) {
+			t.Helper()
+			ended, err := s.End(context.Background(), u, session, limiter.StoppedByPlayer)
+			require.NoError(t, err)
+			assert.True(t, ended)
+		}
+		for _, id := range []string{"a", "b", "c"} { // the free stops
+			require.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: id, Media: T}).Result)
+			stop(id)
+		}
+		require.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s", Media: 2 * T}).Result)
+		mediaEnd := only(t, s, u).BufferedUntil
+		stop("s")
+		h.Advance(t, T/2)
+		require.Equal(t, limiter.Refreshed, decide(t, s, limiter.Request{UserID: u, SessionID: "s", NoMedia: true}).Result)
+		assert.WithinDuration(t, mediaEnd, only(t, s, u).BufferedUntil, time.Millisecond, "the media it had, not shifted back by the stop")
+		stop("s")
+		assert.WithinDuration(t, mediaEnd, only(t, s, u).ExpiresAt, time.Millisecond, "kept again until its media runs out")
+	})
+
 	t.Run("without a max lease media changes nothing", func(t *testing.T) {
 		s := h.open(t, T, limiter.Rules{})
 		u := newUser("ttlonly")
