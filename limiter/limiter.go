@@ -41,6 +41,11 @@ type Request struct {
 	// manifests of its folder, which the proxy saw others fetch. 0 = none.
 	// It is not stored: a session's own manifest still decides for it.
 	FallbackMedia time.Duration
+	// MinMedia is the least media time a request that delivers any is
+	// counted, whatever told it: most of the segment duration of the
+	// manifests of its folder, which a player telling the truth does not
+	// undercut. 0 = none.
+	MinMedia time.Duration
 	// NoMedia says the request delivers no media time (a manifest, the
 	// heartbeat endpoint): neither Media nor the hint is added. Buffer and
 	// SegmentHint still apply.

@@ -413,7 +413,7 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 			encodeDevice(req.Device), r.leaseMicros, noMedia, r.policy, strconv.Itoa(req.track()),
 			micros(req.Media), micros(req.Buffer), micros(req.SegmentHint), strconv.FormatInt(deadline, 10), r.keepMicros,
 			nanosAsMicros(left[0]), nanosAsMicros(left[1]), nanosAsMicros(left[2]), network, bind, r.windowMicros,
-			micros(req.FallbackMedia)}
+			micros(req.FallbackMedia), micros(req.MinMedia)}
 		msg, err = r.call(ctx, func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 			return r.admitScript.Exec(ctx, c, []string{redisKey(req.UserID), heldKey(req.UserID, req.SessionID)}, args)
 		})

@@ -16,6 +16,7 @@
 --          same time when less than this ago
 -- ARGV[20] media µs of a request that tells none when the session keeps no
 --          hint (Request.FallbackMedia), not stored
+-- ARGV[21] the least µs a request that delivers media counts (MinMedia)
 -- Returns
 --   {-1, now}                                       past the deadline
 --   {0, active, now, lapsed, shared, field1, rec1, ...}
@@ -184,6 +185,7 @@ if lease > ttl then
   if hint > 0 then s.hint = hint end
   if not nomedia and d <= 0 then d = s.hint end
   if not nomedia and d <= 0 then d = tonumber(ARGV[20]) end
+  if d > 0 then d = math.max(d, tonumber(ARGV[21]) or 0) end
   if nomedia then d = 0 end
   if d > 0 or bl > 0 then
     s.bu[track] = math.max(s.bu[track], now + bl) + d

@@ -95,8 +95,18 @@ func expiry(lastSeen, buffered, ttl, maxLease int64) int64 {
 	return exp
 }
 
-// media is the media time req delivers, given the session's stored hint.
+// media is the media time req delivers, given the session's stored hint:
+// what told it, never under MinMedia.
 func (req *Request) media(hint int64) int64 {
+	if d := req.told(hint); d > 0 {
+		return max(d, int64(req.MinMedia))
+	}
+	return 0
+}
+
+// told is the media time req delivers as the first source that tells it
+// says (SPEC: d, the session's manifest; then the folder's).
+func (req *Request) told(hint int64) int64 {
 	switch {
 	case req.NoMedia:
 		return 0

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamgate/streamgate/limiter"
@@ -20,32 +21,60 @@ import (
 // folder; a media request that tells nothing gets the duration of the
 // nearest folder's manifests as its fallback (Request.FallbackMedia).
 
-// dirHints maps a folder's hash to what the manifests served from it told. Only the origin's manifests fill it; a client
-// may still name many folders of them (path info), so past maxDirHints a
-// folder is forgotten for each one learnt, at random: the manifests in use
-// are learnt again at their next fetch.
+// dirHints maps a folder's hash to what the manifests served from it told.
+// Only the origin's manifests fill it, but a client may name many folders
+// of them (a manifest under path info, a script): past maxDirHints a folder
+// is forgotten for each one learnt, one no request found since it was last
+// looked at (a second chance, as a clock does), so that folders in use stay
+// and a flood of others replaces its own.
 type dirHints struct {
 	mu sync.RWMutex
-	m  map[uint64]dirHint
+	m  map[uint64]*dirEntry
+	// most is the longest duration ever learnt: what a path too deep to
+	// walk counts.
+	most time.Duration
+}
+
+type dirEntry struct {
+	hint dirHint
+	used atomic.Bool
 }
 
 // merge is what h and v, both told of one folder, tell together.
 func (h dirHint) merge(v dirHint) dirHint {
-	return dirHint{d: min(h.d, v.d), parts: h.parts || v.parts}
+	part := min(h.part, v.part)
+	if h.part == 0 || v.part == 0 {
+		part = max(h.part, v.part)
+	}
+	return dirHint{d: min(h.d, v.d), part: part}
 }
 
-// dirHint is what a folder's manifest told: its segment duration, and
-// whether it lists parts (LL-HLS), whose CMCD d is a fraction of it.
+// dirHint is what a folder's manifests told: the shortest segment
+// duration, and the shortest part target of those that list parts
+// (LL-HLS), whose CMCD d is a part's.
 type dirHint struct {
-	d     time.Duration
-	parts bool
+	d, part time.Duration
+}
+
+// floor is the least media time a request of the folder is counted: most
+// of its shortest segment or part, as a playlist's target duration rounds
+// its segments up.
+func (h dirHint) floor() time.Duration {
+	if h.part > 0 {
+		return h.part * 3 / 4
+	}
+	return h.d * 3 / 4
 }
 
 const (
 	// maxDirHints bounds the folders kept.
 	maxDirHints = 1 << 14
-	// maxDirDepth bounds the folders a lookup walks up from a request's.
-	maxDirDepth = 8
+	// maxDirDepth bounds the folders a lookup walks up from a request's;
+	// a deeper path, which only path info serves, counts the longest
+	// duration known.
+	maxDirDepth = 64
+	// evictScan bounds the entries an eviction looks at for one unused.
+	evictScan = 32
 )
 
 var dirSeed = maphash.MakeSeed()
@@ -70,8 +99,21 @@ func dirOf(path string) string {
 	return strings.TrimSuffix(string(b), "/")
 }
 
+// learnable reports whether a manifest in folder dir may teach it: not one
+// under another manifest's name, which only path info serves.
+func learnable(dir string) bool {
+	for dir != "" {
+		name := dir[strings.LastIndexByte(dir, '/')+1:]
+		if hasSuffixFold(name, ".m3u8") || hasSuffixFold(name, ".mpd") {
+			return false
+		}
+		dir = dirOf(dir)
+	}
+	return true
+}
+
 // put adds what a manifest of dir told. A folder keeps the shortest
-// duration its manifests told, and whether any lists parts: a player of
+// duration its manifests told, and the shortest part target: a player of
 // the folder's other title, which tells a shorter d, must not be taken for
 // one that hides its media. A reload telling nothing new takes no write
 // lock.
@@ -81,30 +123,47 @@ func (h *dirHints) put(dir string, v dirHint) {
 	}
 	k := maphash.String(dirSeed, dir)
 	h.mu.RLock()
-	old, ok := h.m[k]
+	e := h.m[k]
+	same := e != nil && e.hint.merge(v) == e.hint
 	h.mu.RUnlock()
-	if ok && old.merge(v) == old {
+	if same {
 		return
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.most = max(h.most, v.d)
 	if h.m == nil {
-		h.m = make(map[uint64]dirHint)
+		h.m = make(map[uint64]*dirEntry)
 	}
-	if old, ok := h.m[k]; ok {
-		v = old.merge(v)
-	} else if len(h.m) >= maxDirHints {
-		for other := range h.m { // a map iterates from a random place
-			delete(h.m, other)
+	if e := h.m[k]; e != nil {
+		e.hint = e.hint.merge(v)
+		return
+	}
+	if len(h.m) >= maxDirHints {
+		h.evict()
+	}
+	h.m[k] = &dirEntry{hint: v}
+}
+
+// evict forgets one folder: the first not looked up since the last scan
+// passed it, among evictScan from a random place (a map iterates from
+// one), else the last of them.
+func (h *dirHints) evict() {
+	n, victim := 0, uint64(0)
+	for k, e := range h.m {
+		victim = k
+		if !e.used.Swap(false) {
+			break
+		}
+		if n++; n == evictScan {
 			break
 		}
 	}
-	h.m[k] = v
-	h.mu.Unlock()
+	delete(h.m, victim)
 }
 
-// of is the segment duration of the manifests of path's folder or of the
-// nearest folder above it that has one, up to maxDirDepth folders up; 0
-// when none is known.
+// of is what the manifests of path's folder told, or of the nearest folder
+// above it that has one; nothing when none is known.
 func (h *dirHints) of(path string) dirHint {
 	dir := dirOf(path)
 	h.mu.RLock()
@@ -113,23 +172,27 @@ func (h *dirHints) of(path string) dirHint {
 		return dirHint{}
 	}
 	for range maxDirDepth {
-		if v, ok := h.m[maphash.String(dirSeed, dir)]; ok {
-			return v
+		if e := h.m[maphash.String(dirSeed, dir)]; e != nil {
+			if !e.used.Load() {
+				e.used.Store(true)
+			}
+			return e.hint
 		}
 		if dir == "" {
-			break
+			return dirHint{}
 		}
 		dir = dirOf(dir)
 	}
-	return dirHint{}
+	return dirHint{d: h.most}
 }
 
 // dirMedia gives a media request the duration of its folder's manifests as
 // its fallback: the session's own CMCD d or manifest still decide first
-// (SPEC), but a request that tells nothing delivers that much, and its
-// player's ot or an init-like name cannot say it delivers none. A d under
-// half of it, where the manifest lists no parts, is no segment of that
-// folder's and is not believed (a millisecond a segment). Truthful players
+// (SPEC), but a request that tells nothing delivers that much, its player's
+// ot or an init-like name cannot say it delivers none, and whatever told
+// it, it counts at least most of the folder's shortest segment or part (a
+// millisecond's d, or the manifest of a title of shorter segments fetched
+// before each segment, is no segment of this folder's). Truthful players
 // tell about the same; a client that hides its media could otherwise take
 // turns at one slot with other devices.
 func (g *gate) dirMedia(req *limiter.Request, path string) {
@@ -137,8 +200,5 @@ func (g *gate) dirMedia(req *limiter.Request, path string) {
 	if v.d <= 0 {
 		return
 	}
-	req.NoMedia, req.FallbackMedia = false, v.d
-	if !v.parts && req.Media < v.d/2 {
-		req.Media = 0
-	}
+	req.NoMedia, req.FallbackMedia, req.MinMedia = false, v.d, v.floor()
 }

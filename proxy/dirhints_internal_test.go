@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDirOf(t *testing.T) {
@@ -38,19 +40,29 @@ func TestDirHintsFindTheNearestFolder(t *testing.T) {
 	} {
 		assert.Equal(t, want, h.of(path).d, path)
 	}
-	assert.Zero(t, h.of("/vod/1/2/3/4/5/6/7/8/seg.m4s").d, "past maxDirDepth folders up")
+	h.put(dirOf("/other/index.m3u8"), dirHint{d: 6 * time.Second})
+	deep := "/deep" + strings.Repeat("/x", maxDirDepth) + "/seg.m4s"
+	assert.Equal(t, 6*time.Second, h.of(deep).d, "past maxDirDepth folders up: the longest known")
 }
 
 // TestDirHintsStayBounded: folders past maxDirHints replace others one for
-// one, so that a client naming many cannot grow the table, nor empty it at
-// once.
+// one, so that a client naming many cannot grow the table; the folders
+// looked up meanwhile stay.
 func TestDirHintsStayBounded(t *testing.T) {
 	var h dirHints
 	h.put("/vod/360p", dirHint{d: 2 * time.Second})
-	for i := range maxDirHints + 100 {
+	for i := range 4 * maxDirHints {
+		if i%100 == 0 {
+			require.Equal(t, 2*time.Second, h.of("/vod/360p/seg-1.m4s").d, "a folder in use stays (%d folders named)", i)
+		}
 		h.put(fmt.Sprintf("/vod/360p/index.m3u8/%d", i), dirHint{d: time.Second})
 	}
 	assert.Len(t, h.m, maxDirHints)
-	h.put("/vod/360p", dirHint{d: 2 * time.Second})
-	assert.Equal(t, 2*time.Second, h.of("/vod/360p/seg-1.m4s").d, "learnt again at its next fetch")
+}
+
+func TestLearnable(t *testing.T) {
+	assert.True(t, learnable("/vod/360p"))
+	assert.True(t, learnable(""))
+	assert.False(t, learnable("/vod/360p/index.m3u8/k1"))
+	assert.False(t, learnable("/vod/manifest.MPD/a/b"))
 }

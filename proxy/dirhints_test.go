@@ -34,9 +34,10 @@ func TestMediaTimeThePlayerLeavesOut(t *testing.T) {
 		{name: "no CMCD", manifest: "/vod/360p/index.m3u8"},
 		{name: "ot=i on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"ot=i"}}},
 		{name: "ot=k on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"ot=k"}}},
-		// ot=v puts the segments on the video track, beside the init
-		// segment's 2 s on the main one: 60 s, not 62.
-		{name: "d=1 on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"d=1,ot=v"}}, media: 60 * time.Second},
+		// A d is believed down to three quarters of the folder's 2 s
+		// (dirHint.floor), and ot=v puts the segments on the video track,
+		// beside the init segment's 2 s on the main one: 45 s.
+		{name: "d=1 on every segment", manifest: "/vod/360p/index.m3u8", segment: http.Header{"Cmcd-Object": {"d=1,ot=v"}}, media: 45 * time.Second},
 		{name: "an MPD above the segments' folder", manifest: "/vod/manifest.mpd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +96,8 @@ func titlesOrigin(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na-1.ts\n")
 	case "/flat/b.m3u8":
 		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nb-1.ts\n")
+	case "/six/index.m3u8":
+		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\nseg-1.ts\n")
 	case "/ll/index.m3u8":
 		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-PART-INF:PART-TARGET=1.0\n"+
 			"#EXT-X-PART:DURATION=1.0,URI=\"p-1.mp4\"\n")
@@ -148,4 +151,37 @@ func repeat(s string, n int) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// TestMediaTimeNotUndercut: whatever tells a request's media time, it counts
+// at least most of its folder's shortest segment or part. Else a client
+// that fetches a title of 2 s segments before each 6 s segment of another,
+// or sends d=1 for LL-HLS parts, takes turns at one slot with other devices
+// (red-team passes).
+func TestMediaTimeNotUndercut(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, folder, segment, before string
+		header                        http.Header
+		media                         time.Duration
+	}{
+		{name: "another title's manifest before each segment", folder: "/six/index.m3u8", segment: "/six/seg-1.ts",
+			before: "/flat/a.m3u8", media: 10 * 4500 * time.Millisecond},
+		{name: "d=1 on LL-HLS parts", folder: "/ll/index.m3u8", segment: "/ll/p-1.mp4",
+			header: http.Header{"Cmcd-Object": {"d=1"}}, media: 10 * 750 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGateway(t, titlesOrigin, gatewayOptions{limit: 1, rules: limiter.Rules{MaxLease: 5 * time.Minute}})
+			t0 := g.clock.Now()
+			g.mustGet(t, tc.folder, "bob", "", nil)
+			for range 10 {
+				if tc.before != "" {
+					g.mustGet(t, tc.before, "alice", "tv", nil)
+				}
+				g.mustGet(t, tc.segment, "alice", "tv", tc.header)
+			}
+			assert.Equal(t, t0.Add(tc.media+testTTL), expiresAt(t, g, "alice", "tv"))
+		})
+	}
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,9 +32,11 @@ type hintWriter struct {
 	learning    bool
 	wroteHeader bool
 	// mpd is set for an MPD; checking until the answer's first bytes said
-	// whether it is a manifest at all; parts once a playlist's bytes read
-	// so far list parts (LL-HLS: its header names them before any segment).
-	mpd, checking, parts bool
+	// whether it is a manifest at all.
+	mpd, checking bool
+	// part is the part target a playlist's bytes read so far told (LL-HLS:
+	// its header names it before any segment).
+	part time.Duration
 }
 
 // hintWriters are reused: a manifest's writer goes back once its handler
@@ -106,8 +107,8 @@ func (w *hintWriter) Write(b []byte) (int, error) {
 		w.checking = !ok
 	}
 	n, err := w.ResponseWriter.Write(b)
-	if w.learning && !w.mpd && !w.parts {
-		w.parts = bytes.Contains(b[:n], []byte("#EXT-X-PART-INF"))
+	if w.learning && !w.mpd && w.part == 0 {
+		w.part = manifest.PartTarget(b[:n])
 	}
 	if w.learning {
 		if d, ok := w.scan.Scan(b[:n]); ok {
@@ -124,7 +125,9 @@ func (w *hintWriter) Write(b []byte) (int, error) {
 // request unless the store keeps it already: then the hint map is not
 // touched at all.
 func (w *hintWriter) learnt(d time.Duration) {
-	w.dirs.put(w.dir, dirHint{d: d, parts: w.parts})
+	if learnable(w.dir) {
+		w.dirs.put(w.dir, dirHint{d: d, part: w.part})
+	}
 	if w.session && d != w.kept {
 		w.hints.put(w.key, d, time.Since(epoch))
 	}

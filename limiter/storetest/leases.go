@@ -62,7 +62,7 @@ func runLeases(t *testing.T, h Harness) {
 		assert.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s2"}).Result, "the media ran out a TTL ago")
 	})
 
-	t.Run("a request that tells no media counts the fallback, after d and the session's hint", func(t *testing.T) {
+	t.Run("a request that tells no media counts the fallback, after d and the session's hint, never under the floor", func(t *testing.T) {
 		s := h.open(t, T, leases)
 		u := newUser("fallback")
 		for _, tc := range []struct {
@@ -73,8 +73,12 @@ func runLeases(t *testing.T, h Harness) {
 			{limiter.Request{SessionID: "d", Media: T / 8}, T / 8},
 			{limiter.Request{SessionID: "hint", SegmentHint: T / 2}, T / 2},
 			{limiter.Request{SessionID: "none", NoMedia: true}, 0},
+			// MinMedia: whatever told the media, at least that much.
+			{limiter.Request{SessionID: "small d", Media: T / 16, MinMedia: T / 8}, T / 8},
+			{limiter.Request{SessionID: "small hint", SegmentHint: T / 16, MinMedia: T / 8}, T / 8},
+			{limiter.Request{SessionID: "no media, a floor", NoMedia: true, MinMedia: T / 8}, 0},
 		} {
-			tc.req.UserID, tc.req.Limit, tc.req.FallbackMedia = u, 4, T/4
+			tc.req.UserID, tc.req.Limit, tc.req.FallbackMedia = u, 8, T/4
 			require.Equal(t, limiter.Started, decide(t, s, tc.req).Result)
 			list, err := s.List(context.Background(), u)
 			require.NoError(t, err)

@@ -325,3 +325,31 @@ func parseXSDuration(b []byte) (time.Duration, bool) {
 	}
 	return total, n.digits == 0 && total > 0
 }
+
+const partInfTag = "#EXT-X-PART-INF:"
+
+// PartTarget is the PART-TARGET of an LL-HLS playlist's EXT-X-PART-INF tag
+// in p, 0 when p holds none.
+func PartTarget(p []byte) time.Duration {
+	i := bytes.Index(p, []byte(partInfTag))
+	if i < 0 {
+		return 0
+	}
+	line := p[i+len(partInfTag):]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	const attr = "PART-TARGET="
+	k := bytes.Index(line, []byte(attr))
+	if k < 0 {
+		return 0
+	}
+	var n msNumber
+	for _, c := range line[k+len(attr):] {
+		if c == ',' || c == '\r' || c == ' ' || !n.add(c) {
+			break
+		}
+	}
+	d, _ := n.duration(time.Second)
+	return d
+}

@@ -139,3 +139,16 @@ func FuzzDurationScanner(f *testing.F) {
 		}
 	})
 }
+
+func TestPartTarget(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-PART-INF:PART-TARGET=1.004\n": 1004 * time.Millisecond,
+		"#EXT-X-PART-INF:PART-TARGET=0.5,X=1\r\n":                               500 * time.Millisecond,
+		"#EXT-X-PART-INF:PART-TARGET=2\n":                                       2 * time.Second,
+		"#EXTM3U\n#EXT-X-TARGETDURATION:4\n":                                    0,
+		"#EXT-X-PART-INF:PART-TARGET=abc\n":                                     0,
+		"#EXT-X-PART-INF:\n#EXTINF:2,PART-TARGET=1\n":                           0,
+	} {
+		assert.Equal(t, want, PartTarget([]byte(in)), "%q", in)
+	}
+}
