@@ -407,6 +407,9 @@ func (r *Redis) admit(ctx context.Context, req Request) (Decision, error) {
 	// given up, so it asks again with a fresh deadline, up to the hard one,
 	// rather than handing a healthy Redis's decision to the failure policy.
 	hard := monoNow() + int64(max(hardDeadlineFactor*r.timeout, minHardDeadline))
+	if r.cache != nil {
+		at = r.cache.now() // after any wait above: the call is made now
+	}
 	for {
 		deadline := r.deadline(ctx)
 		args := []string{req.SessionID, strconv.Itoa(limit), r.ttlMicros,

@@ -181,13 +181,15 @@ func (c *refreshCache) lookup(req *Request, limit int) (Decision, bool, [numTrac
 }
 
 // record notes that the store admitted sessionID at at (a time from now),
-// with what its reply said of the session's media.
+// with what its reply said of the session's media. The media is reckoned
+// from at, the call's start, so that it errs early: reckoned from the
+// reply, it would reach past the media's end by the reply's way back, and
+// a stop would then carry that to Redis (redis_end.lua).
 func (c *refreshCache) record(userID, sessionID string, net Network, active int, at int64, ad admitted) {
-	now := c.now()
 	var buffered [numTracks]int64
 	for t, l := range ad.left {
 		if l > 0 {
-			buffered[t] = now + l
+			buffered[t] = at + l
 		}
 	}
 	sh := c.shardFor(userID)
