@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -222,9 +223,13 @@ var benchPaths = []struct {
 	{"segment", "/live/seg-1.ts", segmentOrigin},
 }
 
-// playlistOrigin serves a 2 KiB playlist on a loopback socket.
+// playlistOrigin serves a 2 KiB playlist on a loopback socket: a real one,
+// as the gate cuts an answer to a session's manifest that is none.
 func playlistOrigin(b *testing.B) *url.URL {
-	playlist := make([]byte, 2048)
+	playlist := []byte("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n")
+	for n := 0; len(playlist) < 2048-32; n++ {
+		playlist = fmt.Appendf(playlist, "#EXTINF:2.000,\nseg-%d.ts\n", n)
+	}
 	return serveOrigin(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		_, _ = w.Write(playlist)
