@@ -67,23 +67,7 @@ func TestRedisReseedKeepsEndsFromOtherReplicas(t *testing.T) {
 			slices.Sort(want)
 			_, err := srv.Do("FLUSHALL")
 			require.NoError(t, err)
-			var ids []string
-			assert.Eventually(t, func() bool {
-				if limiter.ReseedPasses(ra) != 1 || limiter.ReseedPasses(rb) != 1 {
-					return false
-				}
-				sessions, err := ra.List(ctx, "u")
-				if err != nil {
-					return false
-				}
-				ids = ids[:0]
-				for _, s := range sessions {
-					ids = append(ids, s.ID)
-				}
-				slices.Sort(ids)
-				return slices.Equal(ids, want)
-			}, 10*time.Second, 10*time.Millisecond, "both replicas re-seed Redis with %v", want)
-			t.Logf("Redis holds %v", ids)
+			awaitReseed(t, ra, rb, "u", want)
 
 			d, err := a.Admit(ctx, req("play0"))
 			require.NoError(t, err)
@@ -124,4 +108,28 @@ func TestGuardForgetsAnEndTheStoreForgot(t *testing.T) {
 	local := limiter.LocalSessions(b, "u")
 	require.Len(t, local, 1, "B's table holds the session Redis admitted (answers %v)", answers)
 	assert.Equal(t, "s", local[0].ID)
+}
+
+// awaitReseed waits until replicas ra and rb have each re-seeded an emptied
+// Redis once and Redis holds user's sessions want (sorted), and fails the
+// test if it never does.
+func awaitReseed(t *testing.T, ra, rb *limiter.Redis, user string, want []string) {
+	t.Helper()
+	var ids []string
+	assert.Eventually(t, func() bool {
+		if limiter.ReseedPasses(ra) != 1 || limiter.ReseedPasses(rb) != 1 {
+			return false
+		}
+		sessions, err := ra.List(context.Background(), user)
+		if err != nil {
+			return false
+		}
+		ids = ids[:0]
+		for _, s := range sessions {
+			ids = append(ids, s.ID)
+		}
+		slices.Sort(ids)
+		return slices.Equal(ids, want)
+	}, 10*time.Second, 10*time.Millisecond, "both replicas re-seed Redis with %v", want)
+	t.Logf("Redis holds %v", ids)
 }

@@ -2,7 +2,6 @@ package limiter_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -54,23 +53,6 @@ func TestGuardKeepsWhatTheStoresStopKept(t *testing.T) {
 
 	_, err := srv.Do("FLUSHALL")
 	require.NoError(t, err)
-	want := []string{"kept", "p1", "p2"}
-	var ids []string
-	assert.Eventually(t, func() bool {
-		if limiter.ReseedPasses(ra) != 1 || limiter.ReseedPasses(rb) != 1 {
-			return false
-		}
-		sessions, err := ra.List(ctx, "u")
-		if err != nil {
-			return false
-		}
-		ids = ids[:0]
-		for _, s := range sessions {
-			ids = append(ids, s.ID)
-		}
-		slices.Sort(ids)
-		return slices.Equal(ids, want)
-	}, 10*time.Second, 10*time.Millisecond, "A re-seeds Redis with %v", want)
-	t.Logf("Redis holds %v", ids)
+	awaitReseed(t, ra, rb, "u", []string{"kept", "p1", "p2"})
 	assert.Equal(t, limiter.Rejected, admit(b, "fourth"), "the kept session still holds its slot")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -121,11 +122,11 @@ func TestDirHintsLeaveHonestPlayersAlone(t *testing.T) {
 		media    time.Duration
 	}{
 		{name: "CMCD d in a folder of two titles", others: []string{"/flat/b.m3u8", "/flat/a.m3u8"},
-			segments: repeat("/flat/a-1.ts", 15), header: http.Header{"Cmcd-Object": {"d=2000"}}, media: 30 * time.Second},
+			segments: slices.Repeat([]string{"/flat/a-1.ts"}, 15), header: http.Header{"Cmcd-Object": {"d=2000"}}, media: 30 * time.Second},
 		{name: "its own manifest, after another title's", own: "/flat/a.m3u8", others: []string{"/flat/b.m3u8"},
-			segments: repeat("/flat/a-1.ts", 15), media: 30 * time.Second},
+			segments: slices.Repeat([]string{"/flat/a-1.ts"}, 15), media: 30 * time.Second},
 		{name: "LL-HLS parts", others: []string{"/ll/index.m3u8"},
-			segments: repeat("/ll/p-1.mp4", 6), header: http.Header{"Cmcd-Object": {"d=1000"}}, media: 6 * time.Second},
+			segments: slices.Repeat([]string{"/ll/p-1.mp4"}, 6), header: http.Header{"Cmcd-Object": {"d=1000"}}, media: 6 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -143,14 +144,6 @@ func TestDirHintsLeaveHonestPlayersAlone(t *testing.T) {
 			assert.Equal(t, t0.Add(tc.media+testTTL), expiresAt(t, g, "alice", "tv"))
 		})
 	}
-}
-
-func repeat(s string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s
-	}
-	return out
 }
 
 // TestMediaTimeNotUndercut: whatever tells a request's media time, it counts

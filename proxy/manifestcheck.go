@@ -44,11 +44,15 @@ const manifestHead = 64
 // checkManifest refuses the answer to a sessionless manifest request that
 // is no manifest. Others, and answers other than 2xx, pass as they are.
 func checkManifest(resp *http.Response) error {
-	if resp.Request == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Request.Method == http.MethodHead ||
-		resp.Request.Context().Value(sessionlessKey{}) == nil {
+	if resp.Request == nil || resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Request.Method == http.MethodHead {
 		return nil
 	}
+	// A manifest's path ends so: other answers, nearly all, skip the walk
+	// up the request's contexts.
 	mpd := hasSuffixFold(resp.Request.URL.Path, ".mpd")
+	if !mpd && !hasSuffixFold(resp.Request.URL.Path, ".m3u8") || resp.Request.Context().Value(sessionlessKey{}) == nil {
+		return nil
+	}
 	enc := strings.ToLower(resp.Header.Get("Content-Encoding"))
 	switch enc {
 	case "", "identity":
@@ -93,7 +97,7 @@ const gzipHead = 4 << 10
 // byte-order mark and blanks; whole says head is the whole body. A body of
 // blanks alone holds nothing to play; a head of blanks alone tells nothing.
 func looksLikeManifest(head []byte, mpd, whole bool) bool {
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	head = manifestText(head)
 	switch {
 	case len(head) == 0:
 		return whole
@@ -109,7 +113,7 @@ func looksLikeManifest(head []byte, mpd, whole bool) bool {
 // false while b holds only those (hintWriter reads the answers of sessions
 // as they pass, and cannot wait for more).
 func manifestStart(b []byte, mpd bool) (start, ok bool) {
-	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
+	b = manifestText(b)
 	if len(b) == 0 {
 		return false, false
 	}
@@ -135,4 +139,10 @@ func checkingManifests(next func(*http.Response) error) func(*http.Response) err
 		}
 		return nil
 	}
+}
+
+// manifestText is b past a byte-order mark and blanks, where a manifest's
+// first tag starts.
+func manifestText(b []byte) []byte {
+	return bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
 }

@@ -37,6 +37,17 @@ func only(t *testing.T, s limiter.Store, user string) limiter.Session {
 	return list[0]
 }
 
+// playerStop returns a player's stop of user's sessions in s, each of which
+// must have been active.
+func playerStop(t *testing.T, s limiter.Store, user string) func(session string) {
+	return func(session string) {
+		t.Helper()
+		ended, err := s.End(context.Background(), user, session, limiter.StoppedByPlayer)
+		require.NoError(t, err)
+		assert.True(t, ended)
+	}
+}
+
 // runLeases checks *Sessions live as long as their media*.
 func runLeases(t *testing.T, h Harness) {
 	T := h.TTL
@@ -120,12 +131,7 @@ func runLeases(t *testing.T, h Harness) {
 	t.Run("three free stops per TTL: past them a stop keeps the slot while its media lasts", func(t *testing.T) {
 		s := h.open(t, T, leases)
 		u := newUser("stop")
-		stop := func(session string) {
-			t.Helper()
-			ended, err := s.End(context.Background(), u, session, limiter.StoppedByPlayer)
-			require.NoError(t, err)
-			assert.True(t, ended)
-		}
+		stop := playerStop(t, s, u)
 		// A stop without media left frees the slot and uses nothing.
 		require.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: "s1", NoMedia: true}).Result)
 		stop("s1")
@@ -157,12 +163,7 @@ func runLeases(t *testing.T, h Harness) {
 	t.Run("a session kept by a stop that plays again keeps its media, and a new stop weighs it again", func(t *testing.T) {
 		s := h.open(t, T, leases)
 		u := newUser("resume")
-		stop := func(session string) {
-			t.Helper()
-			ended, err := s.End(context.Background(), u, session, limiter.StoppedByPlayer)
-			require.NoError(t, err)
-			assert.True(t, ended)
-		}
+		stop := playerStop(t, s, u)
 		for _, id := range []string{"a", "b", "c"} { // the free stops
 			require.Equal(t, limiter.Started, decide(t, s, limiter.Request{UserID: u, SessionID: id, Media: T}).Result)
 			stop(id)
