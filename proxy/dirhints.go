@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,20 +25,23 @@ import (
 // dirHints maps a folder's hash to what the manifests served from it told.
 // Only the origin's manifests fill it, but a client may name many folders
 // of them (a manifest under path info, a script): past maxDirHints a folder
-// is forgotten for each one learnt, one no request found since it was last
-// looked at (a second chance, as a clock does), so that folders in use stay
-// and a flood of others replaces its own.
+// is forgotten for each one learnt, the least recently learnt or looked up
+// of a few taken at random, so that folders in use stay and a flood of
+// others replaces its own.
 type dirHints struct {
 	mu sync.RWMutex
 	m  map[uint64]*dirEntry
 	// most is the longest duration ever learnt: what a path too deep to
 	// walk counts.
 	most time.Duration
+	// learnt counts the folders learnt: an entry's time.
+	learnt uint64
 }
 
 type dirEntry struct {
 	hint dirHint
-	used atomic.Bool
+	// seen is h.learnt when the folder was last learnt or looked up.
+	seen atomic.Uint64
 }
 
 // merge is what h and v, both told of one folder, tell together.
@@ -73,7 +77,7 @@ const (
 	// a deeper path, which only path info serves, counts the longest
 	// duration known.
 	maxDirDepth = 64
-	// evictScan bounds the entries an eviction looks at for one unused.
+	// evictScan is how many entries an eviction compares.
 	evictScan = 32
 )
 
@@ -135,25 +139,27 @@ func (h *dirHints) put(dir string, v dirHint) {
 	if h.m == nil {
 		h.m = make(map[uint64]*dirEntry)
 	}
+	h.learnt++
 	if e := h.m[k]; e != nil {
 		e.hint = e.hint.merge(v)
+		e.seen.Store(h.learnt)
 		return
 	}
 	if len(h.m) >= maxDirHints {
 		h.evict()
 	}
-	h.m[k] = &dirEntry{hint: v}
+	e = &dirEntry{hint: v}
+	e.seen.Store(h.learnt)
+	h.m[k] = e
 }
 
-// evict forgets one folder: the first not looked up since the last scan
-// passed it, among evictScan from a random place (a map iterates from
-// one), else the last of them.
+// evict forgets one folder: of evictScan from a random place (a map
+// iterates from one), the one learnt or looked up longest ago.
 func (h *dirHints) evict() {
-	n, victim := 0, uint64(0)
+	n, victim, oldest := 0, uint64(0), uint64(math.MaxUint64)
 	for k, e := range h.m {
-		victim = k
-		if !e.used.Swap(false) {
-			break
+		if s := e.seen.Load(); s < oldest {
+			victim, oldest = k, s
 		}
 		if n++; n == evictScan {
 			break
@@ -173,8 +179,8 @@ func (h *dirHints) of(path string) dirHint {
 	}
 	for range maxDirDepth {
 		if e := h.m[maphash.String(dirSeed, dir)]; e != nil {
-			if !e.used.Load() {
-				e.used.Store(true)
+			if e.seen.Load() != h.learnt {
+				e.seen.Store(h.learnt)
 			}
 			return e.hint
 		}
